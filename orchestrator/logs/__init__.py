@@ -1,0 +1,1 @@
+"""Darknet training logs: parse every fork's output, incrementally, and merge a run's jobs."""

@@ -1,0 +1,85 @@
+"""What a parsed training log is: plain columns plus the few events worth knowing about.
+
+Columns are `array.array` rather than lists because a 500k-iteration log yields millions of
+numbers: arrays pickle (the incremental cache) and convert to numpy (the report) without
+copying element by element, and they grow cheaply as a log grows.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Columns of the per-iteration series, in the order `orch log --csv` prints them.
+SERIES_COLUMNS = ("iteration", "loss", "avg_loss", "rate", "seconds", "images")
+
+#: Per-layer region statistics (means over the subdivisions of one iteration).
+REGION_STATS = ("iou", "giou", "ciou", "diou", "class", "obj", "noobj", "recall50", "recall75",
+                "count")
+
+
+def new_series() -> dict[str, array]:
+    """Empty per-iteration columns; iteration and images are integers, the rest doubles."""
+    return {name: array("q" if name in ("iteration", "images") else "d")
+            for name in SERIES_COLUMNS}
+
+
+def new_region_layer() -> dict[str, array]:
+    """Empty columns for one region/yolo layer: the iteration plus every statistic (single
+    precision: Darknet prints 6 decimals, and a long log has millions of these)."""
+    layer = {"iteration": array("q")}
+    layer.update({name: array("f") for name in REGION_STATS})
+    return layer
+
+
+@dataclass
+class ParsedLog:
+    """Everything read from one log (or several merged), ready for `orch log` and the report.
+
+    `restarts` are places where training resumed (the iteration went backwards, or jumped after
+    a new start-up banner); `gaps` are jumps without a restart (lines lost from the log).
+    `errors` carry the 1-based line number so a user can open the log at the right place.
+    """
+
+    format: str = "unknown"
+    lines: int = 0
+    series: dict[str, array] = field(default_factory=new_series)
+    region: dict[str, dict[str, array]] = field(default_factory=dict)
+    map_points: list[dict[str, Any]] = field(default_factory=list)
+    last_accuracy: dict[str, float] | None = None
+    loss_settings: dict[str, Any] | None = None
+    restarts: list[dict[str, Any]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        return len(self.series["iteration"])
+
+    def row(self, index: int) -> dict[str, float | int]:
+        """One row of the series as a dict (index may be negative)."""
+        return {name: self.series[name][index] for name in SERIES_COLUMNS}
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON summary `orch log --json` prints (issue 6, item 3)."""
+        return {
+            "format": self.format,
+            "iterations": self.iterations,
+            "first": json_safe(self.row(0)) if self.iterations else None,
+            "last": json_safe(self.row(-1)) if self.iterations else None,
+            "restarts": self.restarts,
+            "gaps": self.gaps,
+            "map": [{"iteration": p["iteration"], "map": p["map"],
+                     "iou_threshold": p["iou_threshold"]} for p in self.map_points],
+            "last_accuracy": self.last_accuracy,
+            "loss_settings": self.loss_settings,
+            "errors": self.errors,
+        }
+
+
+def json_safe(row: dict[str, float | int]) -> dict[str, float | int | None]:
+    """JSON has no NaN: a diverged loss is reported as null instead of an invalid document."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in row.items()}

@@ -1,0 +1,273 @@
+"""A streaming, one-pass, tolerant parser for Darknet training output of every fork.
+
+The parser is fed whole lines in big byte chunks (`feed`) and keeps between chunks only what
+a line can depend on: region statistics printed before the iteration line they belong to,
+per-class APs printed before their mAP line, and the last iteration (restarts, gaps). That
+state is small and picklable, which is what makes the incremental cache exact: parsing a log
+in one go or in any number of appended pieces gives the same result.
+
+Speed comes from never running a regular expression on a line that cannot carry data: the
+first byte of each line picks its handler, and failures are found with `bytes.find` over the
+whole chunk rather than line by line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+from orchestrator.logs import lines as L
+from orchestrator.logs.model import ParsedLog
+from orchestrator.logs.region import RegionCollector
+
+NAN = math.nan
+DIGITS = b"0123456789"
+
+#: Start-up banner printed by every fork when darknet (re)starts: marks a resumed run.
+BANNER = b"Learning Rate:"
+#: Layer key for YOLOv2 region lines, which do not name their layer.
+UNNAMED_LAYER = "region"
+
+
+class LogParser:
+    """Feed it a log's bytes in order (whole lines), then read `result()`."""
+
+    def __init__(self) -> None:
+        self.log = ParsedLog()
+        self._region = RegionCollector()
+        self._pending_class_ap: dict[str, float] = {}
+        self._banner_seen = False
+        self._in_nan_streak = False
+        self._handlers: dict[bytes, Callable[[bytes, int], None]] = self._handler_table()
+
+    # -- pickling: the handler table holds bound methods, rebuilt rather than stored ----------
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state["_handlers"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._handlers = self._handler_table()
+
+    def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
+        """First byte of a line -> the only handler that can make sense of it."""
+        table: dict[bytes, Callable[[bytes, int], None]] = {
+            bytes([d]): self._iteration_line for d in DIGITS}
+        table.update({
+            b" ": self._indented_line,
+            b"R": self._region_line,
+            b"v": self._v3_line,
+            b"c": self._class_ap_line,
+            b"L": self._banner_line,
+            b"-": self._last_accuracy_line,
+        })
+        return table
+
+    # -- input --------------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        """Parse `data`, which must end with a newline (callers keep a partial last line back)."""
+        if not data:
+            return
+        first_line = self.log.lines + 1
+        errors = self._failures_in(data, first_line)
+        if b"\x1b" in data:
+            data = L.TERMINAL_ESCAPES.sub(b"", data)
+        lines = data.split(b"\n")
+        lines.pop()  # the empty piece after the final newline
+        if b"\r" in data:
+            lines = [visible_text(line) for line in lines]
+        handlers = self._handlers
+        for number, line in enumerate(lines, start=first_line):
+            handler = handlers.get(line[:1])
+            if handler is not None:
+                handler(line, number)
+        self.log.lines += len(lines)
+        self._region.fold_into(self.log.region)
+        if errors:
+            self.log.errors.extend(errors)
+            self.log.errors.sort(key=lambda e: e["line"])
+
+    def result(self, partial_line: bytes = b"") -> ParsedLog:
+        """The log parsed so far; a partial last line (crash, or still being written) is
+        reported as an error, never parsed, so that a later append parses it whole."""
+        text = partial_line.strip()
+        if not text:
+            return self.log
+        truncated = {"line": self.log.lines + 1, "kind": "truncated",
+                     "text": text[:200].decode(errors="replace")}
+        return dataclasses.replace(self.log, errors=[*self.log.errors, truncated])
+
+    def _failures_in(self, data: bytes, first_line: int) -> list[dict]:
+        """Error lines found with bytes.find over the chunk (no per-line test for them)."""
+        found = []
+        for marker, kind in L.ERROR_MARKERS:
+            position = data.find(marker)
+            while position >= 0:
+                start = data.rfind(b"\n", 0, position) + 1
+                end = data.find(b"\n", position)
+                found.append({"line": first_line + data.count(b"\n", 0, position),
+                              "kind": kind,
+                              "text": visible_text(data[start:end]).strip()[:200]
+                              .decode(errors="replace")})
+                position = data.find(marker, end)
+        return found
+
+    # -- iteration lines ----------------------------------------------------------------------
+    def _indented_line(self, line: bytes, number: int) -> None:
+        """AlexeyAB indents its iteration, mAP and `Last accuracy` lines by one space."""
+        second = line[1:2]
+        if second and second in DIGITS:
+            self._iteration_line(line, number)
+        elif line.startswith(b" mean average precision"):
+            self._map_line(line, number)
+        elif line.startswith(b" Last accuracy"):
+            self._last_accuracy_line(line, number)
+
+    def _iteration_line(self, line: bytes, number: int) -> None:
+        match = L.ITERATION.match(line)
+        if match is not None:
+            iteration, loss, avg, alexeyab, rate, seconds, images = match.groups()
+            self._set_format("alexeyab" if alexeyab else "pjreddie")
+            self._add_iteration(number, int(iteration), float(loss), float(avg), float(rate),
+                                float(seconds), int(images))
+            return
+        match = L.HANK_ITERATION.match(line)
+        if match is not None:
+            self._set_format("hank-ai")
+            rate = L.HANK_RATE.search(line, match.end())
+            millis = L.HANK_MILLISECONDS.search(line, match.end())
+            images = L.HANK_IMAGES.search(line, match.end())
+            self._add_iteration(number, int(match[1]), float(match[2]), float(match[3]),
+                                float(rate[1]) if rate else NAN,
+                                float(millis[1]) / 1000 if millis else NAN,
+                                int(images[1]) if images else -1)
+
+    def _set_format(self, name: str) -> None:
+        if self.log.format == "unknown":
+            self.log.format = "g-darknet" if name == "pjreddie" and self.log.loss_settings \
+                else name
+
+    def _add_iteration(self, number: int, iteration: int, loss: float, avg: float, rate: float,
+                       seconds: float, images: int) -> None:
+        series = self.log.series
+        if series["iteration"]:
+            self._note_discontinuity(number, iteration, series["iteration"][-1])
+        self._banner_seen = False
+        self._note_nan(number, iteration, loss, avg)
+        for name, value in (("iteration", iteration), ("loss", loss), ("avg_loss", avg),
+                            ("rate", rate), ("seconds", seconds), ("images", images)):
+            series[name].append(value)
+        self._region.attribute(iteration)
+
+    def _note_discontinuity(self, number: int, iteration: int, previous: int) -> None:
+        """A step other than +1 is a restart (backwards, or after a new banner) or a gap."""
+        if iteration == previous + 1:
+            return
+        event = {"line": number, "iteration": iteration, "previous": previous}
+        if iteration <= previous or self._banner_seen:
+            self.log.restarts.append(event)
+        else:
+            self.log.gaps.append(event)
+
+    def _note_nan(self, number: int, iteration: int, loss: float, avg: float) -> None:
+        """Report the first NaN of each streak: one error per divergence, not one per line."""
+        is_nan = math.isnan(loss) or math.isnan(avg)
+        if is_nan and not self._in_nan_streak:
+            self.log.errors.append({"line": number, "kind": "nan-loss",
+                                    "text": f"iteration {iteration}: loss {loss}, avg {avg}"})
+        self._in_nan_streak = is_nan
+
+    def _banner_line(self, line: bytes, number: int) -> None:
+        if line.startswith(BANNER):
+            self._banner_seen = True
+
+    # -- region statistics --------------------------------------------------------------------
+    def _region_line(self, line: bytes, number: int) -> None:
+        """The commonest line of a pjreddie log, hence built into a row without detours."""
+        match = L.REGION_V3.match(line)
+        if match is not None:
+            layer, iou, cls, obj, noobj, r50, r75, count = match.groups()
+            self._region.add(layer.decode(), (float(iou), NAN, NAN, NAN, float(cls), float(obj),
+                                              float(noobj), float(r50), float(r75), float(count)))
+            return
+        match = L.REGION_V2.match(line)
+        if match is not None:
+            iou, cls, obj, noobj, recall, count = match.groups()
+            self._region.add(UNNAMED_LAYER, (float(iou), NAN, NAN, NAN, float(cls), float(obj),
+                                             float(noobj), float(recall), NAN, float(count)))
+
+    def _v3_line(self, line: bytes, number: int) -> None:
+        match = L.V3.match(line)
+        if match is None:
+            return
+        (loss_kind, normalizer, layer, iou, overlap_name, overlap, cls, obj, noobj, r50, r75,
+         count) = match.groups()
+        if self.log.loss_settings is None:
+            self.log.loss_settings = loss_settings(loss_kind, normalizer)
+            if self.log.format == "pjreddie":
+                self.log.format = "g-darknet"
+        overlaps = dict.fromkeys(("giou", "ciou", "diou"), NAN)
+        if overlap_name:
+            overlaps[overlap_name.decode().lower()] = float(overlap)
+        self._region.add(layer.decode(), (
+            float(iou), overlaps["giou"], overlaps["ciou"], overlaps["diou"], optional(cls),
+            optional(obj), optional(noobj), optional(r50), optional(r75), float(count)))
+
+    # -- in-training mAP (AlexeyAB -map, hank-ai) ---------------------------------------------
+    def _class_ap_line(self, line: bytes, number: int) -> None:
+        match = L.CLASS_AP.match(line)
+        if match is not None:
+            self._pending_class_ap[match[2].decode(errors="replace")] = float(match[3]) / 100
+
+    def _map_line(self, line: bytes, number: int) -> None:
+        match = L.MAP.match(line)
+        if match is None:
+            return
+        self.log.map_points.append({
+            "iteration": self._last_iteration(), "map": float(match[2]),
+            "iou_threshold": float(match[1]), "per_class": self._pending_class_ap,
+            "line": number})
+        self._pending_class_ap = {}
+
+    def _last_accuracy_line(self, line: bytes, number: int) -> None:
+        match = L.LAST_ACCURACY.search(line)
+        if match is not None:
+            self.log.last_accuracy = {"iteration": self._last_iteration(),
+                                      "iou_threshold": float(match[1]),
+                                      "map": float(match[2]) / 100,
+                                      "best": float(match[3]) / 100}
+
+    def _last_iteration(self) -> int | None:
+        iterations = self.log.series["iteration"]
+        return iterations[-1] if iterations else None
+
+
+def visible_text(line: bytes) -> bytes:
+    """What a terminal shows for a line with carriage returns: the text after the last one
+    (AlexeyAB glues `class_id = …` after a `\\r`-separated progress counter)."""
+    line = line.rstrip(b"\r")
+    return line.rpartition(b"\r")[2]
+
+
+def optional(raw: bytes | None) -> float:
+    """A field some forks leave out of their line: NaN when absent."""
+    return NAN if raw is None else float(raw)
+
+
+def loss_settings(kind: bytes, normalizer: bytes) -> dict:
+    """`v3 (giou loss, Normalizer: (iou: 0.5, cls: 1.0)` -> what the user should check against
+    the cfg (pjreddie silently ignores these keys, g-darknet prints them here)."""
+    settings: dict = {"iou_loss": kind.decode()}
+    for key, value in L.NORMALIZER_ITEM.findall(normalizer):
+        settings[f"{key.decode()}_normalizer"] = float(value)
+    return settings
+
+
+def parse_bytes(data: bytes) -> ParsedLog:
+    """Parse a whole log held in memory (tests, small files)."""
+    parser = LogParser()
+    cut = data.rfind(b"\n") + 1
+    parser.feed(data[:cut])
+    return parser.result(data[cut:])
