@@ -1,0 +1,239 @@
+"""orch.yaml: loading and validating the workspace configuration.
+
+Every value is checked when the file is read so that a typo surfaces as one line naming the
+key and the file, not as a darknet crash on a compute node hours later. Dataset files are
+checked when a dataset is used (`Config.dataset`), so an example dataset nobody uses yet does
+not block every command.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import OrchError
+
+FLAVORS = ("pjreddie", "gdarknet", "alexeyab", "hankai")
+EXECUTORS = ("auto", "slurm", "local")
+EVAL_STYLES = ("voc", "coco")
+AP_METHODS = ("11point", "all")
+MATCH_METRICS = ("iou", "giou")
+
+
+@dataclass(frozen=True)
+class DarknetConfig:
+    binary: str = "darknet"
+    flavor: str = "pjreddie"
+    lib_folder: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One dataset of orch.yaml; paths are relative to the workspace root (darknet runs there)."""
+
+    name: str
+    train: str
+    valid: dict[str, str]          # split name -> image list file
+    names: str
+    eval: str = "voc"
+    ground_truth: str | None = None
+    pretrained: str | None = None
+
+    def class_names(self, root: Path) -> list[str]:
+        """Class names from the `.names` file, one a line (blank lines ignored, as darknet does)."""
+        path = root / self.names
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class SlurmConfig:
+    partition: str | None = None
+    time: str = "7-00:00:00"
+    cpus_per_task: int = 8
+    mem: str = "32G"
+    gres_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    gpu: int = 0
+    every: str = "10m"
+    min_weight_id: int = 0
+    settle_seconds: float = 60
+    max_attempts: int = 3
+    ap_method: str = "11point"
+    metrics: tuple[str, ...] = ("iou", "giou")
+    timeout: float = 3600
+
+    @property
+    def every_seconds(self) -> float:
+        return parse_duration(self.every, "eval.every")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    darknet: DarknetConfig
+    datasets: dict[str, Dataset]
+    slurm: SlurmConfig
+    executor: str
+    eval: EvalConfig
+
+    def dataset(self, name: str) -> Dataset:
+        """The named dataset, with its files checked to exist (names, lists, ground truth)."""
+        if name not in self.datasets:
+            known = ", ".join(sorted(self.datasets)) or "none defined"
+            raise OrchError(f"unknown dataset '{name}' (known: {known})", str(self.path))
+        dataset = self.datasets[name]
+        root = self.path.parent
+        files = {"train": dataset.train, "names": dataset.names,
+                 **{f"valid.{split}": f for split, f in dataset.valid.items()}}
+        if dataset.ground_truth:
+            files["ground_truth"] = dataset.ground_truth
+        if dataset.pretrained:
+            files["pretrained"] = dataset.pretrained
+        for key, rel in files.items():
+            if not (root / rel).exists():
+                raise OrchError(f"datasets.{name}.{key}: file not found: {rel}", str(self.path))
+        return dataset
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(text: str | int | float, where: str) -> float:
+    """'90', '90s', '10m', '2h', '1d' -> seconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise OrchError(f"{where}: not a duration like 90s, 10m or 2h: {text!r}")
+    scale = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    seconds = float(match.group(1)) * scale
+    if seconds <= 0:
+        raise OrchError(f"{where}: duration must be positive: {text!r}")
+    return seconds
+
+
+class _Section:
+    """Reads one mapping of orch.yaml, checking types and refusing unknown keys."""
+
+    def __init__(self, data: Any, where: str, path: Path):
+        self.where, self.path = where, path
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.fail(f"{where}: expected a mapping, got {type(data).__name__}")
+        self.data = data
+
+    def fail(self, message: str) -> None:
+        raise OrchError(message, str(self.path))
+
+    def refuse_unknown(self, known: set[str]) -> None:
+        for key in self.data:
+            if key not in known:
+                self.fail(f"{self.where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+
+    def get(self, key: str, types: type | tuple[type, ...], default: Any,
+            choices: tuple[str, ...] | None = None, required: bool = False) -> Any:
+        if key not in self.data or self.data[key] is None:
+            if required:
+                self.fail(f"{self.where}.{key}: missing")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+            self.fail(f"{self.where}.{key}: expected {_type_names(types)}, got a boolean")
+        if not isinstance(value, types):
+            self.fail(f"{self.where}.{key}: expected {_type_names(types)}, got {type(value).__name__}")
+        if choices is not None and value not in choices:
+            self.fail(f"{self.where}.{key}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+
+def _type_names(types: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate orch.yaml (see `orch init` for the commented default)."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise OrchError(f"orch.yaml is not valid YAML{line}: {getattr(exc, 'problem', exc)}", str(path))
+    top = _Section(raw, "orch.yaml", path)
+    top.refuse_unknown({"darknet", "datasets", "slurm", "executor", "eval"})
+    return Config(
+        path=path,
+        darknet=_darknet(_Section(top.data.get("darknet"), "darknet", path)),
+        datasets=_datasets(_Section(top.data.get("datasets"), "datasets", path)),
+        slurm=_slurm(_Section(top.data.get("slurm"), "slurm", path)),
+        executor=top.get("executor", str, "auto", EXECUTORS),
+        eval=_eval(_Section(top.data.get("eval"), "eval", path)),
+    )
+
+
+def _darknet(s: _Section) -> DarknetConfig:
+    s.refuse_unknown({"binary", "flavor", "lib_folder"})
+    return DarknetConfig(binary=s.get("binary", str, "darknet"),
+                         flavor=s.get("flavor", str, "pjreddie", FLAVORS),
+                         lib_folder=s.get("lib_folder", str, None))
+
+
+def _datasets(s: _Section) -> dict[str, Dataset]:
+    return {str(name): _dataset(str(name), _Section(body, f"datasets.{name}", s.path))
+            for name, body in s.data.items()}
+
+
+def _dataset(name: str, s: _Section) -> Dataset:
+    s.refuse_unknown({"train", "valid", "names", "eval", "ground_truth", "pretrained"})
+    valid = s.get("valid", (str, dict), None, required=True)
+    if isinstance(valid, str):
+        valid = {"valid": valid}
+    for split, list_file in valid.items():
+        if not isinstance(list_file, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(split)):
+            s.fail(f"{s.where}.valid.{split}: expected 'split-name: list-file'")
+    return Dataset(name=name, train=s.get("train", str, None, required=True), valid=valid,
+                   names=s.get("names", str, None, required=True),
+                   eval=s.get("eval", str, "voc", EVAL_STYLES),
+                   ground_truth=s.get("ground_truth", str, None),
+                   pretrained=s.get("pretrained", str, None))
+
+
+def _slurm(s: _Section) -> SlurmConfig:
+    s.refuse_unknown({"partition", "time", "cpus_per_task", "mem", "gres_type", "extra"})
+    cpus = s.get("cpus_per_task", int, 8)
+    if cpus < 1:
+        s.fail("slurm.cpus_per_task: must be at least 1")
+    extra = s.get("extra", dict, {})
+    return SlurmConfig(partition=s.get("partition", str, None), time=str(s.get("time", (str, int), "7-00:00:00")),
+                       cpus_per_task=cpus, mem=str(s.get("mem", (str, int), "32G")),
+                       gres_type=s.get("gres_type", str, None), extra=dict(extra))
+
+
+def _eval(s: _Section) -> EvalConfig:
+    s.refuse_unknown({"gpu", "every", "min_weight_id", "settle_seconds", "max_attempts",
+                      "ap_method", "metrics", "timeout"})
+    metrics = s.get("metrics", list, ["iou", "giou"])
+    for metric in metrics:
+        if metric not in MATCH_METRICS:
+            s.fail(f"eval.metrics: {metric!r} is not one of {', '.join(MATCH_METRICS)}")
+    if not metrics:
+        s.fail("eval.metrics: give at least one of iou, giou")
+    config = EvalConfig(gpu=s.get("gpu", int, 0), every=str(s.get("every", (str, int), "10m")),
+                        min_weight_id=s.get("min_weight_id", int, 0),
+                        settle_seconds=float(s.get("settle_seconds", (int, float), 60)),
+                        max_attempts=s.get("max_attempts", int, 3),
+                        ap_method=s.get("ap_method", str, "11point", AP_METHODS),
+                        metrics=tuple(dict.fromkeys(metrics)),
+                        timeout=float(s.get("timeout", (int, float), 3600)))
+    config.every_seconds  # validates the duration now, not at the first scheduled pass
+    if config.max_attempts < 1:
+        s.fail("eval.max_attempts: must be at least 1")
+    if config.settle_seconds < 0 or config.timeout <= 0:
+        s.fail("eval.settle_seconds must be >= 0 and eval.timeout > 0")
+    return config

@@ -1,0 +1,352 @@
+"""Runs: building a run's `.data`, `.cfg`, `.sbatch` and `run.yaml` from a template, and reading them.
+
+A run is one training experiment. Everything that defines it (template, dataset, loss keys,
+GPU count and the learning-rate scaling applied) is recorded in `runs/<run>/run.yaml` so that
+`--from` can clone it and reports can show it. Building validates everything first and writes
+only at the end, so a rejected `orch new-run` leaves the workspace exactly as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import shlex
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.config import Dataset
+from orchestrator.darknet_cfg import CfgFile, Section, parse_cfg, render_data, weights_base
+from orchestrator.errors import OrchError
+from orchestrator.fsutil import atomic_write
+from orchestrator.templates import cfg_template, fill, shipped
+from orchestrator.workspace import Workspace, check_run_name
+
+# iou_loss values each fork understands (pjreddie reads none of the loss keys).
+IOU_LOSSES = {
+    "pjreddie": ("mse", "iou", "giou"),
+    "gdarknet": ("mse", "iou", "giou"),
+    "alexeyab": ("mse", "iou", "giou", "diou", "ciou"),
+    "hankai": ("mse", "iou", "giou", "diou", "ciou"),
+}
+REPRESENTATIONS = ("lin", "exp")
+LOSS_KEYS = ("iou_loss", "iou_normalizer", "cls_normalizer", "representation")
+SAFE_VALUE = re.compile(r"[^\s#;=\[\]]+")
+
+
+@dataclass
+class RunSpec:
+    """What the user chose for a run; None means "as the template has it"."""
+
+    template: str
+    dataset: str
+    gpus: int = 1
+    iou_loss: str | None = None
+    iou_normalizer: float | None = None
+    cls_normalizer: float | None = None
+    representation: str | None = None
+    learning_rate: float | None = None   # single-GPU base rate
+    burn_in: int | None = None           # single-GPU base burn-in
+    max_batches: int | None = None
+    steps: list[int] | None = None
+    batch: int | None = None
+    subdivisions: int | None = None
+    settings: dict[str, str] = field(default_factory=dict)   # --set SECTION.KEY=VALUE
+
+    def updated(self, **changes: Any) -> "RunSpec":
+        """This spec with the given (non-None) changes; `settings` are merged, not replaced."""
+        given = {k: v for k, v in changes.items() if v is not None and k != "settings"}
+        merged = {**self.settings, **(changes.get("settings") or {})}
+        return replace(self, **given, settings=merged)
+
+
+@dataclass
+class Scaling:
+    """The GPU scaling applied to the cfg (recorded because it is easy to get wrong by hand)."""
+
+    rule: str
+    gpus: int
+    base_learning_rate: float
+    base_burn_in: int
+    cfg_learning_rate: float
+    cfg_burn_in: int
+
+
+@dataclass
+class RunManifest:
+    """`runs/<run>/run.yaml`: the run's parameters, files and submissions."""
+
+    name: str
+    template: str
+    dataset: str
+    flavor: str
+    gpus: int
+    params: dict[str, Any]
+    scaling: dict[str, Any]
+    files: dict[str, str]
+    created: str
+    classes: int = 0
+    max_batches: int = 0
+    submissions: list[dict[str, Any]] = field(default_factory=list)
+
+    def spec(self) -> RunSpec:
+        known = {f.name for f in fields(RunSpec)}
+        return RunSpec(template=self.template, dataset=self.dataset, gpus=self.gpus,
+                       **{k: v for k, v in self.params.items() if k in known})
+
+
+@dataclass
+class BuiltRun:
+    """Everything `new-run` is about to write, kept in memory until all of it validated."""
+
+    manifest: RunManifest
+    files: dict[Path, str]
+    warnings: list[str]
+
+
+def scale_for_gpus(flavor: str, gpus: int, base_lr: float, base_burn_in: int) -> Scaling:
+    """learning_rate = base / N and burn_in = base × N (forks that multiply lr by N internally).
+
+    hank-ai darknet stopped multiplying the rate by the GPU count in 2025, so there the cfg keeps
+    the base rate; the burn-in still grows with N to keep the warm-up as gentle per image seen.
+    """
+    if flavor == "hankai":
+        return Scaling("hankai: lr = base, burn_in = base x N", gpus, base_lr, base_burn_in,
+                       base_lr, base_burn_in * gpus)
+    return Scaling("lr = base / N, burn_in = base x N", gpus, base_lr, base_burn_in,
+                   base_lr / gpus, base_burn_in * gpus)
+
+
+def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
+    """Validate everything and render the run's files in memory (nothing is written here)."""
+    check_run_name(name)
+    config = ws.config
+    flavor = config.darknet.flavor
+    if not force:
+        for existing in (ws.run_dir(name), ws.sbatch_path(name)):
+            if existing.exists():
+                raise OrchError(f"run '{name}' already exists (use --force to rebuild it)", ws.relative(existing))
+    _check_spec(spec, flavor)
+    dataset = config.dataset(spec.dataset)
+    class_names = dataset.class_names(ws.root)
+    if not class_names:
+        raise OrchError("names file lists no class", dataset.names)
+    template_path = cfg_template(ws.root, spec.template)
+    cfg = parse_cfg(template_path.read_text(), str(template_path))
+    base_lr = spec.learning_rate if spec.learning_rate is not None else _net_float(cfg, "learning_rate", 0.001)
+    base_burn = spec.burn_in if spec.burn_in is not None else int(_net_float(cfg, "burn_in", 0))
+    scaling = scale_for_gpus(flavor, spec.gpus, base_lr, base_burn)
+    apply_spec(cfg, spec, len(class_names), template_path)
+    cfg.net.set("learning_rate", scaling.cfg_learning_rate)
+    cfg.net.set("burn_in", scaling.cfg_burn_in)
+
+    run_dir = ws.run_dir(name)
+    cfg_path, data_path = run_dir / f"{name}.cfg", run_dir / f"{name}.data"
+    manifest = RunManifest(
+        name=name, template=spec.template, dataset=spec.dataset, flavor=flavor, gpus=spec.gpus,
+        params={k: v for k, v in asdict(spec).items() if k not in ("template", "dataset", "gpus")},
+        scaling=asdict(scaling),
+        files={"data": ws.relative(data_path), "cfg": ws.relative(cfg_path),
+               "sbatch": ws.relative(ws.sbatch_path(name)), "weights_base": weights_base(cfg_path),
+               "backup": ws.relative(ws.backup_dir(name))},
+        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        classes=len(class_names), max_batches=int(_net_float(cfg, "max_batches", 0)))
+    files = {
+        cfg_path: cfg.render(),
+        data_path: render_data(run_data(ws, name, dataset, len(class_names), flavor)),
+        ws.sbatch_path(name): render_sbatch(ws, manifest, manifest.files["cfg"], spec.gpus, "train"),
+        run_dir / "run.yaml": dump_manifest(manifest),
+    }
+    return BuiltRun(manifest, files, _flavor_warnings(spec, flavor))
+
+
+def write_run(built: BuiltRun) -> None:
+    """Write the files of a validated run (each atomically)."""
+    for path, text in built.files.items():
+        atomic_write(path, text, mode=0o755 if path.suffix == ".sbatch" else None)
+
+
+def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
+    built = build_run(ws, name, spec, force)
+    write_run(built)
+    return built
+
+
+def _check_spec(spec: RunSpec, flavor: str) -> None:
+    if spec.gpus < 1:
+        raise OrchError(f"--gpus must be at least 1, got {spec.gpus}", "--gpus")
+    if spec.iou_loss is not None and spec.iou_loss not in IOU_LOSSES[flavor]:
+        raise OrchError(f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} "
+                        f"(known: {', '.join(IOU_LOSSES[flavor])})", "--iou-loss")
+    if spec.representation is not None and spec.representation not in REPRESENTATIONS:
+        raise OrchError(f"representation must be one of {', '.join(REPRESENTATIONS)}", "--representation")
+    positive = {"--iou-normalizer": spec.iou_normalizer, "--cls-normalizer": spec.cls_normalizer,
+                "--lr": spec.learning_rate, "--max-batches": spec.max_batches, "--batch": spec.batch,
+                "--subdivisions": spec.subdivisions}
+    for option, value in positive.items():
+        if value is not None and not value > 0:
+            raise OrchError(f"{option} must be > 0, got {value}", option)
+    if spec.burn_in is not None and spec.burn_in < 0:
+        raise OrchError(f"--burn-in must be >= 0, got {spec.burn_in}", "--burn-in")
+    if spec.steps is not None and (any(s <= 0 for s in spec.steps) or spec.steps != sorted(spec.steps)):
+        raise OrchError("--steps must be increasing positive iterations", "--steps")
+    if spec.batch and spec.subdivisions and spec.batch % spec.subdivisions:
+        raise OrchError("--batch must be a multiple of --subdivisions", "--batch")
+
+
+def _flavor_warnings(spec: RunSpec, flavor: str) -> list[str]:
+    given = [key for key in LOSS_KEYS if getattr(spec, key) is not None]
+    if flavor == "pjreddie" and given:
+        return [f"darknet flavor pjreddie ignores {', '.join(given)} (it prints 'Unused field' and "
+                "trains with its built-in MSE box loss); use a g-darknet binary (flavor: gdarknet) "
+                "for IoU/GIoU losses"]
+    return []
+
+
+def apply_spec(cfg: CfgFile, spec: RunSpec, classes: int, where: Path) -> None:
+    """Edit the parsed cfg in place: [net] keys, --set overrides, classes/filters, loss keys."""
+    net = cfg.net
+    for key in ("batch", "subdivisions", "max_batches", "steps"):
+        value = getattr(spec, key)
+        if value is not None:
+            net.set(key, value)
+    for target, value in spec.settings.items():
+        for section, key in _set_targets(cfg, target):
+            section.set(key, value)
+    yolos = cfg.named("yolo")
+    if not yolos:
+        raise OrchError("template has no [yolo] layer (orch builds YOLOv3-style detectors)", str(where))
+    for index, yolo in enumerate(yolos, start=1):
+        _fit_classes(cfg, yolo, index, classes, where)
+        for key in LOSS_KEYS:
+            value = getattr(spec, key)
+            if value is not None:
+                yolo.set(key, value)
+    _check_steps(net, where)
+
+
+def _fit_classes(cfg: CfgFile, yolo: Section, index: int, classes: int, where: Path) -> None:
+    """classes= on the [yolo] and filters=(classes+5)×anchors on the conv feeding it."""
+    conv = cfg.conv_before(yolo)
+    if conv is None:
+        raise OrchError(f"[yolo] layer {index} is not preceded by a [convolutional]", str(where))
+    try:
+        num = int(yolo.get("num", "1"))
+        anchors = [a for a in (yolo.get("anchors") or "").split(",") if a]
+        mask = [int(m) for m in (yolo.get("mask") or ",".join(map(str, range(num)))).split(",") if m]
+    except ValueError:
+        raise OrchError(f"[yolo] layer {index}: mask/num must be integers", str(where)) from None
+    if anchors and len(anchors) != 2 * num:
+        raise OrchError(f"[yolo] layer {index}: {len(anchors)} anchor numbers for num={num}", str(where))
+    if any(m < 0 or m >= num for m in mask):
+        raise OrchError(f"[yolo] layer {index}: mask {mask} outside 0..{num - 1}", str(where))
+    yolo.set("classes", classes)
+    conv.set("filters", (classes + 5) * len(mask))
+
+
+def _set_targets(cfg: CfgFile, target: str) -> list[tuple[Section, str]]:
+    """`net.momentum`, `yolo.ignore_thresh` (every [yolo]), `convolutional[3].filters` (the 4th)."""
+    match = re.fullmatch(r"([A-Za-z_]+)(?:\[(\d+)\])?\.([A-Za-z_][A-Za-z0-9_]*)", target)
+    if not match:
+        raise OrchError(f"--set expects SECTION.KEY=VALUE or SECTION[i].KEY=VALUE, got {target!r}", "--set")
+    name, index, key = match.groups()
+    sections = [cfg.net] if name in ("net", "network") else cfg.named(name)
+    if not sections:
+        raise OrchError(f"the cfg has no [{name}] section", f"--set {target}")
+    if index is not None:
+        if int(index) >= len(sections):
+            raise OrchError(f"the cfg has only {len(sections)} [{name}] sections", f"--set {target}")
+        sections = [sections[int(index)]]
+    return [(section, key) for section in sections]
+
+
+def _check_steps(net: Section, where: Path) -> None:
+    try:
+        max_batches = int(net.get("max_batches", "0"))
+        steps = [int(s) for s in (net.get("steps") or "").split(",") if s]
+    except ValueError:
+        raise OrchError("[net] max_batches/steps must be integers", str(where)) from None
+    if max_batches <= 0:
+        raise OrchError("[net] max_batches must be > 0", str(where))
+    if any(s > max_batches for s in steps):
+        raise OrchError(f"[net] steps {steps} beyond max_batches={max_batches}", str(where))
+
+
+def _net_float(cfg: CfgFile, key: str, default: float) -> float:
+    value = cfg.net.get(key)
+    try:
+        return float(value) if value is not None else default
+    except ValueError:
+        raise OrchError(f"[net] {key}={value} is not a number") from None
+
+
+def run_data(ws: Workspace, name: str, dataset: Dataset, classes: int, flavor: str) -> dict[str, object]:
+    """The run's .data: weights land in backup/<run>/ whichever fork reads it."""
+    backup = "backup" if flavor == "gdarknet" else ws.relative(ws.backup_dir(name))  # g-darknet adds /<prefix>
+    return {"classes": classes, "train": dataset.train, "valid": next(iter(dataset.valid.values())),
+            "names": dataset.names, "backup": backup, "prefix": name, "eval": dataset.eval}
+
+
+def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str) -> list[str]:
+    """`#SBATCH` lines (our own rendering: every value shell-quoted, tested line by line)."""
+    slurm = ws.config.slurm
+    gres = f"gpu:{slurm.gres_type}:{gpus}" if slurm.gres_type else f"gpu:{gpus}"
+    options: dict[str, object] = {
+        "job-name": job_name, "chdir": str(ws.root), "output": f"logs/{manifest.name}/%j.log",
+        "gres": gres, "cpus-per-task": slurm.cpus_per_task, "mem": slurm.mem, "time": slurm.time}
+    if slurm.partition:
+        options["partition"] = slurm.partition
+    options.update({str(k).replace("_", "-"): v for k, v in slurm.extra.items()})
+    lines = [f"#SBATCH --{key}={shlex.quote(str(value))}" for key, value in options.items()]
+    return lines + ["#SBATCH --requeue"]
+
+
+def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int, phase: str) -> str:
+    """The training script for one phase of a run (also what the local executor runs)."""
+    dataset = ws.config.datasets[manifest.dataset]
+    darknet = ws.config.darknet
+    environment = ""
+    if darknet.lib_folder:
+        environment = f"export LD_LIBRARY_PATH={shlex.quote(darknet.lib_folder)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
+    job_name = manifest.name if phase == "train" else f"{manifest.name}.{phase}"
+    values = {
+        "header": "\n".join(sbatch_header(ws, manifest, gpus, job_name)),
+        "run": manifest.name, "phase": phase, "workspace": shlex.quote(str(ws.root)),
+        "backup_dir": shlex.quote(manifest.files["backup"]), "logs_dir": shlex.quote(f"logs/{manifest.name}"),
+        "environment": environment, "pretrained": shlex.quote(dataset.pretrained or ""),
+        "darknet": shlex.quote(darknet.binary), "data": shlex.quote(manifest.files["data"]),
+        "cfg": shlex.quote(cfg_rel), "gpu_list": ",".join(str(i) for i in range(gpus)),
+    }
+    template = shipped("batch/train.sbatch.tmpl")
+    return fill(template.read_text(), values, str(template))
+
+
+def dump_manifest(manifest: RunManifest) -> str:
+    return "# orch run manifest: written by orch, read by every command\n" + yaml.safe_dump(
+        asdict(manifest), sort_keys=False, default_flow_style=False)
+
+
+def load_manifest(ws: Workspace, name: str) -> RunManifest:
+    path = ws.run_dir(name) / "run.yaml"
+    if not path.is_file():
+        raise OrchError(f"unknown run '{name}'", ws.relative(path))
+    try:
+        data = yaml.safe_load(path.read_text())
+        return RunManifest(**data)
+    except (yaml.YAMLError, TypeError) as exc:
+        raise OrchError(f"run.yaml is damaged: {exc}", ws.relative(path)) from None
+
+
+def save_manifest(ws: Workspace, manifest: RunManifest) -> None:
+    """Rewrite run.yaml (atomically: executors add submissions while others read it)."""
+    atomic_write(ws.run_dir(manifest.name) / "run.yaml", dump_manifest(manifest))
+
+
+def parse_setting(text: str) -> tuple[str, str]:
+    """`SECTION.KEY=VALUE` from --set, value checked to be one darknet cfg token."""
+    target, sep, value = text.partition("=")
+    if not sep or not SAFE_VALUE.fullmatch(value):
+        raise OrchError(f"--set expects SECTION.KEY=VALUE with a value without spaces, got {text!r}", "--set")
+    return target.strip(), value
