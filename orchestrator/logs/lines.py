@@ -15,7 +15,7 @@ NUMBER = rb"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
 #: `N: loss, avg avg, rate rate, s seconds, K images` (AlexeyAB: `avg loss`, `, H hours left`).
 ITERATION = re.compile(
     rb"\s*(\d+): *(" + NUMBER + rb"), *(" + NUMBER + rb") avg( loss)?, *(" + NUMBER
-    + rb") rate, *(" + NUMBER + rb") seconds, *(\d+) images")
+    + rb") rate, *(" + NUMBER + rb") seconds, *(\d+) images(?:, *(" + NUMBER + rb") hours left)?")
 
 #: hank-ai: `N: loss=…, avg loss=…, rate=…, … milliseconds, K images, time remaining=…`;
 #: newer versions add `last=…, best=…` fields, so the fields after `avg loss` are found by name.
@@ -23,6 +23,7 @@ HANK_ITERATION = re.compile(rb"\s*(\d+): loss=(" + NUMBER + rb"), avg loss=(" + 
 HANK_RATE = re.compile(rb"rate=(" + NUMBER + rb")")
 HANK_MILLISECONDS = re.compile(rb"(" + NUMBER + rb") milliseconds")
 HANK_IMAGES = re.compile(rb"(\d+) images")
+HANK_REMAINING = re.compile(rb"time remaining=(" + NUMBER + rb") (second|minute|hour|day)")
 
 #: pjreddie YOLOv3: `Region 82 Avg IOU: …, Class: …, Obj: …, No Obj: …, .5R: …, .75R: …,  count: N`.
 REGION_V3 = re.compile(

@@ -7,6 +7,8 @@ copying element by element, and they grow cheaply as a log grows.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from array import array
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from typing import Any
 
 #: Columns of the per-iteration series, in the order `orch log --csv` prints them.
 SERIES_COLUMNS = ("iteration", "loss", "avg_loss", "rate", "seconds", "images")
+#: Every column kept: the CSV ones plus the time left that AlexeyAB and hank-ai estimate.
+ALL_COLUMNS = SERIES_COLUMNS + ("hours_left",)
 
 #: Per-layer region statistics (means over the subdivisions of one iteration).
 REGION_STATS = ("iou", "giou", "ciou", "diou", "class", "obj", "noobj", "recall50", "recall75",
@@ -23,7 +27,7 @@ REGION_STATS = ("iou", "giou", "ciou", "diou", "class", "obj", "noobj", "recall5
 def new_series() -> dict[str, array]:
     """Empty per-iteration columns; iteration and images are integers, the rest doubles."""
     return {name: array("q" if name in ("iteration", "images") else "d")
-            for name in SERIES_COLUMNS}
+            for name in ALL_COLUMNS}
 
 
 def new_region_layer() -> dict[str, array]:
@@ -60,7 +64,7 @@ class ParsedLog:
 
     def row(self, index: int) -> dict[str, float | int]:
         """One row of the series as a dict (index may be negative)."""
-        return {name: self.series[name][index] for name in SERIES_COLUMNS}
+        return {name: self.series[name][index] for name in ALL_COLUMNS}
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary `orch log --json` prints (issue 6, item 3)."""
@@ -77,6 +81,15 @@ class ParsedLog:
             "loss_settings": self.loss_settings,
             "errors": self.errors,
         }
+
+    def series_csv(self) -> str:
+        """The per-iteration series as CSV (`orch log --csv` and the report's per-run files);
+        floats in their shortest exact form, NaN as `nan`."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(SERIES_COLUMNS)
+        writer.writerows(zip(*(self.series[name] for name in SERIES_COLUMNS)))
+        return out.getvalue()
 
 
 def json_safe(row: dict[str, float | int]) -> dict[str, float | int | None]:

@@ -28,6 +28,8 @@ DIGITS = b"0123456789"
 BANNER = b"Learning Rate:"
 #: Layer key for YOLOv2 region lines, which do not name their layer.
 UNNAMED_LAYER = "region"
+#: hank-ai prints `time remaining=7 seconds`, or minutes, hours, days.
+HOURS_PER = {b"second": 1 / 3600, b"minute": 1 / 60, b"hour": 1.0, b"day": 24.0}
 
 
 class LogParser:
@@ -128,10 +130,10 @@ class LogParser:
     def _iteration_line(self, line: bytes, number: int) -> None:
         match = L.ITERATION.match(line)
         if match is not None:
-            iteration, loss, avg, alexeyab, rate, seconds, images = match.groups()
+            iteration, loss, avg, alexeyab, rate, seconds, images, hours = match.groups()
             self._set_format("alexeyab" if alexeyab else "pjreddie")
             self._add_iteration(number, int(iteration), float(loss), float(avg), float(rate),
-                                float(seconds), int(images))
+                                float(seconds), int(images), optional(hours))
             return
         match = L.HANK_ITERATION.match(line)
         if match is not None:
@@ -139,25 +141,31 @@ class LogParser:
             rate = L.HANK_RATE.search(line, match.end())
             millis = L.HANK_MILLISECONDS.search(line, match.end())
             images = L.HANK_IMAGES.search(line, match.end())
+            remaining = L.HANK_REMAINING.search(line, match.end())
             self._add_iteration(number, int(match[1]), float(match[2]), float(match[3]),
                                 float(rate[1]) if rate else NAN,
                                 float(millis[1]) / 1000 if millis else NAN,
-                                int(images[1]) if images else -1)
+                                int(images[1]) if images else -1,
+                                float(remaining[1]) * HOURS_PER[remaining[2]] if remaining
+                                else NAN)
 
     def _set_format(self, name: str) -> None:
+        """The first iteration line names the fork; g-darknet prints pjreddie's iteration
+        line, so its `v3 (…)` lines (seen before or after) tell it apart."""
         if self.log.format == "unknown":
             self.log.format = "g-darknet" if name == "pjreddie" and self.log.loss_settings \
                 else name
 
     def _add_iteration(self, number: int, iteration: int, loss: float, avg: float, rate: float,
-                       seconds: float, images: int) -> None:
+                       seconds: float, images: int, hours_left: float) -> None:
         series = self.log.series
         if series["iteration"]:
             self._note_discontinuity(number, iteration, series["iteration"][-1])
         self._banner_seen = False
         self._note_nan(number, iteration, loss, avg)
         for name, value in (("iteration", iteration), ("loss", loss), ("avg_loss", avg),
-                            ("rate", rate), ("seconds", seconds), ("images", images)):
+                            ("rate", rate), ("seconds", seconds), ("images", images),
+                            ("hours_left", hours_left)):
             series[name].append(value)
         self._region.attribute(iteration)
 
@@ -219,7 +227,7 @@ class LogParser:
     def _class_ap_line(self, line: bytes, number: int) -> None:
         match = L.CLASS_AP.match(line)
         if match is not None:
-            self._pending_class_ap[match[2].decode(errors="replace")] = float(match[3]) / 100
+            self._pending_class_ap[match[2].decode(errors="replace")] = percent(match[3])
 
     def _map_line(self, line: bytes, number: int) -> None:
         match = L.MAP.match(line)
@@ -236,8 +244,7 @@ class LogParser:
         if match is not None:
             self.log.last_accuracy = {"iteration": self._last_iteration(),
                                       "iou_threshold": float(match[1]),
-                                      "map": float(match[2]) / 100,
-                                      "best": float(match[3]) / 100}
+                                      "map": percent(match[2]), "best": percent(match[3])}
 
     def _last_iteration(self) -> int | None:
         iterations = self.log.series["iteration"]
@@ -249,6 +256,11 @@ def visible_text(line: bytes) -> bytes:
     (AlexeyAB glues `class_id = …` after a `\\r`-separated progress counter)."""
     line = line.rstrip(b"\r")
     return line.rpartition(b"\r")[2]
+
+
+def percent(raw: bytes) -> float:
+    """`44.63` (%) -> 0.4463, rounded so that it prints as the log wrote it."""
+    return round(float(raw) / 100, 8)
 
 
 def optional(raw: bytes | None) -> float:

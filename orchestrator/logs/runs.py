@@ -1,0 +1,133 @@
+"""A run's training logs: every job's file under `logs/<run>/`, in job order, merged.
+
+A run is trained by several jobs (warm-up phase, multi-GPU phase, requeues after preemption),
+each writing its own log and resuming from the newest weights, so the same iterations can
+appear twice. The merged log keeps every row; `latest_rows` picks, for plotting, the rows
+that were not redone by a later job.
+"""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orchestrator.errors import OrchError
+from orchestrator.logs.cache import parse_file
+from orchestrator.logs.gdarknet_csv import parse_gdarknet_csv
+from orchestrator.logs.model import ParsedLog, new_region_layer, new_series
+
+#: Where the per-log caches live inside `results/<run>/`.
+CACHE_FOLDER = "logcache"
+
+
+def run_log_files(workspace: Any, run: str) -> list[Path]:
+    """The run's log files in job order: the order of submissions in run.yaml
+    (`<jobid>.log`, `local-<n>.log`), files no submission names after them by mtime."""
+    folder = workspace.logs_dir(run)
+    files = [p for p in folder.glob("*.log") if p.is_file()] if folder.is_dir() else []
+    order = {name: index for index, name in enumerate(submitted_log_names(workspace, run))}
+    return sorted(files, key=lambda p: (order.get(p.stem, len(order)), p.stat().st_mtime, p.name))
+
+
+def submitted_log_names(workspace: Any, run: str) -> list[str]:
+    """Log file stems of the run's submissions, in submission order ([] without run.yaml)."""
+    try:
+        manifest = workspace.load_run(run)
+    except OrchError:  # no or damaged run.yaml: fall back to file times, the report goes on
+        return []
+    names = []
+    for submission in manifest.submissions:
+        job = str(submission.get("job_id", ""))
+        names += [job, f"local-{job}"]
+    return names
+
+
+def cache_path(workspace: Any, run: str, log: Path) -> Path:
+    return workspace.results_dir(run) / CACHE_FOLDER / f"{log.name}.pickle"
+
+
+def parse_run(workspace: Any, run: str) -> ParsedLog | None:
+    """All of a run's logs parsed (incrementally) and merged; None when it has no log yet."""
+    files = run_log_files(workspace, run)
+    if not files:
+        return None
+    return merge_logs([(p.name, parse_file(p, cache_path(workspace, run, p))) for p in files])
+
+
+def parse_paths(paths: list[Path]) -> ParsedLog:
+    """Log files named by the user, in the order given (`orch log FILE…`); g-darknet's
+    `log.csv` is recognised by its name. No cache: these may live anywhere."""
+    logs = []
+    for path in paths:
+        if not path.is_file():
+            raise OrchError("no such log file", str(path))
+        log = parse_gdarknet_csv(path.read_bytes()) if path.suffix == ".csv" else parse_file(path)
+        logs.append((path.name, log))
+    return logs[0][1] if len(logs) == 1 else merge_logs(logs)
+
+
+def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:
+    """Concatenate job logs; the start of each later job that has iterations is a restart.
+    Events keep their line numbers and gain the file they come from."""
+    merged = ParsedLog(series=new_series())
+    for name, log in logs:
+        previous = merged.series["iteration"][-1] if merged.iterations else None
+        if previous is not None and log.iterations:
+            merged.restarts.append({"file": name, "line": None, "iteration":
+                                    log.series["iteration"][0], "previous": previous})
+        if merged.format == "unknown":
+            merged.format = log.format
+        merged.lines += log.lines
+        for column, values in log.series.items():
+            merged.series[column].extend(values)
+        for layer, columns in log.region.items():
+            target = merged.region.setdefault(layer, new_region_layer())
+            for column, values in columns.items():
+                target[column].extend(values)
+        for events, target in ((log.restarts, merged.restarts), (log.gaps, merged.gaps),
+                               (log.errors, merged.errors), (log.map_points, merged.map_points)):
+            target.extend({**event, "file": name} for event in events)
+        merged.last_accuracy = log.last_accuracy or merged.last_accuracy
+        merged.loss_settings = merged.loss_settings or log.loss_settings
+    return merged
+
+
+def latest_rows(iterations: array | np.ndarray) -> np.ndarray:
+    """Mask of the rows no later row redoes: a resumed job going back from 1234 to 1201
+    supersedes the earlier 1201…1234, so curves stay functions of the iteration."""
+    values = np.asarray(iterations, dtype=np.int64)
+    if values.size == 0:
+        return np.zeros(0, dtype=bool)
+    later_minimum = np.minimum.accumulate(values[::-1])[::-1]
+    return values < np.r_[later_minimum[1:], np.iinfo(np.int64).max]
+
+
+def run_progress(workspace: Any, run: str) -> dict[str, Any] | None:
+    """Latest iteration and average loss of a run (for `orch status` and the report), from
+    the incremental caches: cheap to call on every status. None before any iteration."""
+    log = parse_run(workspace, run)
+    if log is None or not log.iterations:
+        return None
+    last = log.row(-1)
+    return {
+        "iteration": last["iteration"],
+        "max_batches": max_batches_of(workspace, run),
+        "avg_loss": last["avg_loss"],
+        "loss": last["loss"],
+        "rate": last["rate"],
+        "format": log.format,
+        "restarts": len(log.restarts),
+        "errors": len(log.errors),
+    }
+
+
+def max_batches_of(workspace: Any, run: str) -> int | None:
+    try:
+        manifest = workspace.load_run(run)
+    except OrchError:  # progress without a manifest is still progress
+        return None
+    return int(manifest.max_batches or manifest.params.get("max_batches") or 0) or None
+
