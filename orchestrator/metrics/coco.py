@@ -1,0 +1,178 @@
+"""COCO-style AP: pycocotools' COCOeval (bbox) reproduced, for IoU and GIoU.
+
+Same parameters as COCOeval: thresholds .50:.05:.95, 101 recall levels, area ranges
+all/small/medium/large, maxDets 1/10/100, crowd and area-range ignore rules, the 12 summary
+numbers with -1 where undefined. The GIoU variant runs the identical algorithm on GIoU.
+
+Layout: matching is in coco_match; accumulation here works on true-positive events (see
+curves) rather than on every detection, and for all categories and thresholds at once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from orchestrator.metrics.align import align_detections
+from orchestrator.metrics.boxes import Detections, GroundTruth
+from orchestrator.metrics.coco_match import Matches, greedy_matches
+from orchestrator.metrics.curves import hit_precisions, hits_needed, interpolated_precision
+from orchestrator.metrics.overlaps import coco_overlaps
+from orchestrator.metrics.pairs import group_keys, pairs_by_group, rank_within_groups
+from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
+
+RECALL_LEVELS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+AREA_RANGES = np.array([[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2],
+                        [96 ** 2, 1e5 ** 2]])
+AREA_LABELS = ("all", "small", "medium", "large")
+MAX_DETS = (1, 10, 100)
+# (ap?, threshold, area, maxDets) of COCOeval.summarize's 12 numbers, in order.
+SUMMARY = ((True, None, "all", 100), (True, 0.5, "all", 100), (True, 0.75, "all", 100),
+           (True, None, "small", 100), (True, None, "medium", 100), (True, None, "large", 100),
+           (False, None, "all", 1), (False, None, "all", 10), (False, None, "all", 100),
+           (False, None, "small", 100), (False, None, "medium", 100), (False, None, "large", 100))
+
+
+class CocoProblem:
+    """Detections and ground truth of one COCO evaluation, prepared once for all metrics:
+    top-100 detections per (image, category), their pairs with ground truth, ignore flags."""
+
+    def __init__(self, gt: GroundTruth, detections: Detections):
+        image, label = align_detections(gt, detections)
+        known = label >= 0
+        n_classes = len(gt.class_names)
+        groups = group_keys(image[known], label[known], n_classes)
+        scores = detections.scores[known]
+        order = np.lexsort((np.arange(len(scores)), -scores, groups))
+        rank = rank_within_groups(groups, order)
+        top = rank < MAX_DETS[-1]
+        self.n_classes = n_classes
+        self.label = label[known][top]
+        self.scores = scores[top]
+        self.rank = rank[top]
+        self.image_rank = np.argsort(np.argsort(gt.image_ids, kind="stable"))[image[known][top]]
+        boxes = detections.in_format("xywh")[known][top]
+        gt_boxes = gt.in_format("xywh")
+        self.pairs = pairs_by_group(groups[top], group_keys(gt.image, gt.label, n_classes))
+        self.overlaps = dict(zip(("iou", "giou"), coco_overlaps(
+            boxes[self.pairs.det], gt_boxes[self.pairs.gt], gt.crowd[self.pairs.gt])))
+        self.gt_crowd = gt.crowd
+        self.gt_ignore = gt.crowd[None, :] | outside(gt.area)
+        self.det_outside = outside(boxes[:, 2] * boxes[:, 3])
+        self.positives = np.stack([np.bincount(gt.label[~ig], minlength=n_classes)
+                                   for ig in self.gt_ignore])
+
+
+def outside(area: np.ndarray) -> np.ndarray:
+    """(area ranges, boxes): whether each area lies outside each range (COCOeval's test)."""
+    return (area[None, :] < AREA_RANGES[:, :1]) | (area[None, :] > AREA_RANGES[:, 1:])
+
+
+def evaluate_coco(gt: GroundTruth, detections: Detections, *,
+                  metrics: Iterable[str] = ("iou", "giou")) -> dict:
+    """COCO AP for each metric, as the `orch map --json` object (with the 12 `stats`).
+
+    `per_class` holds each category's AP at each threshold (area all, maxDets 100), -1 for a
+    category without ground truth, as COCOeval marks undefined values.
+    """
+    metrics = validate_metrics(metrics)
+    problem = CocoProblem(gt, detections)
+    out = {}
+    for name in metrics:
+        matches = greedy_matches(problem.pairs, problem.overlaps[name], problem.rank,
+                                 problem.gt_crowd, problem.gt_ignore, THRESHOLDS)
+        precision, recall = accumulate(problem, matches)
+        out[name] = coco_metric_result(precision, recall, gt.class_names)
+    return {"style": "coco", "ap_method": "101point", "metrics": out}
+
+
+def accumulate(problem: CocoProblem, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
+    """COCOeval.accumulate: precision (T, R, K, A, M) and recall (T, K, A, M), -1 if undefined."""
+    n_t, n_k = len(THRESHOLDS), problem.n_classes
+    order = np.lexsort((problem.rank, problem.image_rank, -problem.scores, problem.label))
+    position = np.empty_like(order)
+    position[order] = np.arange(len(order))
+    class_start = np.searchsorted(problem.label[order], np.arange(n_k))
+    precision = np.full((n_t, len(RECALL_LEVELS), n_k, len(AREA_RANGES), len(MAX_DETS)), -1.0)
+    recall = np.full((n_t, n_k, len(AREA_RANGES), len(MAX_DETS)), -1.0)
+    for a in range(len(AREA_RANGES)):
+        mine = matches.config // n_t == a
+        det, threshold = matches.det[mine], matches.config[mine] % n_t
+        to_ignored = problem.gt_ignore[a, matches.gt[mine]]
+        matched_any = np.zeros(len(order), dtype=bool)
+        matched_any[det] = True
+        npos = problem.positives[a]
+        for m, max_det in enumerate(MAX_DETS):
+            member = (problem.rank < max_det) & (~problem.det_outside[a] | matched_any)
+            rows_before = np.r_[0, np.cumsum(member[order])]
+            within = problem.rank[det] < max_det
+            hits = det[within & ~to_ignored], threshold[within & ~to_ignored]
+            ignored = ignored_rows(problem, a, member, det[within], threshold[within],
+                                   to_ignored[within], n_t)
+            row_of = rows_before[position]
+            segment_of = lambda d, t: t * n_k + problem.label[d]  # noqa: E731
+            curves = curve_points(segment_of(*hits), row_of[hits[0]],
+                                  segment_of(*ignored), row_of[ignored[0]],
+                                  np.tile(rows_before[class_start], n_t), np.tile(npos, n_t))
+            q, hit_counts = curves
+            defined = np.tile(npos, n_t) > 0
+            q[~defined] = -1.0
+            precision[:, :, :, a, m] = q.reshape(n_t, n_k, -1).transpose(0, 2, 1)
+            recall[:, :, a, m] = np.where(defined, hit_counts / np.maximum(np.tile(npos, n_t), 1),
+                                          -1.0).reshape(n_t, n_k)
+    return precision, recall
+
+
+def ignored_rows(problem: CocoProblem, a: int, member: np.ndarray, det: np.ndarray,
+                 threshold: np.ndarray, to_ignored: np.ndarray, n_t: int):
+    """(detections, thresholds) that count neither way: matched to an ignored ground truth,
+    or outside the area range and unmatched at that threshold (COCOeval's dtIg)."""
+    stray = np.flatnonzero(member & problem.det_outside[a])
+    stride = len(member)
+    all_keys = (np.arange(n_t)[:, None] * stride + stray[None, :]).ravel()
+    unmatched = all_keys[~np.isin(all_keys, threshold * stride + det)]
+    return (np.r_[det[to_ignored], unmatched % stride],
+            np.r_[threshold[to_ignored], unmatched // stride])
+
+
+def curve_points(hit_seg: np.ndarray, hit_row: np.ndarray, ign_seg: np.ndarray,
+                 ign_row: np.ndarray, seg_start_row: np.ndarray,
+                 npos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated precision at the 101 recall levels and hit count, per curve."""
+    hit_order = np.lexsort((hit_row, hit_seg))
+    ign_order = np.lexsort((ign_row, ign_seg))
+    hit_seg, hit_row = hit_seg[hit_order], hit_row[hit_order]
+    _, precision = hit_precisions(hit_seg, hit_row, ign_seg[ign_order], ign_row[ign_order],
+                                  seg_start_row, coco_formula=True)
+    needed = hits_needed(RECALL_LEVELS, np.maximum(npos, 1))
+    q = interpolated_precision(hit_seg, precision, len(npos), needed)
+    return q, np.bincount(hit_seg, minlength=len(npos)).astype(np.float64)
+
+
+def mean_defined(values: np.ndarray) -> float:
+    """COCOeval.summarize's mean over defined (> -1) entries, -1 if there is none."""
+    defined = values[values > -1]
+    return float(np.mean(defined)) if len(defined) else -1.0
+
+
+def summary_stats(precision: np.ndarray, recall: np.ndarray) -> list[float]:
+    stats = []
+    for is_ap, threshold, area, max_det in SUMMARY:
+        values = precision if is_ap else recall
+        if threshold is not None:
+            values = values[np.where(threshold == THRESHOLDS)[0]]
+        a, m = AREA_LABELS.index(area), MAX_DETS.index(max_det)
+        stats.append(mean_defined(values[..., a, m]))
+    return stats
+
+
+def coco_metric_result(precision: np.ndarray, recall: np.ndarray, class_names) -> dict:
+    main = precision[..., 0, -1]  # area all, maxDets 100: (T, R, K)
+    per_threshold = np.array([mean_defined(main[t]) for t in range(len(THRESHOLDS))])
+    per_class = np.array([[mean_defined(main[t, :, k]) for t in range(len(THRESHOLDS))]
+                          for k in range(main.shape[2])])
+    stats = summary_stats(precision, recall)
+    result = metric_result(THRESHOLDS, per_class, class_names, per_threshold, mean=stats[0])
+    result["stats"] = stats
+    return result

@@ -1,0 +1,80 @@
+"""A dataset's ground truth loaded once, then many detection outputs evaluated against it.
+
+This is what ongoing evaluation uses: each checkpoint's `darknet detector valid` output is a
+comp4 folder or a coco_results.json, always against the same validation set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+from orchestrator.errors import OrchError
+from orchestrator.metrics.boxes import Detections, GroundTruth
+from orchestrator.metrics.coco import evaluate_coco
+from orchestrator.metrics.readers import (darknet_image_name, read_coco_gt, read_comp4_folder,
+                                          read_darknet_coco_json, read_darknet_labels,
+                                          read_names, read_text, voc_annotations)
+from orchestrator.metrics.voc import evaluate_voc
+
+Style = Literal["voc", "coco"]
+PathLike = str | os.PathLike
+
+
+def load_ground_truth(style: Style, valid_list: PathLike, names: PathLike | Sequence[str],
+                      ground_truth: PathLike | None = None) -> GroundTruth:
+    """Ground truth of the images in `valid_list`.
+
+    `ground_truth`: a VOC annotations folder (XML per image id = file stem of each listed
+    image), a COCO json, or None for Darknet label files. `names` is the .names file (or the
+    list of names) Darknet used, so class indices of comp4 output line up.
+    """
+    class_names = read_names(names) if isinstance(names, (str, os.PathLike)) else list(names)
+    if style not in ("voc", "coco"):
+        raise OrchError(f"unknown evaluation style {style!r} (voc or coco)")
+    if ground_truth is None:
+        return read_darknet_labels(valid_list, class_names)
+    source = Path(ground_truth)
+    if source.is_dir():
+        return voc_annotations(source, image_names(valid_list), class_names)
+    return with_darknet_names(read_coco_gt(source), class_names, source)
+
+
+def image_names(valid_list: PathLike) -> list[str]:
+    """The Darknet image names (file stems) of the images of a valid list, in order."""
+    return [darknet_image_name(line.strip())
+            for line in read_text(valid_list).splitlines() if line.strip()]
+
+
+def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path) -> GroundTruth:
+    """COCO ground truth renamed with the .names Darknet used, class i <-> i-th category id.
+
+    Darknet's comp4 files are named after its .names (e.g. `diningtable`), which differ from
+    COCO's category names, and its coco_ids table maps class i to the i-th sorted COCO id.
+    """
+    if len(class_names) != len(gt.class_names):
+        raise OrchError(f"the names file has {len(class_names)} names but the ground truth "
+                        f"{len(gt.class_names)} categories", str(source))
+    return replace(gt, class_names=tuple(class_names))
+
+
+def load_detections(gt: GroundTruth, results: PathLike) -> Detections:
+    """A comp4 folder or a Darknet coco_results.json, with class ids matching `gt`."""
+    path = Path(results)
+    if path.is_dir():
+        return read_comp4_folder(path, gt.class_names, gt.class_ids)
+    return read_darknet_coco_json(path)
+
+
+def evaluate_detections(gt: GroundTruth, results_folder_or_json: PathLike, style: Style,
+                        ap_method: str = "11point",
+                        metrics: Iterable[str] = ("iou", "giou")) -> dict:
+    """Evaluate one detection output against loaded ground truth (see `load_ground_truth`)."""
+    detections = load_detections(gt, results_folder_or_json)
+    if style == "voc":
+        return evaluate_voc(gt, detections, ap_method=ap_method, metrics=metrics)  # type: ignore[arg-type]
+    if style == "coco":
+        return evaluate_coco(gt, detections, metrics=metrics)
+    raise OrchError(f"unknown evaluation style {style!r} (voc or coco)")
