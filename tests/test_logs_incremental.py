@@ -1,0 +1,95 @@
+"""Incremental parsing equals a full parse after random appends, cuts and replacements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestrator.logs import parse_bytes, parse_file
+from orchestrator.logs.model import ParsedLog
+
+LOGS = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "logs"
+SAMPLE_LINES = (
+    b"Learning Rate: 0.001, Momentum: 0.9, Decay: 0.0005\n",
+    b"Region 82 Avg IOU: 0.5, Class: 0.6, Obj: 0.7, No Obj: 0.01, .5R: 0.5, .75R: -nan,  count: 2\n",
+    b"Region 94 Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.02, .5R: -nan, .75R: -nan,  count: 0\n",
+    b" (next mAP calculation at 1000 iterations) \x1b]2;7/10: loss=1.2\x07\r\n",
+    b"class_id = 0, name = fire, ap = 49.98%   \t (TP = 47, FP = 156) \r\n",
+    b" mean average precision (mAP@0.50) = 0.446338, or 44.63 % \r\n",
+    b" Last accuracy mAP@0.5 = 44.63 %, best = 48.12 % \r\n",
+    b"2: -nan, -nan avg, 0.000010 rate, 0.2 seconds, 6000 images\n",
+    b"Darknet error location: ./src/parser.c, parse_yolo(), line #458\n",
+)
+
+
+def sample_log(choices: list[int]) -> bytes:
+    """A log mixing every line kind, iterations counting up with occasional resumes."""
+    out, iteration = [], 0
+    for step, choice in enumerate(choices):
+        out.append(SAMPLE_LINES[choice % len(SAMPLE_LINES)])
+        iteration = iteration + 1 if choice % 5 else max(1, iteration - 3)
+        out.append(b"%d: %d.5, %d.25 avg, 0.001000 rate, 1.5 seconds, %d images\n"
+                   % (iteration, step, step, 64 * iteration))
+    return b"".join(out)
+
+
+def canonical(log: ParsedLog) -> str:
+    """Everything parsed, as text (repr keeps NaN comparable)."""
+    return repr((log.summary(), {k: list(v) for k, v in log.series.items()},
+                 {layer: {k: list(v) for k, v in cols.items()} for layer, cols in log.region.items()},
+                 log.map_points, log.lines))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choices=st.lists(st.integers(0, 50), min_size=1, max_size=60),
+       cuts=st.lists(st.floats(0, 1), max_size=6))
+def test_random_appends_equal_full_parse(tmp_path_factory, choices, cuts):
+    folder = tmp_path_factory.mktemp("inc")
+    data = sample_log(choices)
+    log_path, cache = folder / "1.log", folder / "cache.pickle"
+    log_path.write_bytes(b"")
+    written = 0
+    for cut in sorted(int(c * len(data)) for c in cuts) + [len(data)]:
+        with open(log_path, "ab") as handle:
+            handle.write(data[written:cut])
+        written = max(written, cut)
+        assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(data[:written]))
+
+
+def test_cache_reads_only_new_bytes(tmp_path, monkeypatch):
+    from orchestrator.logs import cache as cache_module
+
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path.write_bytes(real[:1_000_000])
+    parse_file(log_path, cache)
+    fed: list[int] = []
+    original = cache_module.LogParser.feed
+    monkeypatch.setattr(cache_module.LogParser, "feed",
+                        lambda self, data: (fed.append(len(data)), original(self, data)))
+    log_path.write_bytes(real)
+    result = parse_file(log_path, cache)
+    assert sum(fed) < len(real) - 990_000      # only the appended part (from the last newline)
+    assert result.iterations == 6000 and result.row(-1)["avg_loss"] == 0.752329
+
+
+def test_truncated_or_replaced_log_is_reread(tmp_path):
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path.write_bytes(real)
+    assert parse_file(log_path, cache).iterations == 6000
+    log_path.write_bytes(real[:50_000])                       # truncated
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real[:50_000]))
+    other = real[:50_000].replace(b"avg, 0.00", b"avg, 0.01")  # replaced, same size
+    log_path.write_bytes(other)
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(other))
+
+
+def test_damaged_cache_costs_a_reread(tmp_path):
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path.write_bytes(b"1: 1.0, 1.0 avg, 0.1 rate, 1.0 seconds, 64 images\n")
+    cache.write_bytes(b"not a pickle")
+    assert parse_file(log_path, cache).iterations == 1
