@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from orchestrator.errors import OrchError
+from orchestrator.metrics.align import lookup
 from orchestrator.metrics.boxes import Detections, GroundTruth
 
 # Darknet's coco_ids table: COCO category id of each of the 80 classes of coco.names.
@@ -143,8 +144,13 @@ def read_darknet_coco_json(path: str | os.PathLike) -> Detections:
         entries: list[Any] = []
     else:
         entries = parse_json(text, path)
+    return coco_detections(entries, str(path))
+
+
+def coco_detections(entries: Any, source: str) -> Detections:
+    """Detections from a parsed COCO results list (`source` names it in errors)."""
     if not isinstance(entries, list):
-        raise OrchError("expected a JSON list of detections", str(path))
+        raise OrchError("expected a JSON list of detections", source)
     try:
         image = np.array([e["image_id"] for e in entries], dtype=np.int64)
         category = np.array([e["category_id"] for e in entries], dtype=np.int64)
@@ -152,7 +158,7 @@ def read_darknet_coco_json(path: str | os.PathLike) -> Detections:
         boxes = np.array([e["bbox"] for e in entries], dtype=np.float64).reshape(-1, 4)
     except (KeyError, TypeError, ValueError):
         raise OrchError(f"detection entry {first_bad_detection(entries)} needs image_id, "
-                        "category_id, score and a 4-number bbox", str(path)) from None
+                        "category_id, score and a 4-number bbox", source) from None
     return Detections(image_keys=image, class_ids=category, scores=scores, boxes=boxes,
                       box_format="xywh")
 
@@ -176,7 +182,11 @@ def read_coco_gt(path: str | os.PathLike) -> GroundTruth:
     Categories are ordered by id (COCOeval's catIds); annotations of unknown images or
     categories are dropped as COCOeval never looks at them; `area` defaults to w*h.
     """
-    data = parse_json(read_text(path), path)
+    return coco_ground_truth(parse_json(read_text(path), path), str(path))
+
+
+def coco_ground_truth(data: Any, source: str) -> GroundTruth:
+    """Ground truth from a parsed COCO instances dict (`source` names it in errors)."""
     try:
         images = data["images"]
         categories = sorted(data["categories"], key=lambda c: c["id"])
@@ -196,8 +206,7 @@ def read_coco_gt(path: str | os.PathLike) -> GroundTruth:
                            dtype=np.int64)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise OrchError(f"not a COCO ground-truth file ({exc.__class__.__name__}: {exc})",
-                        str(path)) from None
-    from orchestrator.metrics.align import lookup
+                        source) from None
 
     image = lookup(image_ids, ann_image)
     label = lookup(class_ids, ann_cat)

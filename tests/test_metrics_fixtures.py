@@ -1,0 +1,188 @@
+"""The metrics engine against fixtures with cited answers (../shared/refdata)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestrator.errors import OrchError
+from orchestrator.metrics import (Detections, GroundTruth, evaluate_coco, evaluate_detections,
+                                  evaluate_voc, load_ground_truth, read_coco_gt, read_comp4_folder,
+                                  read_darknet_coco_json, read_names, read_voc_annotations)
+from orchestrator.metrics.readers import (darknet_image_id, darknet_image_name,
+                                          darknet_label_path)
+
+REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
+COCO = REFDATA / "coco"
+TOY = REFDATA / "voc" / "toy-example"
+CASE1 = REFDATA / "voc" / "test-case-1" / "test_case_1"
+VALID = REFDATA / "darknet-valid"
+COCO_STATS = [0.5045806987249628, 0.6969727247299577, 0.5729816669904824, 0.5856257209410443,
+              0.5193996948036719, 0.5013978986347466, 0.38681277964578054, 0.5936795762842003,
+              0.595352982877607, 0.6398109626113442, 0.5664205978994309, 0.5642905982905982]
+
+
+@pytest.fixture(scope="module")
+def coco_fixture() -> dict:
+    gt = read_coco_gt(COCO / "instances_val2014_100.json")
+    dt = read_darknet_coco_json(COCO / "instances_val2014_fakebbox100_results.json")
+    return evaluate_coco(gt, dt)
+
+
+def test_coco_fixture_iou_stats_equal_pycocotools(coco_fixture):
+    assert coco_fixture["metrics"]["iou"]["stats"] == pytest.approx(COCO_STATS, abs=1e-12)
+    assert coco_fixture["metrics"]["iou"]["mean"] == pytest.approx(COCO_STATS[0], abs=1e-12)
+
+
+def test_coco_fixture_giou_equals_patched_pycocotools(coco_fixture):
+    from metrics_reference import pycocotools_eval
+
+    gt = json.loads((COCO / "instances_val2014_100.json").read_text())
+    results = json.loads((COCO / "instances_val2014_fakebbox100_results.json").read_text())
+    reference = pycocotools_eval(gt, results, metric="giou")
+    assert coco_fixture["metrics"]["giou"]["stats"] == pytest.approx(list(reference.stats), abs=1e-12)
+    # GIoU <= IoU, so AP at strict thresholds can only drop
+    assert coco_fixture["metrics"]["giou"]["stats"][0] == pytest.approx(0.5040449451496052, abs=1e-12)
+
+
+def test_coco_result_is_json_with_per_class_and_thresholds(coco_fixture):
+    iou = coco_fixture["metrics"]["iou"]
+    assert json.loads(json.dumps(coco_fixture)) == coco_fixture
+    assert iou["thresholds"] == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+    assert iou["ap"][0] == pytest.approx(COCO_STATS[1], abs=1e-12)
+    assert iou["ap"][5] == pytest.approx(COCO_STATS[2], abs=1e-12)
+    assert len(iou["per_class"]) == 80 and all(len(v) == 10 for v in iou["per_class"].values())
+    defined = [v for v in iou["per_class"].values() if v[0] > -1]
+    assert np.mean([np.mean(v) for v in defined]) == pytest.approx(COCO_STATS[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("method, at50, at75", [("11point", 0.8864, 0.4924), ("all", 0.8958, 0.5097)])
+def test_voc_toy_example_cited_ap(method, at50, at75):
+    gt = read_voc_annotations(TOY / "gts_vocpascal_format", TOY / "derived_comp4" / "imageset.txt")
+    assert gt.class_names == ("cat",) and len(gt) == 12
+    dt = read_comp4_folder(TOY / "derived_comp4", gt.class_names)
+    result = evaluate_voc(gt, dt, ap_method=method)
+    for metric in ("iou", "giou"):
+        ap = result["metrics"][metric]["ap"]
+        assert round(ap[0], 4) == at50 and round(ap[5], 4) == at75
+        assert result["metrics"][metric]["per_class"]["cat"] == ap
+
+
+def test_voc_class_without_ground_truth_has_ap_zero_and_counts_in_the_mean():
+    names = read_names(TOY / "voc.names")
+    gt = read_voc_annotations(TOY / "gts_vocpascal_format", TOY / "derived_comp4" / "imageset.txt",
+                              names)
+    dt = read_comp4_folder(TOY / "derived_comp4", names)
+    iou = evaluate_voc(gt, dt, ap_method="all", metrics=("iou",))["metrics"]["iou"]
+    assert iou["per_class"]["dog"] == [0.0] * 10
+    assert iou["ap"][0] == pytest.approx(0.8958333333333334 / 20)
+
+
+def read_test_case_1() -> tuple[GroundTruth, Detections]:
+    """test-case-1: `class [score] left top width height`, one file per image."""
+    def rows(kind: str):
+        for path in sorted((CASE1 / kind).glob("*.txt")):
+            for line in path.read_text().split("\n"):
+                fields = line.split()
+                if fields:
+                    numbers = [float(v) for v in fields[1:]]
+                    score = numbers.pop(0) if kind == "dets" else 0.0
+                    x, y, w, h = numbers
+                    yield path.stem, score, (x, y, x + w, y + h)
+    gts, dets = list(rows("gts")), list(rows("dets"))
+    images = sorted({r[0] for r in gts})
+    gt = GroundTruth(image_names=tuple(images), image_ids=np.arange(len(images)),
+                     class_names=("object",), class_ids=np.array([0]),
+                     image=np.array([images.index(r[0]) for r in gts]), label=np.zeros(len(gts), int),
+                     boxes=np.array([r[2] for r in gts]), box_format="xyxy",
+                     area=np.zeros(len(gts)), crowd=np.zeros(len(gts), bool),
+                     difficult=np.zeros(len(gts), bool))
+    dt = Detections(image_keys=np.array([r[0] for r in dets], dtype=object),
+                    class_ids=np.zeros(len(dets), int), scores=np.array([r[1] for r in dets]),
+                    boxes=np.array([r[2] for r in dets]), box_format="xyxy")
+    return gt, dt
+
+
+@pytest.mark.parametrize("method, expected", [
+    ("11point", [0.3333333333, 0.2683982683, 0.0303030303, 0.0]),
+    ("all", [0.3371980676, 0.2456866804, 0.0222222222, 0.0]),
+])
+def test_voc_test_case_1_needs_stable_ties(method, expected):
+    gt, dt = read_test_case_1()
+    assert len(gt) == 15 and len(dt) == 24
+    result = evaluate_voc(gt, dt, ap_method=method, metrics=("iou",),
+                          thresholds=np.array([0.1, 0.3, 0.5, 0.75]))
+    assert result["metrics"]["iou"]["ap"] == pytest.approx(expected, abs=1e-10)
+
+
+def test_darknet_valid_comp4_and_json_read_the_same_detections():
+    names = [p.name[len("comp4_det_test_"):-4] for p in sorted((VALID / "comp4").glob("*.txt"))]
+    comp4 = read_comp4_folder(VALID / "comp4", names)
+    coco = read_darknet_coco_json(VALID / "coco" / "coco_results.json")
+    assert len(comp4) == len(coco) == 180
+    assert "baseball bat" in names
+    as_xywh = comp4.in_format("xywh")
+    paired = {(round(s, 6), k): b for s, k, b in zip(comp4.scores, comp4.image_keys, as_xywh)}
+    diffs = [np.abs(paired[(round(s, 6), f"sample_{k:06d}")] - b).max()
+             for s, k, b in zip(coco.scores, coco.image_keys, coco.boxes)]
+    assert sum(d < 1e-4 for d in diffs) > 150 and max(diffs) <= 1.0 + 1e-4
+
+
+def test_darknet_empty_json_is_no_detection(tmp_path):
+    path = tmp_path / "coco_results.json"
+    path.write_text("\n]\n")
+    assert len(read_darknet_coco_json(path)) == 0
+
+
+def test_darknet_naming_rules():
+    assert darknet_image_name("data/VOC/JPEGImages/2007_000027.v2.jpg") == "2007_000027"
+    assert darknet_image_id("/data/coco/images/val2014/COCO_val2014_000000000042.jpg") == 42
+    assert darknet_label_path("/d/images/raw/a.jpg") == "/d/labels/labels/a.txt"
+    assert darknet_label_path("VOC/JPEGImages/x.JPEG") == "VOC/labels/x.txt"
+
+
+@pytest.mark.parametrize("content, where", [
+    ("img 0.5 1 2 3\n", ":1"), ("ok 0.5 1 2 3 4\nimg 0.x 1 2 3 4\n", ":2")])
+def test_malformed_comp4_line_names_file_and_line(tmp_path, content, where):
+    (tmp_path / "comp4_det_test_cat.txt").write_text(content)
+    with pytest.raises(OrchError) as error:
+        read_comp4_folder(tmp_path, ["cat"])
+    assert str(error.value).endswith(f"comp4_det_test_cat.txt{where})")
+
+
+def test_invalid_json_and_unknown_images_are_errors(tmp_path):
+    bad = tmp_path / "r.json"
+    bad.write_text('[{"image_id": 1,')
+    with pytest.raises(OrchError, match="invalid JSON"):
+        read_darknet_coco_json(bad)
+    gt = read_coco_gt(COCO / "instances_val2014_100.json")
+    bad.write_text('[{"image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]')
+    with pytest.raises(OrchError, match="not in the ground truth"):
+        evaluate_coco(gt, read_darknet_coco_json(bad))
+
+
+def test_darknet_labels_ground_truth_and_dataset_api(tmp_path, monkeypatch):
+    """GT from Darknet label files + image headers, evaluated from comp4 and from json."""
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "set" / "images").mkdir(parents=True)
+    (tmp_path / "set" / "labels").mkdir()
+    Image.new("RGB", (200, 100)).save(tmp_path / "set" / "images" / "pic_000003.jpg")
+    (tmp_path / "set" / "labels" / "pic_000003.txt").write_text("1 0.5 0.5 0.5 0.4\n")
+    (tmp_path / "valid.txt").write_text("set/images/pic_000003.jpg\n")
+    (tmp_path / "names").write_text("a\nb\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "comp4_det_test_b.txt").write_text("pic_000003 0.9 51 31 151 71\n")
+    (tmp_path / "r.json").write_text(
+        '[{"image_id":3, "category_id":1, "bbox":[50, 30, 100, 40], "score":0.9}]')
+    for style in ("voc", "coco"):
+        gt = load_ground_truth(style, "valid.txt", "names")
+        assert gt.boxes.tolist() == [[50.0, 30.0, 100.0, 40.0]]
+        for output in ("out", "r.json"):
+            result = evaluate_detections(gt, output, style, "all", ("iou", "giou"))
+            assert result["metrics"]["giou"]["per_class"]["b"] == pytest.approx([1.0] * 10, abs=1e-12)
+            assert result["metrics"]["iou"]["per_class"]["a"][0] == (0.0 if style == "voc" else -1.0)
