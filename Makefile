@@ -1,0 +1,41 @@
+# orch: two commands do everything on a fresh Debian machine (as root):
+#   make demo   installs what is needed, trains two tiny runs with the real darknet, evaluates
+#               every checkpoint and writes a report (demo/reports/index.html)
+#   make test   installs test needs, starts a single-node Slurm, runs the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+ORCH = $(VENV)/bin/orch
+DEMO_DIR ?= demo
+
+.PHONY: install debian venv demo test test-fast bench clean
+
+install: debian venv
+
+debian:
+	scripts/install-debian.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { echo "orch: '$(PYTHON) -m venv' failed: apt-get install python3-venv" >&2; exit 1; }
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: install
+	$(ORCH) demo $(DEMO_DIR)
+
+test: install
+	scripts/dev-slurm.sh start
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: venv
+	$(VENV)/bin/python -m pytest -q -m "not slow and not slurm"
+
+bench: venv
+	$(VENV)/bin/python benchmarks/bench_metrics.py
+	$(VENV)/bin/python benchmarks/bench_logs.py
+	$(VENV)/bin/python benchmarks/bench_eval_pass.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info $(DEMO_DIR)

@@ -1,0 +1,28 @@
+#!/bin/bash
+# Install the Debian packages orch uses: darknet (training/evaluation), Slurm + munge (the
+# single-node test cluster), cron (scheduled evaluation). Idempotent: installs only what is missing.
+set -euo pipefail
+packages=(darknet slurmctld slurmd slurm-client munge cron util-linux coreutils)
+missing=()
+for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    cat >&2 <<MSG
+orch: these Debian packages are missing: ${missing[*]}
+Install them as root, then run make again:
+    sudo apt-get update && sudo apt-get install -y ${missing[*]}
+(Only darknet is needed for the demo; Slurm, munge and cron are for the test suite.)
+MSG
+    exit 1
+fi
+echo "orch: installing Debian packages: ${missing[*]}"
+if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }; then
+    cat >&2 <<MSG
+orch: apt-get could not install ${missing[*]}.
+Without network access to the Debian archives, copy the .deb files from a machine that has it
+(apt-get download ${missing[*]} and their dependencies) and install them with: dpkg -i *.deb
+MSG
+    exit 1
+fi
