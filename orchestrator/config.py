@@ -231,7 +231,10 @@ def _eval(s: _Section) -> EvalConfig:
                         ap_method=s.get("ap_method", str, "11point", AP_METHODS),
                         metrics=tuple(dict.fromkeys(metrics)),
                         timeout=float(s.get("timeout", (int, float), 3600)))
-    config.every_seconds  # validates the duration now, not at the first scheduled pass
+    try:
+        config.every_seconds  # validated now, not at the first scheduled pass
+    except OrchError as exc:
+        s.fail(exc.what)
     if config.max_attempts < 1:
         s.fail("eval.max_attempts: must be at least 1")
     if config.settle_seconds < 0 or config.timeout <= 0:
