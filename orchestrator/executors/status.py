@@ -1,0 +1,111 @@
+"""`orch status`: one row per run — its current job, training progress, weights, evaluations.
+
+The job states of every run come from one query per executor kind (Slurm: ONE squeue, then
+sacct or scontrol only for jobs squeue no longer lists). Training progress comes from the
+logs module and evaluation counts from the evaluation store; each input is one small
+function below so the table does not depend on how those modules compute them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.executors.base import Record
+from orchestrator.executors.submission import StateKey, current_chain, job_states, state_of
+from orchestrator.runs import RunManifest
+from orchestrator.workspace import Workspace
+
+#: Keys of each `--json` object, in table order.
+STATUS_KEYS = ("run", "executor", "phase", "job_id", "state", "iteration", "max_batches", "avg_loss",
+               "newest_weights", "evaluated", "pending", "failed", "best")
+SUCCEEDED = ("COMPLETED", "exited(0)")
+MATCH_METRICS = ("iou", "giou")
+
+
+def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
+    """The status of these runs (all of the workspace's when empty), in the order given."""
+    manifests = [ws.load_run(run) for run in (runs or ws.run_names())]
+    states = job_states(ws, [r for m in manifests for r in current_chain(m)])
+    return [run_status(ws, manifest, states) for manifest in manifests]
+
+
+def run_status(ws: Workspace, manifest: RunManifest, states: dict[StateKey, str]) -> dict[str, Any]:
+    record = shown_job(current_chain(manifest), states)
+    progress = training_progress(ws, manifest.name) or {}
+    return {
+        "run": manifest.name,
+        "executor": record["executor"] if record else None,
+        "phase": record["phase"] if record else None,
+        "job_id": str(record["job_id"]) if record else None,
+        "state": state_of(states, record) if record else "not submitted",
+        "iteration": progress.get("iteration"),
+        "max_batches": progress.get("max_batches") or manifest.max_batches,
+        "avg_loss": progress.get("avg_loss"),
+        "newest_weights": newest_weights(ws, manifest),
+        **evaluation_summary(ws, manifest),
+    }
+
+
+def shown_job(chain: list[Record], states: dict[StateKey, str]) -> Record | None:
+    """The job that tells the run's story: the first of the chain that did not succeed
+    (running warm-up, failed warm-up whose sequel Slurm cancelled), else the last one."""
+    for record in chain:
+        if state_of(states, record) not in SUCCEEDED:
+            return record
+    return chain[-1] if chain else None
+
+
+def training_progress(ws: Workspace, run: str) -> dict[str, Any] | None:
+    """Latest iteration, avg loss and max_batches from the run's newest logs."""
+    from orchestrator.logs import run_progress
+
+    return run_progress(ws, run)
+
+
+def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
+    """Name of the most recently written `.weights` file of the run (warm-up ones included)."""
+    folder = ws.root / manifest.files["backup"]
+    files = [p for p in folder.glob("*.weights") if p.is_file()] if folder.is_dir() else []
+    return max(files, key=lambda p: p.stat().st_mtime).name if files else None
+
+
+def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
+    """Weights evaluated / waiting / failed (each counted once), and the best mean AP
+    (.50:.95) under each matching metric over the successful evaluations."""
+    records = evaluation_records(ws, manifest.name)
+    ok = {r["weights"] for r in records if r.get("status") == "ok"}
+    failed = {r["weights"] for r in records if r.get("status") == "failed"} - ok
+    pending = [w for w in discovered_weights(ws, manifest) if w not in ok and w not in failed]
+    best = {metric: max((r["metrics"][metric]["mean"] for r in records
+                         if r.get("status") == "ok" and metric in r.get("metrics", {})), default=None)
+            for metric in MATCH_METRICS}
+    return {"evaluated": len(ok), "pending": len(pending), "failed": len(failed), "best": best}
+
+
+def evaluation_records(ws: Workspace, run: str) -> list[dict[str, Any]]:
+    from orchestrator.evaluation.store import load_results
+
+    return load_results(ws, run)
+
+
+def discovered_weights(ws: Workspace, manifest: RunManifest) -> list[str]:
+    """Paths (as the store records them) of the checkpoints the evaluator would take."""
+    from orchestrator.evaluation.discovery import discover_weights
+
+    settings = ws.config.eval
+    return [w.path for w in discover_weights(ws, manifest, settings.min_weight_id, settings.settle_seconds)]
+
+
+def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Headers and cells of the text table."""
+    headers = ["RUN", "EXEC", "PHASE", "JOB", "STATE", "ITER", "LOSS", "NEWEST WEIGHTS",
+               "EVAL/PEND/FAIL", "BEST IoU", "BEST GIoU"]
+    cells = []
+    for row in rows:
+        iteration = f"{row['iteration'] or 0}/{row['max_batches'] or '?'}"
+        loss = f"{row['avg_loss']:.3f}" if row["avg_loss"] is not None else None
+        counts = f"{row['evaluated']}/{row['pending']}/{row['failed']}"
+        best = [f"{row['best'][m]:.4f}" if row["best"][m] is not None else None for m in MATCH_METRICS]
+        cells.append([row["run"], row["executor"], row["phase"], row["job_id"], row["state"], iteration,
+                      loss, row["newest_weights"], counts, *best])
+    return headers, cells

@@ -1,0 +1,145 @@
+"""Submitting, resubmitting and cancelling runs, and recording the jobs in run.yaml.
+
+run.yaml gains the jobs only after the executor accepted all of them (a refused sbatch leaves
+it untouched), rewritten atomically under a per-run lock so two `orch submit` started at once
+cannot both pass the "not already queued" check. Each submit call is a *chain* (numbered in
+the records): status and the double-submission check look at the newest chain of a run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import filelock
+
+from orchestrator.errors import OrchError
+from orchestrator.executors.base import Executor, Record, is_active
+from orchestrator.executors.choose import executor_named
+from orchestrator.executors.phases import DEFAULT_WARMUP, WARMUP, Plan, plan_run
+from orchestrator.fsutil import atomic_write
+from orchestrator.runs import RunManifest, save_manifest
+from orchestrator.workspace import Workspace
+
+LOCK_NAME = ".submit.lock"
+CANCEL_WAIT_SECONDS = 30.0
+
+StateKey = tuple[str, str]   # (executor, job id)
+
+
+def current_chain(manifest: RunManifest) -> list[Record]:
+    """The jobs of the run's newest submit call ([] if it was never submitted)."""
+    if not manifest.submissions:
+        return []
+    newest = max(int(r.get("chain", 0)) for r in manifest.submissions)
+    return [r for r in manifest.submissions if int(r.get("chain", 0)) == newest]
+
+
+def job_states(ws: Workspace, records: list[Record]) -> dict[StateKey, str]:
+    """States of many jobs of many runs: ONE query per executor kind (Slurm: one squeue)."""
+    by_executor: dict[str, list[Record]] = {}
+    for record in records:
+        by_executor.setdefault(record["executor"], []).append(record)
+    states: dict[StateKey, str] = {}
+    for name, group in by_executor.items():
+        states.update({(name, job): state for job, state in executor_named(ws, name).states(group).items()})
+    return states
+
+
+def state_of(states: dict[StateKey, str], record: Record) -> str:
+    return states[(record["executor"], str(record["job_id"]))]
+
+
+def active_jobs(ws: Workspace, manifests: list[RunManifest]) -> list[Record]:
+    """The jobs of these runs that are queued or running (one state query for all)."""
+    records = [r for m in manifests for r in current_chain(m)]
+    states = job_states(ws, records)
+    return [r for r in records if is_active(state_of(states, r))]
+
+
+@contextmanager
+def run_lock(ws: Workspace, run: str) -> Iterator[None]:
+    """Only one orch submits or cancels a run at a time."""
+    lock = filelock.FileLock(str(ws.run_dir(run) / LOCK_NAME), timeout=0)
+    try:
+        with lock:
+            yield
+    except filelock.Timeout:
+        raise OrchError(f"another orch is submitting or cancelling run {run}", ws.relative(ws.run_dir(run))) from None
+
+
+def refuse_if_active(ws: Workspace, manifest: RunManifest) -> None:
+    active = active_jobs(ws, [manifest])
+    if active:
+        jobs = ", ".join(f"{r['executor']} job {r['job_id']} ({r['phase']})" for r in active)
+        raise OrchError(f"run {manifest.name} is already queued or running: {jobs}; "
+                        f"'orch cancel {manifest.name}' first", ws.relative(ws.run_dir(manifest.name)))
+
+
+def last_warmup(manifest: RunManifest) -> int:
+    """The warm-up length of the run's last two-phase submission (what resubmit repeats)."""
+    warmups = [int(r["warmup"]) for r in manifest.submissions if r.get("phase") == WARMUP and "warmup" in r]
+    return warmups[-1] if warmups else DEFAULT_WARMUP
+
+
+def write_plan_files(ws: Workspace, plan: Plan) -> None:
+    """The warm-up cfg/script, and the folders Slurm opens the job's output in before it starts."""
+    for path, text in plan.files.items():
+        atomic_write(path, text, mode=0o755 if path.suffix == ".sbatch" else None)
+    ws.logs_dir(plan.run).mkdir(parents=True, exist_ok=True)
+    ws.backup_dir(plan.run).mkdir(parents=True, exist_ok=True)
+
+
+def submit_run(ws: Workspace, run: str, executor: Executor, warmup: int | None = None,
+               resubmit: bool = False) -> list[Record]:
+    """Submit the run's next chain and record it; `resubmit` insists it was submitted before
+    (its jobs resume from the newest weights; an unfinished warm-up is redone first)."""
+    with run_lock(ws, run):
+        manifest = ws.load_run(run)
+        if resubmit and not manifest.submissions:
+            raise OrchError(f"run {run} was never submitted: use 'orch submit {run}'", run)
+        refuse_if_active(ws, manifest)
+        iterations = warmup if warmup is not None else last_warmup(manifest)
+        plan = plan_run(ws, manifest, iterations)
+        write_plan_files(ws, plan)
+        chain = max((int(r.get("chain", 0)) for r in manifest.submissions), default=0) + 1
+        records = executor.submit(plan.jobs, chain)
+        for record in records:
+            if record["phase"] == WARMUP:
+                record["warmup"] = iterations
+        manifest.submissions.extend(records)
+        save_manifest(ws, manifest)
+    return records
+
+
+def describe_submission(ws: Workspace, run: str, executor: Executor, warmup: int | None = None) -> str:
+    """What `submit` would do (`--dry-run`): every script, then the commands; nothing written."""
+    manifest = ws.load_run(run)
+    refuse_if_active(ws, manifest)
+    plan = plan_run(ws, manifest, warmup if warmup is not None else last_warmup(manifest))
+    parts = []
+    for job in plan.jobs:
+        text = plan.files.get(job.script) or job.script.read_text()
+        parts.append(f"# ---- {ws.relative(job.script)} ({job.phase}, {job.gpus} GPU) ----\n{text.rstrip()}\n")
+    parts.append(f"# ---- {executor.name} commands ----\n" + "\n".join(executor.commands(plan.jobs)) + "\n")
+    return "\n".join(parts)
+
+
+def cancel_runs(ws: Workspace, runs: list[str]) -> list[Record]:
+    """Cancel every queued or running job of these runs and wait (briefly) until they stopped,
+    so that a `resubmit` right after does not find them still active."""
+    manifests = [ws.load_run(run) for run in runs]
+    active = active_jobs(ws, manifests)
+    by_executor: dict[str, list[Record]] = {}
+    for record in active:
+        by_executor.setdefault(record["executor"], []).append(record)
+    for name, records in by_executor.items():
+        executor_named(ws, name).cancel(records)
+    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    while active and time.monotonic() < deadline:
+        states = job_states(ws, active)
+        active = [r for r in active if is_active(state_of(states, r))]
+        if active:
+            time.sleep(0.5)
+    return [r for records in by_executor.values() for r in records]
