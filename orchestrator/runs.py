@@ -350,3 +350,20 @@ def parse_setting(text: str) -> tuple[str, str]:
     if not sep or not SAFE_VALUE.fullmatch(value):
         raise OrchError(f"--set expects SECTION.KEY=VALUE with a value without spaces, got {text!r}", "--set")
     return target.strip(), value
+
+
+def warmup_cfg_path(ws: Workspace, name: str) -> Path:
+    """`runs/<run>/warmup-<run>.cfg`: a name whose weights base (cut at the first dot) differs
+    from the run's own, so warm-up weights never overwrite the multi-GPU phase's."""
+    return ws.run_dir(name) / f"warmup-{name}.cfg"
+
+
+def render_warmup_cfg(ws: Workspace, manifest: RunManifest, iterations: int) -> str:
+    """The run's cfg for the one-GPU warm-up (SPEC §3): the single-GPU base learning rate and
+    burn-in, stopping at `iterations` (its `_final.weights` is where the N-GPU phase resumes)."""
+    cfg_path = ws.root / manifest.files["cfg"]
+    cfg = parse_cfg(cfg_path.read_text(), str(cfg_path))
+    cfg.net.set("learning_rate", manifest.scaling["base_learning_rate"])
+    cfg.net.set("burn_in", manifest.scaling["base_burn_in"])
+    cfg.net.set("max_batches", iterations)
+    return cfg.render()
