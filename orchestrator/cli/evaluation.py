@@ -1,0 +1,163 @@
+"""`orch eval`, `orch best`, `orch watch`, `orch crontab`: ongoing evaluation of weights files."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+import threading
+
+from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
+from orchestrator.config import parse_duration
+from orchestrator.errors import OrchError
+from orchestrator.evaluation import crontab
+from orchestrator.evaluation.best import MEASURES, best_record, default_split, summary
+from orchestrator.evaluation.passes import PassOptions, PassReport, run_pass
+from orchestrator.evaluation.scheduler import log_pass, stop_on_signals, watch
+from orchestrator.evaluation.store import load_results
+
+
+def register(subparsers) -> None:
+    parser = add_command(subparsers, "eval", cmd_eval, help="evaluate new weights files once (what cron runs)",
+                         description="Evaluate every new weights file of the runs with darknet detector valid "
+                                     "and append one record per file and split to results/RUN/metrics.jsonl.")
+    parser.add_argument("runs", nargs="*", metavar="RUN")
+    parser.add_argument("--all", action="store_true", help="every run of the workspace")
+    _gpu_option(parser)
+    parser.add_argument("--once", action="store_true", help="one pass (the default; for symmetry with watch)")
+    parser.add_argument("--max-files", type=_positive_int, metavar="K", help="evaluate at most K files")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="try again the files that failed eval.max_attempts times")
+    parser.add_argument("--json", action="store_true", help="print the pass as JSON")
+
+    parser = add_command(subparsers, "best", cmd_best, help="the best weights file of a run")
+    parser.add_argument("run", metavar="RUN")
+    parser.add_argument("--metric", choices=("iou", "giou"), default="iou", help="matching metric (default iou)")
+    parser.add_argument("--measure", choices=tuple(MEASURES), default="mean",
+                        help="mean = AP over .50:.05:.95 (default), ap50, ap75")
+    parser.add_argument("--split", help="validation split (default: the dataset's first)")
+    parser.add_argument("--json", action="store_true")
+
+    parser = add_command(subparsers, "watch", cmd_watch, help="evaluate new weights on an interval (APScheduler)",
+                         description="Run the evaluation pass every --every for the given runs (default: all), "
+                                     "never overlapping itself; stops cleanly on Ctrl-C or SIGTERM.")
+    parser.add_argument("runs", nargs="*", metavar="RUN")
+    _gpu_option(parser)
+    parser.add_argument("--every", help="interval like 90s, 10m, 1h (default: eval.every of orch.yaml)")
+
+    parser = add_command(subparsers, "crontab", cmd_crontab, help="cron lines running 'orch eval --all' under flock",
+                         description="Print the crontab block (rendered from crontab.tmpl) or merge it into "
+                                     "the user's crontab (--install, idempotent) or remove it (--uninstall).")
+    parser.add_argument("--every", type=int, metavar="MINUTES", help="minutes between passes (default: eval.every)")
+    _gpu_option(parser)
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--install", action="store_true", help="merge the block into your crontab")
+    action.add_argument("--uninstall", action="store_true", help="remove the block from your crontab")
+
+
+def _gpu_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gpu", type=int, metavar="G", help="GPU to evaluate on (default: eval.gpu of orch.yaml)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _show_log(timestamps: bool) -> None:
+    """Evaluation messages on stderr (stdout stays clean for --json)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s" if timestamps else "%(message)s",
+                                           "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger("orchestrator.evaluation")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _chosen_runs(ws, runs: list[str], all_runs: bool) -> list[str]:
+    if all_runs and runs:
+        raise OrchError("give RUN names or --all, not both", "eval")
+    if all_runs:
+        return ws.run_names()
+    if not runs:
+        raise OrchError("name the runs to evaluate or use --all", "eval")
+    for run in runs:
+        ws.load_run(run)   # an unknown run is an error before anything starts
+    return runs
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    ws = workspace_of(args)
+    runs = _chosen_runs(ws, args.runs, args.all)
+    gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
+    _show_log(timestamps=not sys.stderr.isatty())
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    try:
+        report = run_pass(ws, runs, PassOptions(gpu=gpu, max_files=args.max_files, retry_failed=args.retry_failed,
+                                                show_progress=not args.json), stop)
+    finally:
+        restore()
+    if args.json:
+        print_json(_report_json(report))
+    else:
+        log_pass(report)
+    return 130 if report.interrupted else 0
+
+
+def _report_json(report: PassReport) -> dict:
+    return {"evaluated": [dataclasses.asdict(o) for o in report.outcomes],
+            "failed": len(report.failed), "busy": report.busy, "interrupted": report.interrupted,
+            "seconds": round(report.seconds, 3)}
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    ws = workspace_of(args)
+    manifest = ws.load_run(args.run)
+    records = load_results(ws, args.run)
+    dataset = ws.config.datasets.get(manifest.dataset)
+    split = args.split or default_split(records, list(dataset.valid) if dataset else [])
+    best = summary(best_record(records, args.metric, args.measure, split), args.metric, args.measure)
+    if args.json:
+        print_json(best)
+        return 0
+    print(best["weights"])
+    print_table(["iteration", "split", "metric", *MEASURES],
+                [[best["iteration"], best["split"], best["metric"], *(f"{best[m]:.4f}" for m in MEASURES)]])
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    ws = workspace_of(args)
+    for run in args.runs:
+        ws.load_run(run)
+    config = ws.config.eval
+    every = parse_duration(args.every, "--every") if args.every else config.every_seconds
+    gpu = config.gpu if args.gpu is None else args.gpu
+    _show_log(timestamps=True)
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    try:
+        watch(ws, args.runs or None, PassOptions(gpu=gpu, show_progress=True), every, stop)
+    finally:
+        restore()
+    return 0
+
+
+def cmd_crontab(args: argparse.Namespace) -> int:
+    ws = workspace_of(args)
+    every = args.every if args.every is not None else max(1, round(ws.config.eval.every_seconds / 60))
+    gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
+    if args.uninstall:
+        removed = crontab.uninstall(ws)
+        print("removed the orch block from your crontab" if removed else "no orch block for this workspace in your crontab")
+        return 0
+    if args.install:
+        crontab.install(ws, every, gpu)
+        print(f"installed: 'orch eval --all --gpu {gpu}' every {every} min; log: {ws.root / crontab.CRON_LOG}")
+        return 0
+    sys.stdout.write(crontab.render_block(ws, every, gpu))
+    return 0

@@ -1,0 +1,52 @@
+"""Choosing the best weights file of a run from its records (`orch best`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.errors import OrchError
+
+# measure -> how to read it from one metric block of a record
+MEASURES = {
+    "mean": lambda block: block["mean"],        # AP averaged over IoU thresholds .50:.05:.95
+    "ap50": lambda block: block["ap"][0],
+    "ap75": lambda block: block["ap"][5],
+}
+
+
+def latest_ok_records(records: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
+    """The newest successful record of each weights file on `split` (a re-evaluated file counts once)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for record in records:
+        if record.get("status") == "ok" and record.get("split") == split:
+            latest[record["weights"]] = record
+    return list(latest.values())
+
+
+def default_split(records: list[dict[str, Any]], dataset_splits: list[str]) -> str:
+    """The dataset's first split that has records, else the first split any record has."""
+    seen = [r.get("split") for r in records]
+    for split in dataset_splits:
+        if split in seen:
+            return split
+    if not seen:
+        raise OrchError("no evaluation recorded yet (run 'orch eval RUN')")
+    return str(seen[0])
+
+
+def best_record(records: list[dict[str, Any]], metric: str, measure: str, split: str) -> dict[str, Any]:
+    """The record with the highest `measure` of `metric`; ties go to the later iteration."""
+    candidates = [r for r in latest_ok_records(records, split) if metric in r.get("metrics", {})]
+    if not candidates:
+        raise OrchError(f"no successful evaluation with metric {metric} on split {split}")
+    read = MEASURES[measure]
+    return max(candidates, key=lambda r: (read(r["metrics"][metric]), r["iteration"]))
+
+
+def summary(record: dict[str, Any], metric: str, measure: str) -> dict[str, Any]:
+    """What `orch best --json` prints: the weights and its values under every measure."""
+    block = record["metrics"][metric]
+    return {"run": record["run"], "split": record["split"], "weights": record["weights"],
+            "iteration": record["iteration"], "metric": metric, "measure": measure,
+            "value": MEASURES[measure](block),
+            **{name: read(block) for name, read in MEASURES.items()}}

@@ -1,0 +1,128 @@
+"""`orch crontab`: the cron lines that run an evaluation pass, and merging them into the user's crontab.
+
+Cron runs with PATH=/usr/bin:/bin from the home folder, so every path in the line is absolute,
+the user's PATH of the moment is passed on (darknet is often found through it), and the
+workspace is entered with `cd`. Values are quoted with shlex.quote and `%` is escaped (cron
+turns a bare `%` into a newline). The block sits between marker comments naming the workspace,
+so installing twice replaces it and uninstalling removes exactly it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.errors import OrchError
+from orchestrator.templates import fill, shipped
+from orchestrator.workspace import Workspace
+
+CRON_LOG = "logs/eval-cron.log"
+
+
+def cron_quote(value: str) -> str:
+    """A shell word that survives cron: shell-quoted, then `%` escaped for cron."""
+    return shlex.quote(value).replace("%", r"\%")
+
+
+def orch_command() -> str:
+    """The absolute command that runs this orch (cron does not have the user's PATH)."""
+    script = Path(sys.argv[0])
+    if script.name == "orch" and script.exists():
+        return cron_quote(str(script.resolve()))
+    return " ".join(cron_quote(word) for word in (sys.executable, "-m", "orchestrator"))
+
+
+def schedule(every_minutes: int) -> str:
+    """The cron time fields for "every N minutes" (1..60; 60 means hourly)."""
+    if not 1 <= every_minutes <= 60:
+        raise OrchError(f"--every must be between 1 and 60 minutes, got {every_minutes}", "--every")
+    return "0 * * * *" if every_minutes == 60 else f"*/{every_minutes} * * * *"
+
+
+def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
+    """The marked crontab block for this workspace, rendered from crontab.tmpl."""
+    root = str(ws.root)
+    if "\n" in root:
+        raise OrchError("the workspace path contains a newline; cron cannot run it", root)
+    flock = shutil.which("flock")
+    if flock is None:
+        raise OrchError("flock not found (Debian package util-linux)", "orch crontab")
+    template = shipped("crontab.tmpl")
+    values = {
+        "workspace_label": root, "every": str(every_minutes), "gpu": str(gpu),
+        "schedule": schedule(every_minutes), "workspace": cron_quote(root),
+        "path": cron_quote(os.environ.get("PATH", "/usr/bin:/bin")), "flock": cron_quote(flock),
+        "lock": cron_quote(str(ws.root / "results" / f".eval-cron-gpu{gpu}.lock")),
+        "orch": orch_command(), "log": cron_quote(str(ws.root / CRON_LOG)),
+    }
+    return fill(template.read_text(), values, str(template))
+
+
+def markers(ws: Workspace) -> tuple[str, str]:
+    return f"# >>> orch eval {ws.root} >>>", f"# <<< orch eval {ws.root} <<<"
+
+
+def without_block(crontab: str, ws: Workspace) -> str:
+    """The crontab text with this workspace's block (if any) removed, other lines untouched."""
+    begin, end = markers(ws)
+    kept, inside = [], False
+    for line in crontab.splitlines():
+        if line == begin:
+            inside = True
+        elif inside and line == end:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "".join(f"{line}\n" for line in kept)
+
+
+def with_block(crontab: str, ws: Workspace, block: str) -> str:
+    """The crontab text with this workspace's block replaced by (or appended as) `block`."""
+    rest = without_block(crontab, ws)
+    return rest + block if rest.endswith("\n") or not rest else f"{rest}\n{block}"
+
+
+def read_crontab() -> str:
+    """The user's crontab (empty when there is none yet)."""
+    crontab = _crontab_binary()
+    done = subprocess.run([crontab, "-l"], capture_output=True, text=True)
+    if done.returncode != 0:
+        if "no crontab" in done.stderr:
+            return ""
+        raise OrchError(f"crontab -l failed: {done.stderr.strip()}", crontab)
+    return done.stdout
+
+
+def write_crontab(text: str) -> None:
+    crontab = _crontab_binary()
+    done = subprocess.run([crontab, "-"], input=text, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise OrchError(f"crontab refused the new table: {done.stderr.strip()}", crontab)
+
+
+def install(ws: Workspace, every_minutes: int, gpu: int) -> str:
+    """Merge the block into the user's crontab (idempotent); the block installed."""
+    block = render_block(ws, every_minutes, gpu)
+    (ws.root / CRON_LOG).parent.mkdir(parents=True, exist_ok=True)
+    write_crontab(with_block(read_crontab(), ws, block))
+    return block
+
+
+def uninstall(ws: Workspace) -> bool:
+    """Remove this workspace's block; whether there was one."""
+    current = read_crontab()
+    if markers(ws)[0] not in current.splitlines():
+        return False
+    write_crontab(without_block(current, ws))
+    return True
+
+
+def _crontab_binary() -> str:
+    found = shutil.which("crontab")
+    if found is None:
+        raise OrchError("crontab not found (Debian package cron)", "orch crontab")
+    return found

@@ -1,0 +1,190 @@
+"""Running `darknet detector valid` for one weights file, and checking what it wrote (SPEC §3).
+
+Darknet cannot be trusted to report failures: it exits 0 after "Couldn't open file", segfaults
+when the results folder is missing, and reads garbage from a truncated weights file. So the
+folder is created first, stale outputs are removed before the run, and success means "the
+expected files exist afterwards", not "exit status 0".
+
+Darknet runs in its own process group (so a timeout or a stopped evaluator kills it and every
+child it may have) under `setpriv --pdeathsig KILL` (so it dies with a SIGKILLed evaluator
+instead of writing into a folder the next pass is using), and under `stdbuf -oL -eL` so that
+its log is complete up to the moment it crashed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from orchestrator.errors import OrchError
+
+LOG_TAIL_LINES = 20
+KILL_GRACE_SECONDS = 3.0
+COCO_OUTPUT = "coco_results.json"
+VOC_PREFIX = "comp4_det_test_"
+
+ProgressCallback = Callable[[int], None]
+
+
+class EvaluationFailed(Exception):
+    """Darknet or its output let us down; recorded as a failure with the log's tail."""
+
+    def __init__(self, error: str, log_tail: str | None = None):
+        super().__init__(error)
+        self.error = error
+        self.log_tail = log_tail
+
+
+class Interrupted(Exception):
+    """The evaluator was asked to stop (SIGTERM/SIGINT): darknet was killed, nothing is recorded."""
+
+
+@dataclass(frozen=True)
+class ValidCall:
+    """Everything one `detector valid` needs; paths are relative to `cwd` (the workspace root)."""
+
+    darknet: str
+    data: str
+    cfg: str
+    weights: str
+    gpu: int
+    cwd: Path
+    log: Path
+    timeout: float
+    lib_folder: str | None = None
+
+
+def command(call: ValidCall) -> list[str]:
+    """The argv: CUDA_VISIBLE_DEVICES leaves darknet exactly one GPU, which it then sees as 0."""
+    setpriv = shutil.which("setpriv")
+    wrapper = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+    return [*wrapper, "stdbuf", "-oL", "-eL", resolve_binary(call.darknet, call.cwd), "detector", "valid",
+            call.data, call.cfg, call.weights, "-i", "0"]
+
+
+def resolve_binary(darknet: str, root: Path) -> str:
+    """darknet.binary of orch.yaml: a name on PATH or a path relative to the workspace root."""
+    found = shutil.which(str(root / darknet)) if "/" in darknet else shutil.which(darknet)
+    if found is None:
+        raise OrchError(f"darknet binary not found: {darknet}", "orch.yaml darknet.binary")
+    return str(Path(found).resolve())
+
+
+def environment(call: ValidCall) -> dict[str, str]:
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(call.gpu)}
+    if call.lib_folder:
+        env["LD_LIBRARY_PATH"] = ":".join(filter(None, [call.lib_folder, env.get("LD_LIBRARY_PATH")]))
+    return env
+
+
+def run_valid(call: ValidCall, stop: threading.Event, on_progress: ProgressCallback | None = None) -> float:
+    """Run darknet to completion; its seconds, or EvaluationFailed / Interrupted.
+
+    stdout and stderr go, interleaved, to `call.log`; darknet's image counter (a bare number on
+    stderr every few images) is passed to `on_progress`.
+    """
+    argv = command(call)
+    started = time.monotonic()
+    with open(call.log, "wb") as log:
+        process = subprocess.Popen(argv, cwd=call.cwd, env=environment(call), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        pump = threading.Thread(target=_pump, args=(process, log, on_progress), daemon=True)
+        pump.start()
+        try:
+            outcome = _wait(process, started + call.timeout, stop)
+        finally:
+            _kill_group(process)
+            pump.join()
+    seconds = time.monotonic() - started
+    if outcome == "stopped":
+        raise Interrupted("evaluation stopped")
+    if outcome == "timeout":
+        raise EvaluationFailed(f"darknet timed out after {call.timeout:g} s", log_tail(call.log))
+    if process.returncode < 0:
+        name = signal.Signals(-process.returncode).name
+        raise EvaluationFailed(f"darknet was killed by {name}", log_tail(call.log))
+    if process.returncode != 0:
+        raise EvaluationFailed(f"darknet exited with status {process.returncode}", log_tail(call.log))
+    return seconds
+
+
+def _wait(process: subprocess.Popen, deadline: float, stop: threading.Event) -> str:
+    """'done', 'timeout' or 'stopped'; polls so that a stop request is honoured within 0.2 s."""
+    while True:
+        try:
+            process.wait(timeout=0.2)
+            return "done"
+        except subprocess.TimeoutExpired:
+            if stop.is_set():
+                return "stopped"
+            if time.monotonic() > deadline:
+                return "timeout"
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGTERM darknet's whole process group, SIGKILL what is left after a grace period."""
+    if process.poll() is None:
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(process, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _pump(process: subprocess.Popen, log, on_progress: ProgressCallback | None) -> None:
+    """Copy darknet's output to the log line by line, reporting its image counter."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        log.write(line)
+        log.flush()
+        text = line.strip()
+        if on_progress is not None and text.isdigit():
+            on_progress(int(text))
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str | None:
+    """The last lines of darknet's log (what a failure record keeps for the user)."""
+    try:
+        with open(path, "rb") as handle:
+            tail = deque(handle, maxlen=lines)
+    except FileNotFoundError:
+        return None
+    text = b"".join(tail).decode("utf-8", errors="replace").rstrip("\n")
+    return text or None
+
+
+def clear_outputs(folder: Path) -> None:
+    """Remove what an earlier, interrupted attempt wrote, so existence checks mean this run."""
+    for path in [folder / COCO_OUTPUT, *folder.glob(f"{VOC_PREFIX}*.txt")]:
+        path.unlink(missing_ok=True)
+
+
+def check_outputs(folder: Path, style: str, class_names: list[str], log: Path) -> Path:
+    """What the metrics engine reads (comp4 folder or coco json), after checking darknet wrote it."""
+    if style == "coco":
+        output = folder / COCO_OUTPUT
+        if not output.is_file() or output.stat().st_size == 0:
+            raise EvaluationFailed(f"darknet wrote no {COCO_OUTPUT}", log_tail(log))
+        return output
+    missing = [name for name in class_names if not (folder / f"{VOC_PREFIX}{name}.txt").is_file()]
+    if missing:
+        raise EvaluationFailed(f"darknet wrote no {VOC_PREFIX}<class>.txt for {len(missing)} of "
+                               f"{len(class_names)} classes (e.g. {missing[0]!r})", log_tail(log))
+    return folder

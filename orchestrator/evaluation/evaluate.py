@@ -1,0 +1,143 @@
+"""One evaluation: a weights file and a split in, one metrics.jsonl record out (SPEC §6).
+
+`results/<run>/<iteration|final>/<split>/` receives the eval `.data`, darknet's log and its
+detections; the record carries everything a report needs without opening those files again.
+Every failure that is the weights' or darknet's fault becomes a failure record (so it is
+bounded by eval.max_attempts); only a stop request leaves no record at all.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__
+from orchestrator.config import Dataset
+from orchestrator.darknet_cfg import render_data
+from orchestrator.errors import OrchError
+from orchestrator.evaluation.darknet_valid import (EvaluationFailed, ProgressCallback, ValidCall,
+                                                   check_outputs, clear_outputs, run_valid)
+from orchestrator.evaluation.discovery import WeightsFile
+from orchestrator.fsutil import atomic_write
+from orchestrator.metrics import evaluate_detections, load_ground_truth
+from orchestrator.metrics.boxes import GroundTruth
+from orchestrator.runs import RunManifest
+from orchestrator.workspace import Workspace
+
+THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to evaluate: one weights file of a run on one split of its dataset."""
+
+    manifest: RunManifest
+    weights: WeightsFile
+    split: str
+    attempt: int
+
+    @property
+    def key(self) -> tuple[str, str, int, float]:
+        return (self.split, *self.weights.key)
+
+
+def evaluate(ws: Workspace, target: Target, gpu: int, stop: threading.Event,
+             on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Evaluate the target and return its record (status ok or failed); Interrupted propagates."""
+    dataset = dataset_of(ws, target.manifest)
+    timings = {"darknet_seconds": None, "metric_seconds": None}
+    try:
+        gt = ground_truth(ws.root, dataset, target.split)
+        darknet_output = _run_darknet(ws, target, dataset, list(gt.class_names), gpu, stop, on_progress, timings)
+        started = time.monotonic()
+        result = _score(ws, gt, dataset, darknet_output)
+        timings["metric_seconds"] = round(time.monotonic() - started, 3)
+    except EvaluationFailed as failure:
+        return make_record(ws, target, dataset, timings, error=failure.error, log_tail=failure.log_tail)
+    return make_record(ws, target, dataset, timings, metrics=result["metrics"])
+
+
+def dataset_of(ws: Workspace, manifest: RunManifest) -> Dataset:
+    """The run's dataset as configured (its files are checked when used, as failures)."""
+    try:
+        return ws.config.datasets[manifest.dataset]
+    except KeyError:
+        raise OrchError(f"run {manifest.name} uses dataset '{manifest.dataset}', which orch.yaml "
+                        "no longer defines", str(ws.config.path)) from None
+
+
+def output_folder(ws: Workspace, target: Target) -> Path:
+    return ws.results_dir(target.manifest.name) / target.weights.label / target.split
+
+
+def _run_darknet(ws: Workspace, target: Target, dataset: Dataset, class_names: list[str], gpu: int,
+                 stop: threading.Event, on_progress: ProgressCallback | None, timings: dict) -> Path:
+    """Write the eval .data, run darknet, and return its checked output (file or folder)."""
+    folder = output_folder(ws, target)
+    folder.mkdir(parents=True, exist_ok=True)   # darknet segfaults when results= is missing
+    clear_outputs(folder)
+    data = folder / "eval.data"
+    atomic_write(data, render_data(eval_data(ws, target, dataset, len(class_names), folder)))
+    config = ws.config
+    call = ValidCall(darknet=config.darknet.binary, data=ws.relative(data), cfg=target.manifest.files["cfg"],
+                     weights=target.weights.path, gpu=gpu, cwd=ws.root, log=folder / "darknet.log",
+                     timeout=config.eval.timeout, lib_folder=config.darknet.lib_folder)
+    timings["darknet_seconds"] = round(run_valid(call, stop, on_progress), 3)
+    return check_outputs(folder, dataset.eval, class_names, call.log)
+
+
+def eval_data(ws: Workspace, target: Target, dataset: Dataset, classes: int, folder: Path) -> dict[str, object]:
+    """The eval `.data`: the split's image list, and darknet's outputs into `folder`."""
+    return {"classes": classes,
+            "valid": dataset.valid[target.split], "names": dataset.names,
+            "results": ws.relative(folder), "eval": dataset.eval}
+
+
+def _score(ws: Workspace, gt: GroundTruth, dataset: Dataset, darknet_output: Path) -> dict:
+    """The metrics engine on darknet's output; unreadable output is the weights' failure."""
+    config = ws.config.eval
+    try:
+        return evaluate_detections(gt, darknet_output, dataset.eval, config.ap_method, config.metrics)
+    except (OrchError, ValueError) as exc:
+        raise EvaluationFailed(f"cannot score darknet's output: {exc}") from None
+
+
+def ground_truth(root: Path, dataset: Dataset, split: str) -> GroundTruth:
+    """The split's ground truth, loaded once per process (not once per weights file)."""
+    gt_path = str(root / dataset.ground_truth) if dataset.ground_truth else None
+    try:
+        return _cached_ground_truth(dataset.eval, str(root / dataset.valid[split]), str(root / dataset.names),
+                                    gt_path)
+    except (OrchError, OSError, ValueError) as exc:
+        raise EvaluationFailed(f"cannot load the ground truth of split {split}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_ground_truth(style: str, valid_list: str, names: str, gt_path: str | None) -> GroundTruth:
+    return load_ground_truth(style, valid_list, names, gt_path)
+
+
+def make_record(ws: Workspace, target: Target, dataset: Dataset, timings: dict, *,
+                metrics: dict | None = None, error: str | None = None, log_tail: str | None = None) -> dict:
+    """The metrics.jsonl record; identifying keys come before `metrics` (see store.record_identity)."""
+    weights, manifest = target.weights, target.manifest
+    record: dict[str, Any] = {
+        "run": manifest.name, "split": target.split, "weights": weights.path, "size": weights.size,
+        "mtime": weights.mtime, "iteration": weights.iteration, "style": dataset.eval,
+        "ap_method": ws.config.eval.ap_method, "status": "ok" if metrics is not None else "failed",
+        "thresholds": THRESHOLDS,
+    }
+    if metrics is not None:
+        record["metrics"] = {name: {k: v for k, v in block.items() if k != "thresholds"}
+                             for name, block in metrics.items()}
+    record.update({
+        **timings, "flavor": manifest.flavor, "orch_version": __version__,
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "attempt": target.attempt, "error": error, "log_tail": log_tail,
+    })
+    return record

@@ -1,0 +1,160 @@
+"""One evaluation pass: every run's pending weights files, under the locks (what cron and watch run).
+
+A pass takes the GPU lock for its whole duration and each run's lock while it works on that
+run; a busy lock means another evaluator is on it, so the pass says so and moves on. The store
+index is built AFTER the run lock is taken, so two evaluators can never both see a file as new.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from orchestrator.evaluation.darknet_valid import Interrupted
+from orchestrator.evaluation.discovery import discover_weights, still_unchanged
+from orchestrator.evaluation.evaluate import Target, dataset_of, evaluate
+from orchestrator.evaluation.locks import Busy, gpu_lock, run_lock
+from orchestrator.evaluation.progress import ImageProgress, count_images
+from orchestrator.evaluation.store import StoreIndex, append_record
+from orchestrator.runs import RunManifest
+from orchestrator.workspace import Workspace
+
+log = logging.getLogger("orchestrator.evaluation")
+
+
+@dataclass
+class Outcome:
+    """One evaluation of a pass, as printed and returned by `orch eval --json`."""
+
+    run: str
+    split: str
+    weights: str
+    iteration: int
+    status: str
+    seconds: float
+    error: str | None = None
+    mean: dict[str, float] = field(default_factory=dict)   # metric -> mean AP over thresholds
+
+
+@dataclass
+class PassReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != "ok"]
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    gpu: int
+    max_files: int | None = None
+    retry_failed: bool = False
+    show_progress: bool = False
+
+
+def pending_targets(ws: Workspace, manifest: RunManifest, index: StoreIndex,
+                    retry_failed: bool = False) -> list[Target]:
+    """The run's weights × splits that still need an evaluation, in evaluation order."""
+    config = ws.config.eval
+    splits = list(dataset_of(ws, manifest).valid)
+    targets = []
+    for weights in discover_weights(ws, manifest, config.min_weight_id, config.settle_seconds):
+        for split in splits:
+            key = (split, *weights.key)
+            if index.is_done(key):
+                continue
+            failures = index.failed_attempts(key)
+            if failures >= config.max_attempts and not retry_failed:
+                continue
+            targets.append(Target(manifest, weights, split, attempt=failures + 1))
+    return targets
+
+
+def pending_weights(ws: Workspace, run: str) -> list[Target]:
+    """What `orch status` shows as pending: targets a pass would evaluate now (no lock taken)."""
+    return pending_targets(ws, ws.load_run(run), StoreIndex.load(ws, run))
+
+
+def exhausted_weights(ws: Workspace, run: str) -> list[Target]:
+    """Targets that failed eval.max_attempts times and are skipped until `--retry-failed`."""
+    index = StoreIndex.load(ws, run)
+    limit = ws.config.eval.max_attempts
+    return [t for t in pending_targets(ws, ws.load_run(run), index, retry_failed=True)
+            if index.failed_attempts(t.key) >= limit]
+
+
+def run_pass(ws: Workspace, runs: list[str], options: PassOptions,
+             stop: threading.Event | None = None) -> PassReport:
+    """Evaluate what is pending in `runs` on one GPU; one bad weights file never stops the others."""
+    stop = stop or threading.Event()
+    report = PassReport()
+    started = time.monotonic()
+    try:
+        with gpu_lock(options.gpu):
+            for run in runs:
+                if stop.is_set() or _budget_spent(report, options):
+                    break
+                _evaluate_run(ws, run, options, stop, report)
+    except Busy as busy:
+        report.busy.append(str(busy))
+        log.info("%s; nothing done", busy)
+    except Interrupted:
+        report.interrupted = True
+        log.info("stopped: the evaluation in progress was abandoned (it runs again next pass)")
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _evaluate_run(ws: Workspace, run: str, options: PassOptions, stop: threading.Event,
+                  report: PassReport) -> None:
+    try:
+        with run_lock(ws, run):
+            manifest = ws.load_run(run)
+            targets = pending_targets(ws, manifest, StoreIndex.load(ws, run), options.retry_failed)
+            for target in targets:
+                if stop.is_set() or _budget_spent(report, options):
+                    return
+                if not still_unchanged(ws, target.weights):
+                    log.info("%s: %s is still being written; next pass", run, target.weights.path)
+                    continue
+                report.outcomes.append(_evaluate_target(ws, target, options, stop))
+    except Busy as busy:
+        report.busy.append(str(busy))
+        log.info("%s; skipped", busy)
+
+
+def _evaluate_target(ws: Workspace, target: Target, options: PassOptions, stop: threading.Event) -> Outcome:
+    """Evaluate, append the record (under the run lock the caller holds), and describe it."""
+    name = f"{target.manifest.name} {target.weights.label} ({target.split})"
+    log.info("%s: evaluating %s, attempt %d", name, target.weights.path, target.attempt)
+    progress = None
+    if options.show_progress:
+        dataset = dataset_of(ws, target.manifest)
+        progress = ImageProgress(name, count_images(str(ws.root / dataset.valid[target.split])))
+    started = time.monotonic()
+    try:
+        record = evaluate(ws, target, options.gpu, stop, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    append_record(ws, target.manifest.name, record)
+    outcome = Outcome(run=record["run"], split=record["split"], weights=record["weights"],
+                      iteration=record["iteration"], status=record["status"],
+                      seconds=round(time.monotonic() - started, 3), error=record["error"],
+                      mean={m: block["mean"] for m, block in record.get("metrics", {}).items()})
+    if outcome.status == "ok":
+        means = ", ".join(f"{m} mAP {v:.4f}" for m, v in outcome.mean.items())
+        log.info("%s: ok in %.1f s: %s", name, outcome.seconds, means)
+    else:
+        log.warning("%s: FAILED (attempt %d): %s", name, target.attempt, outcome.error)
+    return outcome
+
+
+def _budget_spent(report: PassReport, options: PassOptions) -> bool:
+    return options.max_files is not None and len(report.outcomes) >= options.max_files

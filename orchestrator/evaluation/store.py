@@ -1,0 +1,116 @@
+"""The results store: `results/<run>/metrics.jsonl`, one JSON record per evaluated weights file and split.
+
+Append-only on purpose: a record is written with ONE `write` of a complete line followed by
+fsync, under the run's lock, so a killed evaluator leaves either the whole record or nothing,
+and readers (status, report, best) never need a lock. If a writer died mid-line anyway (disk
+full), readers skip that torn last line with a warning and the next append starts a new line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from orchestrator.workspace import Workspace
+
+STORE_NAME = "metrics.jsonl"
+# The keys before `metrics` identify a record; `IDENTITY_END` lets the index stop reading there.
+IDENTITY_END = ', "metrics": '
+
+Key = tuple[str, str, int, float]   # (split, weights path, size, mtime)
+
+
+def store_path(ws: Workspace, run: str) -> Path:
+    return ws.results_dir(run) / STORE_NAME
+
+
+def load_results(ws: Workspace, run: str) -> list[dict[str, Any]]:
+    """Every record of the run in file order (the API status, report and `best` read)."""
+    return [json.loads(line) for line in _complete_lines(store_path(ws, run))]
+
+
+def append_record(ws: Workspace, run: str, record: dict[str, Any]) -> None:
+    """Append one record as a single write + fsync (the caller holds the run's lock)."""
+    path = store_path(ws, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if _ends_torn(fd):
+            line = b"\n" + line      # never glue a record onto a torn line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class StoreIndex:
+    """What a pass needs to know about the store, built once per pass: O(1) look-ups per file."""
+
+    done: set[Key] = field(default_factory=set)
+    failures: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def load(cls, ws: Workspace, run: str) -> "StoreIndex":
+        index = cls()
+        for line in _complete_lines(store_path(ws, run)):
+            identity = record_identity(line)
+            key = (identity["split"], identity["weights"], identity["size"], identity["mtime"])
+            if identity["status"] == "ok":
+                index.done.add(key)
+            else:
+                index.failures[key] += 1
+        return index
+
+    def is_done(self, key: Key) -> bool:
+        return key in self.done
+
+    def failed_attempts(self, key: Key) -> int:
+        return self.failures.get(key, 0)
+
+
+def record_identity(line: str) -> dict[str, Any]:
+    """The identifying keys of a record line without parsing its (large) metrics block.
+
+    Records are written with `metrics` after the identifying keys, and json.dumps escapes every
+    quote inside strings, so the first `, "metrics": ` of a line is that key itself. With 80
+    classes the metrics block is ~30 kB and parsing it for every record would make a pass over
+    thousands of evaluated files slow; cutting there keeps the index cheap.
+    """
+    cut = line.find(IDENTITY_END)
+    if cut >= 0:
+        try:
+            return json.loads(line[:cut] + "}")
+        except json.JSONDecodeError:
+            pass
+    return json.loads(line)
+
+
+def _complete_lines(path: Path) -> Iterator[str]:
+    """Lines of the store, skipping a torn (unterminated) last line with a warning."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    lines = data.split(b"\n")
+    if lines[-1]:
+        print(f"orch: warning: skipping a torn last line in {path}", file=sys.stderr)
+    for number, raw in enumerate(lines[:-1], start=1):
+        if not raw.strip():
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        if not text.startswith("{") or not text.rstrip().endswith("}"):
+            print(f"orch: warning: skipping a damaged line {number} in {path}", file=sys.stderr)
+            continue
+        yield text
+
+
+def _ends_torn(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
