@@ -69,11 +69,13 @@ def gather(workspace: Any, runs: list[str] | None) -> list[RunData]:
 
 
 def run_colors(count: int) -> list[Any]:
-    """One colour per run, the same in every figure; tab10 up to 10 runs, tab20 beyond."""
+    """One colour per run, the same in every figure: tab20's ten strong colours first, then
+    its ten light ones (taken in tab20's own order, neighbours would be near-twins)."""
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10" if count <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(count)]
+    cmap = colormaps["tab20"]
+    order = [*range(0, 20, 2), *range(1, 20, 2)]
+    return [cmap(order[i % 20]) for i in range(count)]
 
 
 def manifest_of(workspace: Any, name: str) -> Any:
@@ -236,23 +238,29 @@ def plot_thresholds(data: list[RunData], path: Path) -> None:
 
 
 def plot_per_class(data: list[RunData], path: Path) -> None:
+    """A class x run grid of AP (colour and number): stays readable for 12 runs x 80 classes,
+    where grouped bars would not. Run names are written in their run's colour."""
     bests = [(d, d.best("iou")) for d in data]
     bests = [(d, b) for d, b in bests if b and b["metrics"]["iou"].get("per_class")]
     classes = sorted({c for _, b in bests for c in b["metrics"]["iou"]["per_class"]})
-    height = max(3.5, 0.9 + len(classes) * (0.25 + 0.09 * len(bests)))
-    fig, (ax,) = new_figure(height=height)
-    bar = 0.8 / max(1, len(bests))
-    for index, (d, best) in enumerate(bests):
-        per_class = best["metrics"]["iou"]["per_class"]
-        values = [float(np.mean(per_class[c])) if c in per_class else np.nan for c in classes]
-        ax.barh(np.arange(len(classes)) + index * bar, values, height=bar, color=d.color)
-    ax.set_yticks(np.arange(len(classes)) + 0.4 - bar / 2, classes)
-    ax.invert_yaxis()
-    ax.set_xlabel("AP@[.50:.95], IoU matching (0-1)")
-    ax.set_xlim(0, 1)
-    ax.grid(True, axis="x", alpha=0.3)
-    finish(fig, [ax], path, "Per-class AP at each run's best weights", [d for d, _ in bests])
-
+    grid = np.array([[float(np.mean(b["metrics"]["iou"]["per_class"][c]))
+                      if c in b["metrics"]["iou"]["per_class"] else np.nan for _, b in bests]
+                     for c in classes]).reshape(len(classes), len(bests))
+    fig, (ax,) = new_figure(height=max(3.5, 1.8 + 0.28 * len(classes)),
+                            width=max(6.0, 3.0 + 0.75 * len(bests)))
+    if bests:
+        image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        fig.colorbar(image, ax=ax, label="AP@[.50:.95], IoU matching (0-1)", shrink=0.8)
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xticks(range(len(bests)), [d.name for d, _ in bests], rotation=40, ha="right")
+        for label, (d, _) in zip(ax.get_xticklabels(), bests):
+            label.set_color(d.color)
+        if grid.size <= 400:
+            for (row, col), value in np.ndenumerate(grid):
+                if np.isfinite(value):
+                    ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if value < 0.5 else "black")
+    finish(fig, [ax], path, "Per-class AP at each run's best weights", [])
 
 def plot_region(data: list[RunData], path: Path, window: int, since: int) -> None:
     fig, (ax,) = new_figure()
@@ -263,7 +271,8 @@ def plot_region(data: list[RunData], path: Path, window: int, since: int) -> Non
             if np.isfinite(y).any():
                 ax.plot(x, moving_average(y, window), color=d.color, ls=LINESTYLE[metric],
                         lw=1.4)
-                shown.append(d)
+                if d not in shown:
+                    shown.append(d)
     ax.set_xlabel("iteration")
     ax.set_ylabel("Region Avg IoU / GIoU, mean over layers (0-1)")
     ax.grid(True, alpha=0.3)

@@ -1,0 +1,72 @@
+"""Log parser speed: full parse of a generated pjreddie-format log, then the pick-up of 1 MB
+appended to it through the incremental cache.
+
+    PYTHONPATH=. python benchmarks/bench_logs.py [--mb 1024] [--dir /tmp]
+
+The log imitates YOLOv3 with 8 subdivisions: per iteration 24 `Region` lines, a `Loaded:`
+line and the iteration line (~2.4 KB). It is written to a temporary folder and deleted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from orchestrator.logs import parse_file
+
+REGION = (b"Region %d Avg IOU: 0.%06d, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "
+          b".5R: 1.000000, .75R: 0.500000,  count: 6\n")
+REGION_EMPTY = (b"Region %d Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.000048, "
+                b".5R: -nan, .75R: -nan,  count: 0\n")
+ITERATION = b"%d: %d.121626, %d.752329 avg, 0.001000 rate, 0.196614 seconds, %d images\n"
+
+
+def iteration_block(iteration: int) -> bytes:
+    lines = [b"Loaded: 0.000034 seconds\n"]
+    for subdivision in range(8):
+        lines.append(REGION % (82, (iteration * 7 + subdivision) % 1000000))
+        lines.append(REGION % (94, (iteration * 13 + subdivision) % 1000000))
+        lines.append(REGION_EMPTY % 106)
+    lines.append(ITERATION % (iteration, iteration % 7, iteration % 5, iteration * 64))
+    return b"".join(lines)
+
+
+def write_log(path: Path, megabytes: int, first: int = 1) -> int:
+    """Append about `megabytes` MB of iterations from `first` on; return the next iteration."""
+    target, iteration = megabytes << 20, first
+    with open(path, "ab") as handle:
+        written = 0
+        while written < target:
+            block = b"".join(iteration_block(i) for i in range(iteration, iteration + 1000))
+            handle.write(block)
+            written += len(block)
+            iteration += 1000
+    return iteration
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=1024, help="log size in MB (default 1024)")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        log, cache = Path(folder) / "1.log", Path(folder) / "cache.pickle"
+        next_iteration = write_log(log, args.mb)
+        size = log.stat().st_size
+        start = time.perf_counter()
+        parsed = parse_file(log, cache)
+        full = time.perf_counter() - start
+        print(f"full parse: {size / 1e6:.0f} MB, {parsed.iterations} iterations in {full:.1f} s "
+              f"= {size / 1e6 / full:.1f} MB/s (including writing the cache)")
+        write_log(log, 1, next_iteration)
+        start = time.perf_counter()
+        grown = parse_file(log, cache)
+        pickup = time.perf_counter() - start
+        print(f"1 MB appended: picked up in {pickup:.2f} s "
+              f"({grown.iterations - parsed.iterations} new iterations)")
+
+
+if __name__ == "__main__":
+    main()
