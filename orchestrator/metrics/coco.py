@@ -19,7 +19,8 @@ from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco_match import Matches, greedy_matches
 from orchestrator.metrics.curves import hit_precisions, hits_needed, interpolated_precision
 from orchestrator.metrics.overlaps import coco_overlaps
-from orchestrator.metrics.pairs import group_keys, pairs_by_group, rank_within_groups
+from orchestrator.metrics.pairs import (dense_rank, group_keys, pairs_by_group,
+                                        rank_within_groups, stable_order)
 from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
 
 RECALL_LEVELS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
@@ -43,13 +44,15 @@ class CocoProblem:
         known = label >= 0
         n_classes = len(gt.class_names)
         groups = group_keys(image[known], label[known], n_classes)
-        scores = detections.scores[known]
-        order = np.lexsort((np.arange(len(scores)), -scores, groups))
+        score_rank, n_scores = dense_rank(-detections.scores[known])
+        order = stable_order([groups, score_rank], [n_classes * len(gt.image_ids), n_scores])
         rank = rank_within_groups(groups, order)
         top = rank < MAX_DETS[-1]
         self.n_classes = n_classes
+        self.n_images = len(gt.image_ids)
+        self.n_scores = n_scores
         self.label = label[known][top]
-        self.scores = scores[top]
+        self.score_rank = score_rank[top]
         self.rank = rank[top]
         self.image_rank = np.argsort(np.argsort(gt.image_ids, kind="stable"))[image[known][top]]
         boxes = detections.in_format("xywh")[known][top]
@@ -90,7 +93,10 @@ def evaluate_coco(gt: GroundTruth, detections: Detections, *,
 def accumulate(problem: CocoProblem, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
     """COCOeval.accumulate: precision (T, R, K, A, M) and recall (T, K, A, M), -1 if undefined."""
     n_t, n_k = len(THRESHOLDS), problem.n_classes
-    order = np.lexsort((problem.rank, problem.image_rank, -problem.scores, problem.label))
+    # COCOeval concatenates images in id order, each in score order, then sorts stably by
+    # score: ties go by (image id, rank), which input order within an image preserves.
+    order = stable_order([problem.label, problem.score_rank, problem.image_rank],
+                         [n_k, problem.n_scores, problem.n_images])
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
     class_start = np.searchsorted(problem.label[order], np.arange(n_k))
@@ -129,22 +135,23 @@ def ignored_rows(problem: CocoProblem, a: int, member: np.ndarray, det: np.ndarr
     """(detections, thresholds) that count neither way: matched to an ignored ground truth,
     or outside the area range and unmatched at that threshold (COCOeval's dtIg)."""
     stray = np.flatnonzero(member & problem.det_outside[a])
-    stride = len(member)
-    all_keys = (np.arange(n_t)[:, None] * stride + stray[None, :]).ravel()
-    unmatched = all_keys[~np.isin(all_keys, threshold * stride + det)]
-    return (np.r_[det[to_ignored], unmatched % stride],
-            np.r_[threshold[to_ignored], unmatched // stride])
+    slot = np.full(len(member), -1)
+    slot[stray] = np.arange(len(stray))
+    matched_at = np.zeros((n_t, len(stray)), dtype=bool)
+    of_stray = slot[det] >= 0
+    matched_at[threshold[of_stray], slot[det[of_stray]]] = True
+    unmatched_t, unmatched = np.nonzero(~matched_at)
+    return np.r_[det[to_ignored], stray[unmatched]], np.r_[threshold[to_ignored], unmatched_t]
 
 
 def curve_points(hit_seg: np.ndarray, hit_row: np.ndarray, ign_seg: np.ndarray,
                  ign_row: np.ndarray, seg_start_row: np.ndarray,
                  npos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Interpolated precision at the 101 recall levels and hit count, per curve."""
-    hit_order = np.lexsort((hit_row, hit_seg))
-    ign_order = np.lexsort((ign_row, ign_seg))
+    hit_order = stable_order([hit_seg, hit_row], [len(npos), int(hit_row.max(initial=0)) + 1])
     hit_seg, hit_row = hit_seg[hit_order], hit_row[hit_order]
-    _, precision = hit_precisions(hit_seg, hit_row, ign_seg[ign_order], ign_row[ign_order],
-                                  seg_start_row, coco_formula=True)
+    _, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, seg_start_row,
+                                  coco_formula=True)
     needed = hits_needed(RECALL_LEVELS, np.maximum(npos, 1))
     q = interpolated_precision(hit_seg, precision, len(npos), needed)
     return q, np.bincount(hit_seg, minlength=len(npos)).astype(np.float64)

@@ -23,14 +23,14 @@ def hit_precisions(hit_segment: np.ndarray, hit_row: np.ndarray, ignored_segment
                    coco_formula: bool) -> tuple[np.ndarray, np.ndarray]:
     """Ordinal (1-based count of hits so far) and precision of each hit.
 
-    Hits and ignored rows must be sorted by (segment, row). The precision formula is
+    Hits must be sorted by (segment, row); ignored rows may come in any order. The precision formula is
     pycocotools' ``tp / (fp + tp + spacing(1))`` or voc_eval's ``tp / max(tp + fp, eps)``.
     """
     stride = int(max(hit_row.max(initial=0), ignored_row.max(initial=0),
                      segment_start_row.max(initial=0))) + 1
     first_hit = np.searchsorted(hit_segment, hit_segment, side="left")
     ordinal = np.arange(len(hit_segment)) - first_hit + 1
-    ignored_keys = ignored_segment.astype(np.int64) * stride + ignored_row
+    ignored_keys = np.sort(ignored_segment.astype(np.int64) * stride + ignored_row)
     base = hit_segment.astype(np.int64) * stride
     start_row = segment_start_row[hit_segment]
     ignored_before = (np.searchsorted(ignored_keys, base + hit_row)

@@ -55,3 +55,26 @@ def rank_within_groups(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
     run_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
     ranks[order] = np.arange(len(order)) - run_start
     return ranks
+
+
+def dense_rank(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rank of each value in ascending order, equal values sharing a rank; and the number of
+    distinct values. Turns float sort keys into small integers that combine exactly."""
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    is_new = np.r_[True, sorted_values[1:] != sorted_values[:-1]] if len(values) else np.zeros(0, bool)
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[order] = np.cumsum(is_new) - 1
+    return ranks, int(is_new.sum())
+
+
+def stable_order(keys: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Indices sorting by `keys` (most significant first, each in [0, size)), ties kept in
+    index order. One stable argsort of a combined int64 key -- several times faster than
+    np.lexsort on half a million rows -- or lexsort when the key would overflow."""
+    if np.prod([float(max(s, 1)) for s in sizes]) < 2.0 ** 62:
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for key, size in zip(keys, sizes):
+            combined = combined * max(size, 1) + key
+        return np.argsort(combined, kind="stable")
+    return np.lexsort([np.arange(len(keys[0]))] + keys[::-1])

@@ -18,7 +18,7 @@ from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.curves import (hit_precisions, hits_needed, interpolated_precision,
                                          suffix_max_per_segment)
 from orchestrator.metrics.overlaps import voc_overlaps
-from orchestrator.metrics.pairs import group_keys, pairs_by_group
+from orchestrator.metrics.pairs import dense_rank, group_keys, pairs_by_group, stable_order
 from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
 from orchestrator.metrics.align import align_detections
 
@@ -47,7 +47,8 @@ def evaluate_voc(gt: GroundTruth, detections: Detections, *, ap_method: ApMethod
     pairs = pairs_by_group(group_keys(image, label, n_classes),
                            group_keys(gt.image, gt.label, n_classes))
     overlaps = dict(zip(("iou", "giou"), voc_overlaps(det_boxes[pairs.det], gt_boxes[pairs.gt])))
-    order = np.lexsort((np.arange(len(scores)), -scores, label))
+    score_rank, n_scores = dense_rank(-scores)
+    order = stable_order([label, score_rank], [n_classes, n_scores])
     positives = np.bincount(gt.label[~gt.difficult], minlength=n_classes)
     out = {}
     for name in metrics:
@@ -97,8 +98,10 @@ def class_ap(order: np.ndarray, label: np.ndarray, best_gt: np.ndarray, best_ove
         hit_row.append(hits)
         ign_seg.append(t * n_classes + label[ignored])
         ign_row.append(ignored)
-    hit_seg, hit_row = sort_by_segment(np.concatenate(hit_seg), np.concatenate(hit_row))
-    ign_seg, ign_row = sort_by_segment(np.concatenate(ign_seg), np.concatenate(ign_row))
+    hit_seg, hit_row = np.concatenate(hit_seg), np.concatenate(hit_row)
+    by_segment = stable_order([hit_seg, hit_row], [len(thresholds) * n_classes, len(label)])
+    hit_seg, hit_row = hit_seg[by_segment], hit_row[by_segment]
+    ign_seg, ign_row = np.concatenate(ign_seg), np.concatenate(ign_row)
     n_segments = len(thresholds) * n_classes
     start_row = np.tile(class_start, len(thresholds))
     ordinal, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, start_row,
@@ -115,7 +118,3 @@ def class_ap(order: np.ndarray, label: np.ndarray, best_gt: np.ndarray, best_ove
     ap = np.where(npos > 0, ap, 0.0)
     return ap.reshape(len(thresholds), n_classes).T
 
-
-def sort_by_segment(segment: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((row, segment))
-    return segment[order], row[order]
