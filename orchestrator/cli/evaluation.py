@@ -13,9 +13,11 @@ from orchestrator.config import parse_duration
 from orchestrator.errors import OrchError
 from orchestrator.evaluation import crontab
 from orchestrator.evaluation.best import MEASURES, best_record, default_split, summary
-from orchestrator.evaluation.passes import PassOptions, PassReport, run_pass
-from orchestrator.evaluation.scheduler import log_pass, stop_on_signals, watch
+from orchestrator.evaluation.signals import stop_on_signals
 from orchestrator.evaluation.store import load_results
+
+# The pass (NumPy, metrics engine) and the scheduler (APScheduler) are imported by the commands
+# that use them, so that every other `orch` command starts quickly.
 
 
 def register(subparsers) -> None:
@@ -90,6 +92,8 @@ def _chosen_runs(ws, runs: list[str], all_runs: bool) -> list[str]:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from orchestrator.evaluation.passes import PassOptions, log_pass, run_pass
+
     ws = workspace_of(args)
     runs = _chosen_runs(ws, args.runs, args.all)
     gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
@@ -108,7 +112,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 130 if report.interrupted else 0
 
 
-def _report_json(report: PassReport) -> dict:
+def _report_json(report) -> dict:
+    """`orch eval --json`: the pass report (a passes.PassReport) as plain data."""
     return {"evaluated": [dataclasses.asdict(o) for o in report.outcomes],
             "failed": len(report.failed), "busy": report.busy, "interrupted": report.interrupted,
             "seconds": round(report.seconds, 3)}
@@ -131,6 +136,9 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from orchestrator.evaluation.passes import PassOptions
+    from orchestrator.evaluation.scheduler import watch
+
     ws = workspace_of(args)
     for run in args.runs:
         ws.load_run(run)

@@ -2,10 +2,13 @@
 
 Modules, in the order data flows:
     discovery      which weights files of a run exist and are settled (newest first)
+    weights_size   truncated weights caught before darknet reads garbage from them
     darknet_valid  running `detector valid` (process group, timeout, progress) and checking its output
     evaluate       one weights file x split -> one record (eval .data, darknet, metrics engine)
     store          results/<run>/metrics.jsonl: atomic appends, torn-line tolerant reads, the pass index
     locks          per-run and per-GPU kernel locks (gone with their process, even after SIGKILL)
+    progress       darknet's image counter shown on a terminal or sparsely in a log
+    signals        SIGINT/SIGTERM as a stop request honoured between and during evaluations
     passes         one pass over runs under the locks (what `orch eval`, cron and watch run)
     scheduler      `orch watch` (APScheduler 3.x)
     crontab        `orch crontab` (cron + flock)
@@ -21,7 +24,17 @@ API other commands use::
 A Target has `.weights` (WeightsFile: path, iteration, final, size, mtime), `.split` and `.attempt`.
 """
 
-from orchestrator.evaluation.passes import PassOptions, PassReport, exhausted_weights, pending_weights, run_pass
-from orchestrator.evaluation.store import load_results
+import importlib
+from typing import Any
 
-__all__ = ["PassOptions", "PassReport", "exhausted_weights", "load_results", "pending_weights", "run_pass"]
+# Names are imported on first use: the CLI imports this package for every command, and the
+# pass pulls in NumPy and the metrics engine, which `orch --help` should not pay for.
+_API = {"PassOptions": "passes", "PassReport": "passes", "exhausted_weights": "passes",
+        "pending_weights": "passes", "run_pass": "passes", "load_results": "store"}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _API:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_API[name]}"), name)

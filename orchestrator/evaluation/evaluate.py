@@ -23,6 +23,7 @@ from orchestrator.errors import OrchError
 from orchestrator.evaluation.darknet_valid import (EvaluationFailed, ProgressCallback, ValidCall,
                                                    check_outputs, clear_outputs, run_valid)
 from orchestrator.evaluation.discovery import WeightsFile
+from orchestrator.evaluation.weights_size import truncation
 from orchestrator.fsutil import atomic_write
 from orchestrator.metrics import evaluate_detections, load_ground_truth
 from orchestrator.metrics.boxes import GroundTruth
@@ -78,6 +79,9 @@ def output_folder(ws: Workspace, target: Target) -> Path:
 def _run_darknet(ws: Workspace, target: Target, dataset: Dataset, class_names: list[str], gpu: int,
                  stop: threading.Event, on_progress: ProgressCallback | None, timings: dict) -> Path:
     """Write the eval .data, run darknet, and return its checked output (file or folder)."""
+    problem = truncation(ws.root / target.weights.path, ws.root / target.manifest.files["cfg"])
+    if problem:
+        raise EvaluationFailed(problem)
     folder = output_folder(ws, target)
     folder.mkdir(parents=True, exist_ok=True)   # darknet segfaults when results= is missing
     clear_outputs(folder)

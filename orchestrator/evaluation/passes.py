@@ -158,3 +158,11 @@ def _evaluate_target(ws: Workspace, target: Target, options: PassOptions, stop: 
 
 def _budget_spent(report: PassReport, options: PassOptions) -> bool:
     return options.max_files is not None and len(report.outcomes) >= options.max_files
+
+
+def log_pass(report: PassReport) -> None:
+    """One summary line per pass: what was evaluated, how long it took, what failed."""
+    failed = report.failed
+    log.info("pass done in %.1f s: %d evaluated, %d failed%s%s", report.seconds, len(report.outcomes), len(failed),
+             "".join(f"; {o.run} {o.weights}: {o.error}" for o in failed),
+             "; interrupted" if report.interrupted else "")

@@ -2,8 +2,8 @@
 
 The pass runs in the scheduler's single worker thread with max_instances=1 and coalesce, so a
 pass longer than the interval delays the next one instead of overlapping it or queueing a
-backlog. The main thread only waits for a stop signal: SIGINT/SIGTERM set the stop event,
-which the running pass checks (darknet is killed within 0.2 s and nothing is recorded), then
+backlog. The main thread only waits for a stop signal: SIGINT/SIGTERM set the stop event (see
+signals.py), which the running pass checks (darknet is killed within 0.2 s and nothing is recorded), then
 the scheduler is shut down waiting for that pass to return.
 """
 
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import signal
 import threading
-from typing import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from orchestrator.evaluation.passes import PassOptions, PassReport, run_pass
+from orchestrator.evaluation.passes import PassOptions, log_pass, run_pass
 from orchestrator.workspace import Workspace
 
 log = logging.getLogger("orchestrator.evaluation")
@@ -46,24 +44,3 @@ def watch(ws: Workspace, runs: list[str] | None, options: PassOptions, every_sec
     log.info("stopping: waiting for the pass in progress to end")
     scheduler.shutdown(wait=True)
     return len(passes)
-
-
-def log_pass(report: PassReport) -> None:
-    """One summary line per pass: what was evaluated, how long it took, what failed."""
-    failed = report.failed
-    log.info("pass done in %.1f s: %d evaluated, %d failed%s%s", report.seconds, len(report.outcomes), len(failed),
-             "".join(f"; {o.run} {o.weights}: {o.error}" for o in failed),
-             "; interrupted" if report.interrupted else "")
-
-
-def stop_on_signals(stop: threading.Event) -> Callable[[], None]:
-    """SIGINT and SIGTERM set `stop` (instead of raising mid-write); returns the restorer."""
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda signum, frame: stop.set())
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore

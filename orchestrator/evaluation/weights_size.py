@@ -1,0 +1,70 @@
+"""Detecting truncated weights files before darknet reads them.
+
+Darknet `fread`s the parameters without checking how many it got: a weights file cut short
+(a copy interrupted, a disk full during training) loads without complaint, the missing
+parameters keep their random initialisation, and `detector valid` happily writes garbage
+detections. The file size is the only honest signal, so it is compared with the size the cfg
+implies: a header, then per layer the float32 parameters darknet writes.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from orchestrator.darknet_cfg import CfgFile, Section, read_cfg
+
+FLOAT_BYTES = 4
+# Layers without parameters that keep their input's channel count.
+PASS_THROUGH = {"maxpool", "avgpool", "upsample", "dropout", "yolo", "region", "softmax", "cost", "shortcut"}
+
+
+def weights_header_bytes(path: Path) -> int | None:
+    """major, minor, revision (int32) then `seen` (int64 from version 0.2 on, else int32)."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+    if len(head) < 12:
+        return None
+    major, minor, _ = struct.unpack("<iii", head)
+    return 20 if major * 10 + minor >= 2 and major < 1000 and minor < 1000 else 16
+
+
+def parameter_count(cfg: CfgFile) -> int | None:
+    """Floats darknet writes for this cfg; None if a layer type is beyond what we can count."""
+    channels: list[int] = []
+    current = int(cfg.net.get("channels", "3") or 3)
+    total = 0
+    layers = [s for s in cfg.sections if s.name not in ("net", "network")]
+    for index, layer in enumerate(layers):
+        if layer.name == "convolutional":
+            filters = int(layer.get("filters", "1"))
+            size = int(layer.get("size", "1"))
+            groups = int(layer.get("groups", "1"))
+            normalized = int(layer.get("batch_normalize", "0"))
+            total += filters * (1 + 3 * normalized) + filters * (current // groups) * size * size
+            current = filters
+        elif layer.name == "route":
+            current = sum(channels[_absolute(int(i), index)] for i in (layer.get("layers") or "").split(",") if i)
+        elif layer.name not in PASS_THROUGH:
+            return None
+        channels.append(current)
+    return total
+
+
+def truncation(weights: Path, cfg_path: Path) -> str | None:
+    """Why `weights` is too short for `cfg_path`, or None when its size is plausible."""
+    header = weights_header_bytes(weights)
+    if header is None:
+        return "weights file is shorter than its header"
+    count = parameter_count(read_cfg(cfg_path))
+    if count is None:
+        return None
+    expected = header + FLOAT_BYTES * count
+    size = weights.stat().st_size
+    if size < expected:
+        return f"weights file is truncated: {size} bytes, the cfg needs {expected}"
+    return None
+
+
+def _absolute(layer_index: int, current: int) -> int:
+    return current + layer_index if layer_index < 0 else layer_index
