@@ -91,7 +91,12 @@ def evaluate_coco(gt: GroundTruth, detections: Detections, *,
 
 
 def accumulate(problem: CocoProblem, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
-    """COCOeval.accumulate: precision (T, R, K, A, M) and recall (T, K, A, M), -1 if undefined."""
+    """COCOeval.accumulate: precision (T, R, K, A, M) and recall (T, K, A, M), -1 if undefined.
+
+    A detection is a row of a (threshold, category) curve unless COCOeval ignores it; rows
+    ignored at every threshold change nothing and are left out, the others are counted where
+    they are ignored (see curves.hit_precisions).
+    """
     n_t, n_k = len(THRESHOLDS), problem.n_classes
     # COCOeval concatenates images in id order, each in score order, then sorts stably by
     # score: ties go by (image id, rank), which input order within an image preserves.
@@ -100,56 +105,76 @@ def accumulate(problem: CocoProblem, matches: Matches) -> tuple[np.ndarray, np.n
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
     class_start = np.searchsorted(problem.label[order], np.arange(n_k))
+    by_place = np.argsort(matches.config.astype(np.int64) * len(order) + position[matches.det])
+    config, det, gt = matches.config[by_place], matches.det[by_place], matches.gt[by_place]
     precision = np.full((n_t, len(RECALL_LEVELS), n_k, len(AREA_RANGES), len(MAX_DETS)), -1.0)
     recall = np.full((n_t, n_k, len(AREA_RANGES), len(MAX_DETS)), -1.0)
     for a in range(len(AREA_RANGES)):
-        mine = matches.config // n_t == a
-        det, threshold = matches.det[mine], matches.config[mine] % n_t
-        to_ignored = problem.gt_ignore[a, matches.gt[mine]]
-        matched_any = np.zeros(len(order), dtype=bool)
-        matched_any[det] = True
-        npos = problem.positives[a]
+        mine = config // n_t == a
+        status = MatchStatus(det[mine], config[mine] % n_t, problem.gt_ignore[a, gt[mine]],
+                             problem.det_outside[a], n_t)
+        npos = np.tile(problem.positives[a], n_t)
         for m, max_det in enumerate(MAX_DETS):
-            member = (problem.rank < max_det) & (~problem.det_outside[a] | matched_any)
+            member = (problem.rank < max_det) & status.counted_somewhere
             rows_before = np.r_[0, np.cumsum(member[order])]
-            within = problem.rank[det] < max_det
-            hits = det[within & ~to_ignored], threshold[within & ~to_ignored]
-            ignored = ignored_rows(problem, a, member, det[within], threshold[within],
-                                   to_ignored[within], n_t)
             row_of = rows_before[position]
-            segment_of = lambda d, t: t * n_k + problem.label[d]  # noqa: E731
-            curves = curve_points(segment_of(*hits), row_of[hits[0]],
-                                  segment_of(*ignored), row_of[ignored[0]],
-                                  np.tile(rows_before[class_start], n_t), np.tile(npos, n_t))
-            q, hit_counts = curves
-            defined = np.tile(npos, n_t) > 0
-            q[~defined] = -1.0
+            hit_det, hit_t = status.hits(problem.rank < max_det)
+            ign_det, ign_t = status.ignored(member)
+            q, hit_counts = curve_points(hit_t * n_k + problem.label[hit_det], row_of[hit_det],
+                                         ign_t * n_k + problem.label[ign_det], row_of[ign_det],
+                                         np.tile(rows_before[class_start], n_t), npos)
+            q[npos == 0] = -1.0
             precision[:, :, :, a, m] = q.reshape(n_t, n_k, -1).transpose(0, 2, 1)
-            recall[:, :, a, m] = np.where(defined, hit_counts / np.maximum(np.tile(npos, n_t), 1),
+            recall[:, :, a, m] = np.where(npos > 0, hit_counts / np.maximum(npos, 1),
                                           -1.0).reshape(n_t, n_k)
     return precision, recall
 
 
-def ignored_rows(problem: CocoProblem, a: int, member: np.ndarray, det: np.ndarray,
-                 threshold: np.ndarray, to_ignored: np.ndarray, n_t: int):
-    """(detections, thresholds) that count neither way: matched to an ignored ground truth,
-    or outside the area range and unmatched at that threshold (COCOeval's dtIg)."""
-    stray = np.flatnonzero(member & problem.det_outside[a])
-    slot = np.full(len(member), -1)
-    slot[stray] = np.arange(len(stray))
-    matched_at = np.zeros((n_t, len(stray)), dtype=bool)
-    of_stray = slot[det] >= 0
-    matched_at[threshold[of_stray], slot[det[of_stray]]] = True
-    unmatched_t, unmatched = np.nonzero(~matched_at)
-    return np.r_[det[to_ignored], stray[unmatched]], np.r_[threshold[to_ignored], unmatched_t]
+class MatchStatus:
+    """What COCOeval's dtm/dtIg say of each detection in one area range, kept sparse.
+
+    `det`/`threshold` list the matches (sorted by threshold then curve position),
+    `to_ignored` whether the matched ground truth is ignored in this area range.
+    """
+
+    def __init__(self, det: np.ndarray, threshold: np.ndarray, to_ignored: np.ndarray,
+                 outside: np.ndarray, n_t: int):
+        self.det, self.threshold, self.to_ignored, self.n_t = det, threshold, to_ignored, n_t
+        self.outside = outside
+        regular_somewhere = np.zeros(len(outside), dtype=bool)
+        regular_somewhere[det[~to_ignored]] = True
+        ignored_somewhere = np.zeros(len(outside), dtype=bool)
+        ignored_somewhere[det[to_ignored]] = True
+        # a true or false positive at some threshold: in range, or a match to regular truth
+        self.counted_somewhere = ~outside | regular_somewhere
+        self.mixed = self.counted_somewhere & (outside | ignored_somewhere)
+
+    def hits(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """True positives (detection, threshold) among allowed detections, in curve order."""
+        keep = ~self.to_ignored & allowed[self.det]
+        return self.det[keep], self.threshold[keep]
+
+    def ignored(self, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(detection, threshold) of member rows ignored at that threshold: matched to
+        ignored truth there, or outside the area range and unmatched there."""
+        mixed = np.flatnonzero(member & self.mixed)
+        slot = np.full(len(member), -1)
+        slot[mixed] = np.arange(len(mixed))
+        of_mixed = slot[self.det] >= 0
+        state = np.zeros((self.n_t, len(mixed)), dtype=np.int8)  # 0 unmatched, 1 regular, 2 ignored
+        state[self.threshold[of_mixed], slot[self.det[of_mixed]]] = np.where(
+            self.to_ignored[of_mixed], 2, 1)
+        is_ignored = (state == 2) | ((state == 0) & self.outside[mixed][None, :])
+        threshold, index = np.nonzero(is_ignored)
+        return mixed[index], threshold
 
 
 def curve_points(hit_seg: np.ndarray, hit_row: np.ndarray, ign_seg: np.ndarray,
                  ign_row: np.ndarray, seg_start_row: np.ndarray,
                  npos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated precision at the 101 recall levels and hit count, per curve."""
-    hit_order = stable_order([hit_seg, hit_row], [len(npos), int(hit_row.max(initial=0)) + 1])
-    hit_seg, hit_row = hit_seg[hit_order], hit_row[hit_order]
+    """Interpolated precision at the 101 recall levels and hit count, per curve.
+    Hits must be sorted by (segment, row)."""
+    # hits arrive sorted by (threshold, category, row) = (segment, row)
     _, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, seg_start_row,
                                   coco_formula=True)
     needed = hits_needed(RECALL_LEVELS, np.maximum(npos, 1))

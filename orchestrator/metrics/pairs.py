@@ -60,7 +60,7 @@ def rank_within_groups(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
 def dense_rank(values: np.ndarray) -> tuple[np.ndarray, int]:
     """Rank of each value in ascending order, equal values sharing a rank; and the number of
     distinct values. Turns float sort keys into small integers that combine exactly."""
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values)  # equal values get equal ranks: stability is not needed
     sorted_values = values[order]
     is_new = np.r_[True, sorted_values[1:] != sorted_values[:-1]] if len(values) else np.zeros(0, bool)
     ranks = np.empty(len(values), dtype=np.int64)
