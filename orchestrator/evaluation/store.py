@@ -39,7 +39,7 @@ def append_record(ws: Workspace, run: str, record: dict[str, Any]) -> None:
     path = store_path(ws, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         if _ends_torn(fd):
             line = b"\n" + line      # never glue a record onto a torn line
