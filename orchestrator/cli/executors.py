@@ -7,7 +7,8 @@ import argparse
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import EXECUTORS
 from orchestrator.executors import (DEFAULT_WARMUP, cancel_runs, collect_status, describe_submission,
-                                    executor_name, executor_named, status_table, submit_run)
+                                    executor_name, executor_named, resubmit_run, status_table,
+                                    submit_run)
 
 
 def register(subparsers) -> None:
@@ -28,7 +29,8 @@ def register(subparsers) -> None:
     cancel.add_argument("runs", nargs="+", metavar="RUN")
 
     resubmit = add_command(subparsers, "resubmit", cmd_resubmit,
-                           help="submit a run again; it resumes from its newest weights")
+                           help="submit a run again (same executor unless --executor); it resumes "
+                                "from its newest weights")
     resubmit.add_argument("run", metavar="RUN")
     _executor_option(resubmit)
 
@@ -49,9 +51,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
-    ws = workspace_of(args)
-    executor = executor_named(ws, executor_name(ws, args.executor))
-    _print_submitted(args.run, submit_run(ws, args.run, executor, resubmit=True))
+    _print_submitted(args.run, resubmit_run(workspace_of(args), args.run, args.executor))
     return 0
 
 

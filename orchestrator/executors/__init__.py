@@ -1,7 +1,8 @@
 """Executors: running a run's training on Slurm or on this machine, and asking how it goes.
 
 - `executor_name(ws, override)` / `executor_named(ws, name)`: pick an executor (choose.py);
-- `submit_run(ws, run, executor, warmup, resubmit)`, `describe_submission(...)` (--dry-run),
+- `submit_run(ws, run, executor, warmup, resubmit)`, `resubmit_run(ws, run, override)`,
+  `describe_submission(...)` (--dry-run),
   `cancel_runs(ws, runs)`: submission.py, which records jobs in run.yaml;
 - `plan_run(ws, manifest, warmup)`: one job, or a one-GPU warm-up then the N-GPU phase (phases.py);
 - `collect_status(ws, runs)`: the rows of `orch status` (status.py).
@@ -11,7 +12,9 @@ from orchestrator.executors.base import Executor, Job, is_active
 from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, plan_run
 from orchestrator.executors.status import collect_status, status_table
-from orchestrator.executors.submission import cancel_runs, describe_submission, submit_run
+from orchestrator.executors.submission import (cancel_runs, describe_submission, resubmit_run,
+                                               submit_run)
 
 __all__ = ["DEFAULT_WARMUP", "Executor", "Job", "cancel_runs", "collect_status", "describe_submission",
-           "executor_name", "executor_named", "is_active", "plan_run", "status_table", "submit_run"]
+           "executor_name", "executor_named", "is_active", "plan_run", "resubmit_run", "status_table",
+           "submit_run"]

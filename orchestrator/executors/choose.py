@@ -15,9 +15,10 @@ from orchestrator.workspace import Workspace
 IMPLEMENTATIONS: dict[str, type[Executor]] = {"slurm": SlurmExecutor, "local": LocalExecutor}
 
 
-def executor_name(ws: Workspace, override: str | None = None) -> str:
-    """The executor new submissions use (existing jobs keep the one recorded with them)."""
-    choice = override or ws.config.executor
+def executor_name(ws: Workspace, override: str | None = None, previous: str | None = None) -> str:
+    """The executor new submissions use: `--executor`, else the one the run used before
+    (resubmit), else orch.yaml's. Existing jobs keep the executor recorded with them."""
+    choice = override or previous or ws.config.executor
     if choice not in EXECUTORS:
         raise OrchError(f"unknown executor {choice!r} (known: {', '.join(EXECUTORS)})", "--executor")
     if choice == "auto":

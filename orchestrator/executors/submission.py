@@ -16,7 +16,7 @@ import filelock
 
 from orchestrator.errors import OrchError
 from orchestrator.executors.base import Executor, Record, is_active
-from orchestrator.executors.choose import executor_named
+from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, WARMUP, Plan, plan_run
 from orchestrator.fsutil import atomic_write
 from orchestrator.runs import RunManifest, save_manifest
@@ -111,6 +111,13 @@ def submit_run(ws: Workspace, run: str, executor: Executor, warmup: int | None =
         manifest.submissions.extend(records)
         save_manifest(ws, manifest)
     return records
+
+
+def resubmit_run(ws: Workspace, run: str, override: str | None = None) -> list[Record]:
+    """Submit a run again with the executor it used last (unless overridden)."""
+    submissions = ws.load_run(run).submissions
+    previous = submissions[-1]["executor"] if submissions else None
+    return submit_run(ws, run, executor_named(ws, executor_name(ws, override, previous)), resubmit=True)
 
 
 def describe_submission(ws: Workspace, run: str, executor: Executor, warmup: int | None = None) -> str:

@@ -1,0 +1,139 @@
+"""The Slurm executor and the submission logic against a scripted fake of the Slurm commands:
+error texts, all-or-nothing chains, nothing recorded on failure, ONE squeue for all runs."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from orchestrator.cli import main
+from orchestrator.errors import OrchError
+from orchestrator.executors import collect_status, submit_run
+from orchestrator.executors import slurm
+from orchestrator.executors.slurm import SlurmExecutor
+from orchestrator.executors.status import STATUS_KEYS
+from orchestrator.runs import RunSpec, new_run, save_manifest
+
+
+class FakeSlurm:
+    """Answers Slurm commands from a table of (command -> handler) and records every call."""
+
+    def __init__(self, **handlers):
+        self.calls: list[list[str]] = []
+        self.handlers = handlers
+        self.next_id = 100
+
+    def __call__(self, argv: list[str]) -> subprocess.CompletedProcess:
+        self.calls.append(argv)
+        handler = self.handlers.get(argv[0], getattr(self, argv[0], None))
+        rc, out, err = handler(argv) if handler else (127, "", f"{argv[0]}: command not found")
+        return subprocess.CompletedProcess(argv, rc, out, err)
+
+    def sbatch(self, argv):
+        self.next_id += 1
+        return 0, f"{self.next_id}\n", ""
+
+    def count(self, command: str) -> int:
+        return sum(1 for call in self.calls if call[0] == command)
+
+
+@pytest.fixture
+def fake(monkeypatch) -> FakeSlurm:
+    fake = FakeSlurm()
+    monkeypatch.setattr(slurm, "run_command", fake)
+    return fake
+
+
+def add_run(ws, name: str, gpus: int = 1) -> None:
+    new_run(ws, name, RunSpec(template="tiny-shapes", dataset="shapes", gpus=gpus, max_batches=50, steps=[40, 45]))
+
+
+def test_refused_sbatch_is_one_line_with_its_stderr_and_nothing_recorded(shapes_ws, fake, capsys):
+    add_run(shapes_ws, "r")
+    before = (shapes_ws.run_dir("r") / "run.yaml").read_text()
+    fake.handlers["sbatch"] = lambda argv: (1, "", "sbatch: error: invalid partition specified: nope\n"
+                                                   "sbatch: error: Batch job submission failed\n")
+    assert main(["-C", str(shapes_ws.root), "submit", "r", "--executor", "slurm"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid partition specified: nope" in err
+    assert (shapes_ws.run_dir("r") / "run.yaml").read_text() == before
+
+
+def test_two_phase_chain_depends_on_warmup_and_is_recorded(shapes_ws, fake):
+    add_run(shapes_ws, "multi", gpus=2)
+    records = submit_run(shapes_ws, "multi", SlurmExecutor(shapes_ws), warmup=10)
+    assert [(r["phase"], r["gpus"]) for r in records] == [("warmup", 1), ("train", 2)]
+    warmup_call, train_call = [c for c in fake.calls if c[0] == "sbatch"]
+    assert warmup_call[-1].endswith("batch/multi.warmup.sbatch")
+    assert f"--dependency=afterok:{records[0]['job_id']}" in train_call
+    assert "--kill-on-invalid-dep=yes" in train_call
+    saved = shapes_ws.load_run("multi").submissions
+    assert [r["job_id"] for r in saved] == [r["job_id"] for r in records] and saved[0]["warmup"] == 10
+
+
+def test_second_phase_refused_cancels_the_first(shapes_ws, fake):
+    add_run(shapes_ws, "multi", gpus=2)
+    answers = iter([(0, "7\n", ""), (1, "", "sbatch: error: Invalid generic resource (gres) specification\n")])
+    fake.handlers["sbatch"] = lambda argv: next(answers)
+    fake.handlers["scancel"] = lambda argv: (0, "", "")
+    with pytest.raises(OrchError, match="Invalid generic resource"):
+        submit_run(shapes_ws, "multi", SlurmExecutor(shapes_ws), warmup=10)
+    assert ["scancel", "7"] in fake.calls
+    assert shapes_ws.load_run("multi").submissions == []
+
+
+def test_queued_run_is_not_submitted_twice(shapes_ws, fake):
+    add_run(shapes_ws, "r")
+    submit_run(shapes_ws, "r", SlurmExecutor(shapes_ws))
+    fake.handlers["squeue"] = lambda argv: (0, "101|PENDING\n", "")
+    with pytest.raises(OrchError, match="already queued or running: slurm job 101"):
+        submit_run(shapes_ws, "r", SlurmExecutor(shapes_ws))
+    assert fake.count("sbatch") == 1
+
+
+def test_status_asks_squeue_once_for_every_run_then_scontrol_for_the_rest(shapes_ws, fake):
+    for index, name in enumerate(("a", "b", "c")):
+        add_run(shapes_ws, name)
+        manifest = shapes_ws.load_run(name)
+        manifest.submissions = [{"executor": "slurm", "phase": "train", "job_id": str(10 + index), "chain": 1}]
+        save_manifest(shapes_ws, manifest)
+    fake.handlers.update(
+        squeue=lambda argv: (0, "10|RUNNING\n11|PENDING\n", ""),
+        sacct=lambda argv: (1, "", "Slurm accounting storage is disabled\n"),
+        scontrol=lambda argv: (0, f"JobId={argv[-1]} JobName=c JobState=TIMEOUT Reason=TimeLimit\n", ""))
+    rows = collect_status(shapes_ws, [])
+    assert fake.count("squeue") == 1 and "10,11,12" in fake.calls[0]
+    assert fake.count("scontrol") == 1 and fake.calls[-1][-1] == "12"
+    assert [(r["run"], r["state"]) for r in rows] == [("a", "RUNNING"), ("b", "PENDING"), ("c", "TIMEOUT")]
+    assert all(tuple(row) == STATUS_KEYS for row in rows)
+
+
+def test_sacct_answers_when_accounting_exists(shapes_ws, fake):
+    fake.handlers.update(squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
+                         sacct=lambda argv: (0, "12|CANCELLED by 0\n", ""))
+    states = SlurmExecutor(shapes_ws).states([{"job_id": "12"}, {"job_id": "13"}])
+    assert states == {"12": "CANCELLED", "13": "UNKNOWN"}
+    assert fake.count("scontrol") == 0
+
+
+def test_status_without_slurm_installed(shapes_ws, fake, capsys):
+    add_run(shapes_ws, "r")
+    manifest = shapes_ws.load_run("r")
+    manifest.submissions = [{"executor": "slurm", "phase": "train", "job_id": "5", "chain": 1}]
+    save_manifest(shapes_ws, manifest)
+    add_run(shapes_ws, "fresh")
+    assert main(["-C", str(shapes_ws.root), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "UNKNOWN" in out and "not submitted" in out
+
+
+def test_dry_run_prints_both_scripts_and_submits_nothing(shapes_ws, fake, capsys):
+    add_run(shapes_ws, "multi", gpus=2)
+    assert main(["-C", str(shapes_ws.root), "submit", "multi", "--executor", "slurm", "--warmup", "10",
+                 "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "warmup-multi.cfg" in out and "-gpus 0,1" in out and "afterok:<job id of warmup>" in out
+    assert fake.count("sbatch") == 0
+    assert not (shapes_ws.root / "batch" / "multi.warmup.sbatch").exists()
+    assert shapes_ws.load_run("multi").submissions == []
