@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,14 +85,9 @@ def manifest_of(workspace: Any, name: str) -> Any:
 
 
 def load_evaluations(workspace: Any, name: str) -> list[dict]:
-    """The run's evaluation records (metrics.jsonl, one JSON object a line)."""
-    try:
-        from orchestrator.evaluation.store import load_results
-    except ImportError:  # the evaluation store is not installed yet: read its file directly
-        path = workspace.results_dir(name) / "metrics.jsonl"
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    """The run's evaluation records (metrics.jsonl), through the evaluation store."""
+    from orchestrator.evaluation.store import load_results
+
     return load_results(workspace, name)
 
 
