@@ -86,7 +86,7 @@ class LogParser:
             if handler is not None:
                 handler(line, number)
         self.log.lines += len(lines)
-        self._region.fold_into(self.log.region)
+        self._region.fold_into(self.log.region, self.log.series["iteration"])
         if errors:
             self.log.errors.extend(errors)
             self.log.errors.sort(key=lambda e: e["line"])
@@ -167,7 +167,7 @@ class LogParser:
                             ("rate", rate), ("seconds", seconds), ("images", images),
                             ("hours_left", hours_left)):
             series[name].append(value)
-        self._region.attribute(iteration)
+        self._region.attribute(len(series["iteration"]) - 1)
 
     def _note_discontinuity(self, number: int, iteration: int, previous: int) -> None:
         """A step other than +1 is a restart (backwards, or after a new banner) or a gap."""

@@ -22,7 +22,7 @@ class RegionCollector:
 
     def __init__(self) -> None:
         self._rows: dict[str, array] = {}      # layer -> flat raw rows (WIDTH doubles each)
-        self._owners: dict[str, array] = {}    # layer -> iteration of each attributed row
+        self._owners: dict[str, array] = {}    # layer -> series row of each attributed row
 
     def add(self, layer: str, row: tuple[float, ...]) -> None:
         rows = self._rows.get(layer)
@@ -31,33 +31,33 @@ class RegionCollector:
             self._owners[layer] = array("q")
         rows.extend(row)
 
-    def attribute(self, iteration: int) -> None:
-        """The iteration line arrived: every queued row so far belongs to it."""
+    def attribute(self, series_row: int) -> None:
+        """The iteration line (row `series_row` of the series) arrived: every queued row so
+        far belongs to it. Rows, not iteration numbers: a resumed run may repeat a number."""
         for layer, rows in self._rows.items():
             owners = self._owners[layer]
             waiting = len(rows) // WIDTH - len(owners)
             if waiting:
-                owners.extend([iteration] * waiting)
+                owners.extend([series_row] * waiting)
 
-    def fold_into(self, region: dict[str, dict[str, array]]) -> None:
-        """Average attributed rows per (layer, iteration) into `region`; keep the rest queued.
-
-        Rows of one iteration are contiguous, so groups are runs of equal owner (a resumed run
-        that prints the very same iteration number again is averaged with it, harmlessly).
-        """
+    def fold_into(self, region: dict[str, dict[str, array]], iterations: array) -> None:
+        """Average attributed rows per (layer, iteration line) into `region`, naming each by
+        its number from the series column `iterations`; keep unattributed rows queued.
+        Rows of one iteration line are contiguous, so groups are runs of equal owner."""
         for layer, rows in self._rows.items():
             owners = self._owners[layer]
             if not owners:
                 continue
             done = len(owners)
             values = np.frombuffer(rows, dtype=np.float64, count=done * WIDTH).reshape(done, WIDTH)
-            iterations = np.frombuffer(owners, dtype=np.int64)
-            starts = np.flatnonzero(np.r_[True, iterations[1:] != iterations[:-1]])
+            owner_rows = np.frombuffer(owners, dtype=np.int64)
+            starts = np.flatnonzero(np.r_[True, owner_rows[1:] != owner_rows[:-1]])
             means = nan_means(values, starts)
+            numbers = np.frombuffer(iterations, dtype=np.int64)[owner_rows[starts]]
             columns = region.get(layer)
             if columns is None:
                 columns = region[layer] = new_region_layer()
-            columns["iteration"].frombytes(iterations[starts].tobytes())
+            columns["iteration"].frombytes(numbers.tobytes())
             for index, name in enumerate(REGION_STATS):
                 columns[name].frombytes(means[:, index].astype(np.float32).tobytes())
             self._rows[layer] = rows[done * WIDTH:]
