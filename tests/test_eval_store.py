@@ -57,12 +57,12 @@ def test_a_torn_last_line_is_skipped_with_a_warning_and_the_next_append_starts_a
 
 
 def test_identity_without_parsing_metrics_matches_the_full_record(ws):
-    line = json.dumps(record(100))      # class names containing the cut marker stay inside strings
+    line = json.dumps(record(100)).encode()      # class names containing the cut marker stay inside strings
     full = json.loads(line)
     identity = record_identity(line)
     assert "metrics" not in identity
     assert {k: full[k] for k in identity} == identity
-    failed = json.dumps(record(200, status="failed"))
+    failed = json.dumps(record(200, status="failed")).encode()
     assert record_identity(failed)["status"] == "failed"
 
 

@@ -23,6 +23,7 @@ from orchestrator.errors import OrchError
 from orchestrator.evaluation.darknet_valid import (EvaluationFailed, ProgressCallback, ValidCall,
                                                    check_outputs, clear_outputs, run_valid)
 from orchestrator.evaluation.discovery import WeightsFile
+from orchestrator.evaluation.progress import count_images
 from orchestrator.evaluation.weights_size import truncation
 from orchestrator.fsutil import atomic_write
 from orchestrator.metrics import evaluate_detections, load_ground_truth
@@ -30,6 +31,7 @@ from orchestrator.metrics.boxes import GroundTruth
 from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace
 
+MIN_VALID_IMAGES = 4
 THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
 
 
@@ -53,6 +55,7 @@ def evaluate(ws: Workspace, target: Target, gpu: int, stop: threading.Event,
     dataset = dataset_of(ws, target.manifest)
     timings = {"darknet_seconds": None, "metric_seconds": None}
     try:
+        check_valid_list(ws.root, dataset, target.split)
         gt = ground_truth(ws.root, dataset, target.split)
         darknet_output = _run_darknet(ws, target, dataset, list(gt.class_names), gpu, stop, on_progress, timings)
         started = time.monotonic()
@@ -70,6 +73,17 @@ def dataset_of(ws: Workspace, manifest: RunManifest) -> Dataset:
     except KeyError:
         raise OrchError(f"run {manifest.name} uses dataset '{manifest.dataset}', which orch.yaml "
                         "no longer defines", str(ws.config.path)) from None
+
+
+def check_valid_list(root: Path, dataset: Dataset, split: str) -> None:
+    """Darknet aborts on an empty list and misreads one of fewer than 4 images (its batch of threads)."""
+    list_file = root / dataset.valid[split]
+    if not list_file.is_file():
+        raise EvaluationFailed(f"the valid list of split {split} is missing: {dataset.valid[split]}")
+    images = count_images(str(list_file))
+    if images < MIN_VALID_IMAGES:
+        raise EvaluationFailed(f"the valid list of split {split} has {images} image(s); "
+                               f"darknet detector valid needs at least {MIN_VALID_IMAGES}")
 
 
 def output_folder(ws: Workspace, target: Target) -> Path:

@@ -20,7 +20,7 @@ from orchestrator.workspace import Workspace
 
 STORE_NAME = "metrics.jsonl"
 # The keys before `metrics` identify a record; `IDENTITY_END` lets the index stop reading there.
-IDENTITY_END = ', "metrics": '
+IDENTITY_END = b', "metrics": '
 
 Key = tuple[str, str, int, float]   # (split, weights path, size, mtime)
 
@@ -75,7 +75,7 @@ class StoreIndex:
         return self.failures.get(key, 0)
 
 
-def record_identity(line: str) -> dict[str, Any]:
+def record_identity(line: bytes) -> dict[str, Any]:
     """The identifying keys of a record line without parsing its (large) metrics block.
 
     Records are written with `metrics` after the identifying keys, and json.dumps escapes every
@@ -86,13 +86,13 @@ def record_identity(line: str) -> dict[str, Any]:
     cut = line.find(IDENTITY_END)
     if cut >= 0:
         try:
-            return json.loads(line[:cut] + "}")
+            return json.loads(line[:cut] + b"}")
         except json.JSONDecodeError:
             pass
     return json.loads(line)
 
 
-def _complete_lines(path: Path) -> Iterator[str]:
+def _complete_lines(path: Path) -> Iterator[bytes]:
     """Lines of the store, skipping a torn (unterminated) last line with a warning."""
     try:
         data = path.read_bytes()
@@ -104,11 +104,10 @@ def _complete_lines(path: Path) -> Iterator[str]:
     for number, raw in enumerate(lines[:-1], start=1):
         if not raw.strip():
             continue
-        text = raw.decode("utf-8", errors="replace")
-        if not text.startswith("{") or not text.rstrip().endswith("}"):
+        if not raw.startswith(b"{") or not raw.rstrip().endswith(b"}"):
             print(f"orch: warning: skipping a damaged line {number} in {path}", file=sys.stderr)
             continue
-        yield text
+        yield raw
 
 
 def _ends_torn(fd: int) -> bool:

@@ -1,0 +1,273 @@
+"""Ongoing evaluation end to end with the real darknet (Debian's CPU build) on really trained weights.
+
+Faults darknet cannot be made to produce on demand (segfault, hang, half-written output) use the
+stand-in tests/fakes/darknet_fault; everything else runs `darknet detector valid` for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import make_workspace
+from orchestrator.cli import main
+from orchestrator.evaluation import exhausted_weights, load_results, pending_weights, run_pass
+from orchestrator.evaluation.passes import PassOptions
+from orchestrator.runs import RunSpec, new_run
+from orchestrator.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+FAKE_DARKNET = Path(__file__).parent / "fakes" / "darknet_fault"
+ALL_WEIGHTS = ("100", "200", "300", "final")
+
+
+def eval_workspace(folder: Path, trained_run: Path, weights=ALL_WEIGHTS, n_valid: int = 16,
+                   **settings) -> Workspace:
+    """A workspace with run r1 of tiny-shapes whose backup holds copies of the trained weights."""
+    ws = make_workspace(folder, n_train=4, n_valid=n_valid, **settings)
+    new_run(ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes", max_batches=300, steps=[200, 250]))
+    backup = ws.backup_dir("r1")
+    backup.mkdir(parents=True)
+    for label in weights:   # darknet names weights after the cfg: runs/r1/r1.cfg -> r1_<n>.weights
+        shutil.copy(trained_run / f"tiny-shapes_{label}.weights", backup / f"r1_{label}.weights")
+    return ws
+
+
+def use_darknet(ws: Workspace, binary: str) -> None:
+    config = yaml.safe_load((ws.root / "orch.yaml").read_text())
+    config["darknet"]["binary"] = binary
+    (ws.root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def orch_json(capsys, *args: str) -> dict:
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def orch_process(ws: Workspace, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "orchestrator", "-C", str(ws.root), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float, what: str, every: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def darknet_running(ws: Workspace) -> list[int]:
+    """Pids of darknet processes evaluating in this workspace."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"valid" in argv and any(str(ws.root).encode() in a or a.startswith(b"results/r1/") for a in argv) \
+                and any(a.endswith(b"darknet") for a in argv) and b"setpriv" not in argv[0]:
+            found.append(int(proc.name))
+    return found
+
+
+def darknet_started(ws: Workspace, label: str = "final") -> bool:
+    log = ws.results_dir("r1") / label / "valid" / "darknet.log"
+    return log.is_file() and b"Loading weights" in log.read_bytes()
+
+
+def key(record: dict) -> tuple:
+    return (record["split"], record["weights"], record["size"], record["mtime"])
+
+
+def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_path, trained_run, capsys):
+    ws = eval_workspace(tmp_path / "ws", trained_run)
+    first = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
+    assert [(o["iteration"], o["status"]) for o in first["evaluated"]] == [(300, "ok"), (300, "ok"), (200, "ok"),
+                                                                            (100, "ok")]
+    records = load_results(ws, "r1")
+    assert sorted(r["weights"] for r in records) == sorted(f"backup/r1/r1_{w}.weights" for w in ALL_WEIGHTS)
+    for record in records:
+        assert record["status"] == "ok" and record["style"] == "voc" and record["error"] is None
+        assert set(record["metrics"]) == {"iou", "giou"}
+        assert all(len(block["ap"]) == 10 and set(block["per_class"]) == {"square", "circle", "triangle"}
+                   for block in record["metrics"].values())
+        assert record["darknet_seconds"] > 0 and record["attempt"] == 1 and record["flavor"] == "pjreddie"
+    assert pending_weights(ws, "r1") == []
+
+    second = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
+    assert second["evaluated"] == [] and second["seconds"] < 0.5
+    assert len(load_results(ws, "r1")) == 4
+
+    best = orch_json(capsys, "-C", str(ws.root), "best", "r1", "--metric", "giou")
+    values = {r["weights"]: r["metrics"]["giou"]["mean"] for r in records}
+    assert best["value"] == max(values.values()) and values[best["weights"]] == best["value"]
+
+
+def test_voc_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_path, trained_run, capsys):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",))
+    run_pass(ws, ["r1"], PassOptions(gpu=0))
+    [record] = load_results(ws, "r1")
+    dataset = ws.config.datasets["shapes"]
+    imageset = tmp_path / "imageset.txt"
+    imageset.write_text("".join(f"{Path(line).stem}\n" for line in (ws.root / dataset.valid["valid"]).read_text().split()))
+    direct = orch_json(capsys, "-C", str(ws.root), "map", "voc",
+                       "--detections", str(ws.results_dir("r1") / "final" / "valid"),
+                       "--annotations", str(ws.root / dataset.ground_truth), "--imageset", str(imageset),
+                       "--names", str(ws.root / dataset.names))
+    assert any(v > 0 for v in record["metrics"]["iou"]["ap"]), "trained weights should detect something"
+    for metric in ("iou", "giou"):
+        for field in ("ap", "mean", "per_class"):
+            assert record["metrics"][metric][field] == direct["metrics"][metric][field]
+
+
+def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_path, trained_run, capsys):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), eval_style="coco", ground_truth="coco")
+    run_pass(ws, ["r1"], PassOptions(gpu=0))
+    [record] = load_results(ws, "r1")
+    output = ws.results_dir("r1") / "final" / "valid" / "coco_results.json"
+    assert record["status"] == "ok" and record["style"] == "coco" and output.is_file()
+    direct = orch_json(capsys, "-C", str(ws.root), "map", "coco", "--gt",
+                       str(ws.root / ws.config.datasets["shapes"].ground_truth), "--dt", str(output))
+    for metric in ("iou", "giou"):
+        assert len(record["metrics"][metric]["stats"]) == 12
+        for field in ("ap", "mean", "stats"):
+            assert record["metrics"][metric][field] == direct["metrics"][metric][field]
+
+
+def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass_evaluates(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), n_valid=48)
+    evaluator = orch_process(ws, "eval", "r1")
+    wait_for(lambda: darknet_started(ws), 60, "darknet to start")
+    assert darknet_running(ws)
+    evaluator.kill()
+    evaluator.wait()
+    wait_for(lambda: not darknet_running(ws), 10, "darknet to die with its evaluator")
+    assert load_results(ws, "r1") == []
+    report = run_pass(ws, ["r1"], PassOptions(gpu=0))     # neither lock blocks
+    assert [o.status for o in report.outcomes] == ["ok"] and not report.busy
+    assert [r["status"] for r in load_results(ws, "r1")] == ["ok"]
+
+
+def test_sigterm_stops_darknet_records_nothing_and_exits_130(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), n_valid=48)
+    evaluator = orch_process(ws, "eval", "r1")
+    wait_for(lambda: darknet_started(ws), 60, "darknet to start")
+    evaluator.send_signal(signal.SIGTERM)
+    assert evaluator.wait(timeout=10) == 130
+    assert not darknet_running(ws) and load_results(ws, "r1") == []
+
+
+def test_four_concurrent_evaluators_never_duplicate_a_record(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run)
+    evaluators = [orch_process(ws, "eval", "--all", "--gpu", str(gpu)) for gpu in range(4)]
+    for evaluator in evaluators:
+        _, err = evaluator.communicate(timeout=120)
+        assert evaluator.returncode == 0, err
+    run_pass(ws, ["r1"], PassOptions(gpu=0))    # finish anything a busy evaluator left
+    keys = [key(r) for r in load_results(ws, "r1")]
+    assert len(keys) == len(set(keys)) == 4
+
+
+def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("300", "final"), max_attempts=2)
+    weights = ws.backup_dir("r1") / "r1_300.weights"
+    os.truncate(weights, weights.stat().st_size // 2)
+    first = run_pass(ws, ["r1"], PassOptions(gpu=0))
+    assert sorted((o.weights, o.status) for o in first.outcomes) == [
+        ("backup/r1/r1_300.weights", "failed"), ("backup/r1/r1_final.weights", "ok")]
+    assert "truncated" in first.failed[0].error
+    second = run_pass(ws, ["r1"], PassOptions(gpu=0))
+    assert [(o.iteration, o.status) for o in second.outcomes] == [(300, "failed")]
+    assert run_pass(ws, ["r1"], PassOptions(gpu=0)).outcomes == []
+    assert [t.weights.path for t in exhausted_weights(ws, "r1")] == ["backup/r1/r1_300.weights"]
+    retried = run_pass(ws, ["r1"], PassOptions(gpu=0, retry_failed=True))
+    assert [o.status for o in retried.outcomes] == ["failed"]
+    failures = [r for r in load_results(ws, "r1") if r["status"] == "failed"]
+    assert [r["attempt"] for r in failures] == [1, 2, 3] and "metrics" not in failures[0]
+
+
+@pytest.mark.parametrize("fault, error, in_tail", [
+    ("segfault", "killed by SIGSEGV", "Loading weights"),
+    ("half", "darknet wrote no comp4_det_test_<class>.txt for 2 of 3 classes", "Couldn't open file"),
+    ("hang", "timed out after 1 s", "Loading weights"),
+])
+def test_darknet_faults_become_failure_records_with_the_log_tail(tmp_path, trained_run, monkeypatch, fault, error,
+                                                                 in_tail):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100", "200"), timeout=1)
+    use_darknet(ws, str(FAKE_DARKNET))
+    monkeypatch.setenv("FAKE_DARKNET_FAULT", fault)
+    started = time.monotonic()
+    report = run_pass(ws, ["r1"], PassOptions(gpu=0))
+    assert time.monotonic() - started < 20
+    assert [o.status for o in report.outcomes] == ["failed", "failed"]     # one failure does not stop the other
+    record = load_results(ws, "r1")[0]
+    assert error in record["error"] and in_tail in record["log_tail"]
+    assert not darknet_running(ws)
+
+
+def test_an_empty_valid_list_is_a_failure_not_a_crash(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",))
+    (ws.root / ws.config.datasets["shapes"].valid["valid"]).write_text("")
+    report = run_pass(ws, ["r1"], PassOptions(gpu=0))
+    assert [o.status for o in report.outcomes] == ["failed"]
+    assert "valid list" in report.outcomes[0].error
+
+
+def test_missing_ground_truth_is_a_failure_record(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",))
+    shutil.rmtree(ws.root / ws.config.datasets["shapes"].ground_truth)
+    report = run_pass(ws, ["r1"], PassOptions(gpu=0))
+    assert [o.status for o in report.outcomes] == ["failed"] and "ground truth" in report.outcomes[0].error
+
+
+def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, trained_run):
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100",))
+    watcher = orch_process(ws, "watch", "--every", "1s", "--gpu", "0")
+    wait_for(lambda: len(load_results(ws, "r1")) == 1, 60, "the first pass")
+    shutil.copy(trained_run / "tiny-shapes_200.weights", ws.backup_dir("r1") / "r1_200.weights")
+    wait_for(lambda: len(load_results(ws, "r1")) == 2, 60, "a later pass to pick up new weights")
+    watcher.send_signal(signal.SIGTERM)
+    _, err = watcher.communicate(timeout=20)
+    assert watcher.returncode == 0, err
+    assert "pass done" in err and "stopping" in err
+    assert [r["iteration"] for r in load_results(ws, "r1")] == [100, 200]
+
+
+def cron_running() -> bool:
+    return subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
+
+
+def test_cron_runs_the_installed_line(tmp_path, trained_run):
+    """Installs the real crontab line, lets the cron daemon run it, restores the user's crontab."""
+    if os.geteuid() != 0 or shutil.which("cron") is None:
+        pytest.skip("needs root and the cron daemon (Debian package cron)")
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100",))
+    saved = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
+    if not cron_running():
+        subprocess.run(["cron"], check=True)
+    try:
+        subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--install",
+                        "--every", "1"], check=True, capture_output=True)
+        wait_for(lambda: load_results(ws, "r1"), 130, "cron to evaluate the weights", every=1)
+    finally:
+        subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--uninstall"],
+                       check=True, capture_output=True)
+        assert str(ws.root) not in subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
+        if saved.returncode == 0:
+            subprocess.run(["crontab", "-"], input=saved.stdout, text=True, check=True)
+    assert [r["status"] for r in load_results(ws, "r1")] == ["ok"]
+    assert "pass done" in (ws.root / "logs" / "eval-cron.log").read_text()
