@@ -1,7 +1,7 @@
 """Benchmark: the metrics engine against pycocotools and a per-threshold voc_eval loop.
 
 Builds a COCO-val2017-sized random set (default 5000 images, 80 classes, ~36.6k ground-truth
-boxes, 100 detections per image: half jittered copies of ground truth, half random), writes it
+boxes, 100 detections per image: ~3 jittered copies of each ground-truth box, the rest random), writes it
 as COCO json files, and prints, measured in this process:
   * load time: pycocotools (COCO + loadRes) and ours (readers);
   * evaluate+accumulate: pycocotools for IoU alone, ours for IoU and GIoU together, the ratio,
@@ -53,7 +53,7 @@ def synthetic_set(n_images: int, rng: np.random.Generator) -> tuple[dict, list]:
     first_gt = np.r_[0, np.cumsum(per_image)[:-1]]
     results = []
     for image in range(n_images):
-        n_copies = 50 if per_image[image] else 0
+        n_copies = min(3 * per_image[image], 100)  # about 3 localisations per object
         source = first_gt[image] + rng.integers(0, max(per_image[image], 1), n_copies)
         jitter = rng.normal(0, 0.08, (n_copies, 4)) * np.repeat(gt_box[source, 2:], 2, axis=1)
         boxes = np.r_[gt_box[source] + jitter, random_boxes(rng, 100 - n_copies)]

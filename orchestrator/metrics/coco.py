@@ -65,6 +65,10 @@ class CocoProblem:
         self.det_outside = outside(boxes[:, 2] * boxes[:, 3])
         self.positives = np.stack([np.bincount(gt.label[~ig], minlength=n_classes)
                                    for ig in self.gt_ignore])
+        # COCOeval.accumulate concatenates images in id order, each in score order, then
+        # sorts stably by score: ties go by (image id, rank), which input order preserves.
+        self.curve_order = stable_order([self.label, self.score_rank, self.image_rank],
+                                        [n_classes, n_scores, self.n_images])
 
 
 def outside(area: np.ndarray) -> np.ndarray:
@@ -98,10 +102,7 @@ def accumulate(problem: CocoProblem, matches: Matches) -> tuple[np.ndarray, np.n
     they are ignored (see curves.hit_precisions).
     """
     n_t, n_k = len(THRESHOLDS), problem.n_classes
-    # COCOeval concatenates images in id order, each in score order, then sorts stably by
-    # score: ties go by (image id, rank), which input order within an image preserves.
-    order = stable_order([problem.label, problem.score_rank, problem.image_rank],
-                         [n_k, problem.n_scores, problem.n_images])
+    order = problem.curve_order
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
     class_start = np.searchsorted(problem.label[order], np.arange(n_k))
