@@ -7,6 +7,7 @@ current directory or absolute).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -152,10 +153,14 @@ def coco_detections(entries: Any, source: str) -> Detections:
     if not isinstance(entries, list):
         raise OrchError("expected a JSON list of detections", source)
     try:
-        image = np.array([e["image_id"] for e in entries], dtype=np.int64)
-        category = np.array([e["category_id"] for e in entries], dtype=np.int64)
-        scores = np.array([e["score"] for e in entries], dtype=np.float64)
-        boxes = np.array([e["bbox"] for e in entries], dtype=np.float64).reshape(-1, 4)
+        n = len(entries)
+        image = np.fromiter((e["image_id"] for e in entries), dtype=np.int64, count=n)
+        category = np.fromiter((e["category_id"] for e in entries), dtype=np.int64, count=n)
+        scores = np.fromiter((e["score"] for e in entries), dtype=np.float64, count=n)
+        if any(len(e["bbox"]) != 4 for e in entries):
+            raise ValueError
+        boxes = np.fromiter(itertools.chain.from_iterable(e["bbox"] for e in entries),
+                            dtype=np.float64, count=4 * n).reshape(n, 4)
     except (KeyError, TypeError, ValueError):
         raise OrchError(f"detection entry {first_bad_detection(entries)} needs image_id, "
                         "category_id, score and a 4-number bbox", source) from None
