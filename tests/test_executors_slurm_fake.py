@@ -137,3 +137,29 @@ def test_dry_run_prints_both_scripts_and_submits_nothing(shapes_ws, fake, capsys
     assert fake.count("sbatch") == 0
     assert not (shapes_ws.root / "batch" / "multi.warmup.sbatch").exists()
     assert shapes_ws.load_run("multi").submissions == []
+
+
+def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
+    from orchestrator.evaluation.store import append_record
+
+    add_run(shapes_ws, "r")
+    backup = shapes_ws.backup_dir("r")
+    backup.mkdir(parents=True)
+    for name in ("r_100.weights", "r_200.weights", "r_300.weights", "r.backup"):
+        (backup / name).write_bytes(b"w" * 16)
+
+    def record(name: str, status: str, iou: float = 0.0) -> dict:
+        stat = (backup / name).stat()
+        metrics = {"iou": {"mean": iou, "ap": [iou] * 10}, "giou": {"mean": iou / 2, "ap": [iou / 2] * 10}}
+        return {"run": "r", "split": "valid", "weights": f"backup/r/{name}", "size": stat.st_size,
+                "mtime": stat.st_mtime, "iteration": int(name[2:5]), "status": status,
+                **({"metrics": metrics} if status == "ok" else {})}
+
+    append_record(shapes_ws, "r", record("r_100.weights", "ok", 0.25))
+    append_record(shapes_ws, "r", record("r_200.weights", "ok", 0.5))
+    for _ in range(shapes_ws.config.eval.max_attempts):
+        append_record(shapes_ws, "r", record("r_300.weights", "failed"))
+    (row,) = collect_status(shapes_ws, ["r"])
+    assert (row["evaluated"], row["pending"], row["failed"]) == (2, 0, 1)
+    assert row["best"] == {"iou": 0.5, "giou": 0.25}
+    assert row["state"] == "not submitted" and row["newest_weights"].endswith(".weights")

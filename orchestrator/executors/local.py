@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -47,6 +46,13 @@ def process_start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def spawn_detached(argv: list[str]) -> int:
+    """Start `argv` in a new session (its own process group, no terminal), stdio on /dev/null,
+    and return its pid. Never waited for: it outlives orch, state comes from its files."""
+    null = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+    return os.posix_spawnp(argv[0], argv, os.environ, file_actions=null, setsid=True)
+
+
 def is_our_process(record: Record) -> bool:
     """The recorded pid is alive AND is the process we started (same start time)."""
     return process_start_ticks(int(record["pid"])) == record["pid_start"]
@@ -71,10 +77,9 @@ class LocalExecutor(Executor):
         for number, job in zip(numbers, jobs):
             self.log_path(job.run, number).parent.mkdir(parents=True, exist_ok=True)
             argv += [str(job.script), str(self.log_path(job.run, number)), str(self.rc_path(job.run, number))]
-        process = subprocess.Popen(argv, cwd=self.ws.root, start_new_session=True, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started = process_start_ticks(process.pid)
-        return [new_record(self.name, job, str(number), chain, self.ws, pid=process.pid, pid_start=started,
+        pid = spawn_detached(argv)
+        started = process_start_ticks(pid)
+        return [new_record(self.name, job, str(number), chain, self.ws, pid=pid, pid_start=started,
                            log=self.ws.relative(self.log_path(job.run, number)),
                            rc_file=self.ws.relative(self.rc_path(job.run, number)))
                 for number, job in zip(numbers, jobs)]

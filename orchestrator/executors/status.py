@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.errors import OrchError
 from orchestrator.executors.base import Record
 from orchestrator.executors.submission import StateKey, current_chain, job_states, state_of
 from orchestrator.runs import RunManifest
@@ -70,30 +71,32 @@ def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
 
 
 def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
-    """Weights evaluated / waiting / failed (each counted once), and the best mean AP
-    (.50:.95) under each matching metric over the successful evaluations."""
-    records = evaluation_records(ws, manifest.name)
-    ok = {r["weights"] for r in records if r.get("status") == "ok"}
-    failed = {r["weights"] for r in records if r.get("status") == "failed"} - ok
-    pending = [w for w in discovered_weights(ws, manifest) if w not in ok and w not in failed]
-    best = {metric: max((r["metrics"][metric]["mean"] for r in records
-                         if r.get("status") == "ok" and metric in r.get("metrics", {})), default=None)
-            for metric in MATCH_METRICS}
-    return {"evaluated": len(ok), "pending": len(pending), "failed": len(failed), "best": best}
+    """Weights files evaluated, waiting for an evaluation and given up on (after
+    eval.max_attempts failures), and the best mean AP (.50:.95) under each matching metric."""
+    from orchestrator.evaluation import exhausted_weights, load_results, pending_weights
+
+    records = load_results(ws, manifest.name)
+    return {"evaluated": len({r["weights"] for r in records if r.get("status") == "ok"}),
+            "pending": len({t.weights.path for t in pending_weights(ws, manifest.name)}),
+            "failed": len({t.weights.path for t in exhausted_weights(ws, manifest.name)}),
+            "best": best_maps(ws, manifest, records)}
 
 
-def evaluation_records(ws: Workspace, run: str) -> list[dict[str, Any]]:
-    from orchestrator.evaluation.store import load_results
+def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Best mean AP per matching metric on the dataset's first evaluated split (as `orch best`)."""
+    from orchestrator.evaluation.best import best_record, default_split
 
-    return load_results(ws, run)
-
-
-def discovered_weights(ws: Workspace, manifest: RunManifest) -> list[str]:
-    """Paths (as the store records them) of the checkpoints the evaluator would take."""
-    from orchestrator.evaluation.discovery import discover_weights
-
-    settings = ws.config.eval
-    return [w.path for w in discover_weights(ws, manifest, settings.min_weight_id, settings.settle_seconds)]
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
+        return {metric: None for metric in MATCH_METRICS}
+    split = default_split(ok, list(ws.config.datasets[manifest.dataset].valid))
+    best: dict[str, float | None] = {}
+    for metric in MATCH_METRICS:
+        try:
+            best[metric] = best_record(ok, metric, "mean", split)["metrics"][metric]["mean"]
+        except OrchError:   # this metric was not computed (eval.metrics)
+            best[metric] = None
+    return best
 
 
 def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
