@@ -43,10 +43,12 @@ def eval_workspace(folder: Path, trained_run: Path, weights=ALL_WEIGHTS, n_valid
     return ws
 
 
-def use_darknet(ws: Workspace, binary: str) -> None:
+def use_darknet(ws: Workspace, binary: str) -> Workspace:
+    """The workspace with another darknet binary in orch.yaml (a fresh object: config is cached)."""
     config = yaml.safe_load((ws.root / "orch.yaml").read_text())
     config["darknet"]["binary"] = binary
     (ws.root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return Workspace(ws.root)
 
 
 def orch_json(capsys, *args: str) -> dict:
@@ -208,7 +210,7 @@ def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, t
 def test_darknet_faults_become_failure_records_with_the_log_tail(tmp_path, trained_run, monkeypatch, fault, error,
                                                                  in_tail):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100", "200"), timeout=1)
-    use_darknet(ws, str(FAKE_DARKNET))
+    ws = use_darknet(ws, str(FAKE_DARKNET))
     monkeypatch.setenv("FAKE_DARKNET_FAULT", fault)
     started = time.monotonic()
     report = run_pass(ws, ["r1"], PassOptions(gpu=0))
@@ -222,6 +224,7 @@ def test_darknet_faults_become_failure_records_with_the_log_tail(tmp_path, train
 def test_an_empty_valid_list_is_a_failure_not_a_crash(tmp_path, trained_run):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",))
     (ws.root / ws.config.datasets["shapes"].valid["valid"]).write_text("")
+    ws = Workspace(ws.root)
     report = run_pass(ws, ["r1"], PassOptions(gpu=0))
     assert [o.status for o in report.outcomes] == ["failed"]
     assert "valid list" in report.outcomes[0].error

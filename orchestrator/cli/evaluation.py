@@ -16,6 +16,8 @@ from orchestrator.evaluation.best import MEASURES, best_record, default_split, s
 from orchestrator.evaluation.signals import stop_on_signals
 from orchestrator.evaluation.store import load_results
 
+LOG_HANDLER = "orch-evaluation-cli"
+
 # The pass (NumPy, metrics engine) and the scheduler (APScheduler) are imported by the commands
 # that use them, so that every other `orch` command starts quickly.
 
@@ -70,11 +72,17 @@ def _positive_int(text: str) -> int:
 
 
 def _show_log(timestamps: bool) -> None:
-    """Evaluation messages on stderr (stdout stays clean for --json)."""
+    """Evaluation messages on the current stderr (stdout stays clean for --json).
+
+    Replaces the handler of an earlier command in the same process (tests call `main` often).
+    """
+    logger = logging.getLogger("orchestrator.evaluation")
+    for old in [h for h in logger.handlers if h.get_name() == LOG_HANDLER]:
+        logger.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(LOG_HANDLER)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s" if timestamps else "%(message)s",
                                            "%Y-%m-%d %H:%M:%S"))
-    logger = logging.getLogger("orchestrator.evaluation")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 

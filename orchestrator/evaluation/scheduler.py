@@ -17,6 +17,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from orchestrator.errors import OrchError
 from orchestrator.evaluation.passes import PassOptions, log_pass, run_pass
 from orchestrator.workspace import Workspace
 
@@ -29,7 +30,11 @@ def watch(ws: Workspace, runs: list[str] | None, options: PassOptions, every_sec
     passes = []
 
     def one_pass() -> None:
-        report = run_pass(ws, runs if runs else ws.run_names(), options, stop)
+        try:
+            report = run_pass(ws, runs if runs else ws.run_names(), options, stop)
+        except OrchError as exc:       # e.g. orch.yaml edited badly: say so, try again next time
+            log.error("pass failed: %s", exc)
+            return
         passes.append(report)
         log_pass(report)
 
