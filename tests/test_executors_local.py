@@ -15,7 +15,7 @@ from orchestrator.executors import executor_name, plan_run, submit_run
 from orchestrator.executors.base import Job
 from orchestrator.executors.local import LocalExecutor, is_our_process
 from orchestrator.executors.status import collect_status
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.runs import RunSpec, new_run, save_manifest
 
 FINISHED_WITHIN = 30.0
 
@@ -41,10 +41,10 @@ def wait_for(condition, timeout: float = FINISHED_WITHIN, what: str = "condition
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def settled_states(executor: LocalExecutor, records: list[dict]) -> dict[str, str]:
-    def ended() -> dict[str, str] | None:
+def settled_states(executor: LocalExecutor, records: list[dict]) -> list[str]:
+    def ended() -> list[str] | None:
         states = executor.states(records)
-        return states if all(s.startswith(("exited", "never")) for s in states.values()) else None
+        return states if all(s.startswith(("exited", "never")) for s in states) else None
 
     return wait_for(ended, what="the chain to end")
 
@@ -58,7 +58,7 @@ def test_chain_runs_in_order_and_records_exit_codes(shapes_ws, tmp_path):
     records = executor.submit([Job("r", "a", ok, 1), Job("r", "b", failing, 1), Job("r", "c", never, 1)], chain=1)
     assert [r["job_id"] for r in records] == ["1", "2", "3"]
     assert len({r["pid"] for r in records}) == 1
-    assert settled_states(executor, records) == {"1": "exited(0)", "2": "exited(3)", "3": "never started"}
+    assert settled_states(executor, records) == ["exited(0)", "exited(3)", "never started"]
     assert (shapes_ws.root / records[1]["log"]).read_text() == "second\n"
 
 
@@ -68,13 +68,27 @@ def test_cancel_kills_the_process_group(shapes_ws, tmp_path):
     marker = tmp_path / "child.pid"
     sleeper = script(tmp_path, "sleep.sh", f"sleep 60 & echo $! > {marker}; wait")
     records = executor.submit([Job("r", "train", sleeper, 1), Job("r", "next", sleeper, 1)], chain=1)
-    wait_for(lambda: executor.states(records)["1"] == "running" and marker.exists(), what="the job to start")
-    assert executor.states(records)["2"] == "pending"
+    wait_for(lambda: executor.states(records)[0] == "running" and marker.exists(), what="the job to start")
+    assert executor.states(records)[1] == "pending"
     executor.cancel(records)
-    assert executor.states(records) == {"1": "exited(143)", "2": "never started"}
+    assert executor.states(records) == ["exited(143)", "never started"]
     child = int(marker.read_text())
     wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
              what="the grandchild to die with its group")
+
+
+def test_local_job_numbers_of_different_runs_do_not_mix_in_status(shapes_ws, tmp_path):
+    for name, body in (("a", "exit 0"), ("b", "exit 5")):
+        add_run(shapes_ws, name)
+        job = script(tmp_path, f"{name}.sh", body)
+        executor = LocalExecutor(shapes_ws)
+        records = executor.submit([Job(name, "train", job, 1)], chain=1)
+        settled_states(executor, records)
+        manifest = shapes_ws.load_run(name)
+        manifest.submissions = records
+        save_manifest(shapes_ws, manifest)
+    rows = collect_status(shapes_ws, ["a", "b"])
+    assert [(r["job_id"], r["state"]) for r in rows] == [("1", "exited(0)"), ("1", "exited(5)")]
 
 
 def test_a_reused_pid_is_not_our_job():

@@ -113,7 +113,7 @@ def test_sacct_answers_when_accounting_exists(shapes_ws, fake):
     fake.handlers.update(squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
                          sacct=lambda argv: (0, "12|CANCELLED by 0\n", ""))
     states = SlurmExecutor(shapes_ws).states([{"job_id": "12"}, {"job_id": "13"}])
-    assert states == {"12": "CANCELLED", "13": "UNKNOWN"}
+    assert states == ["CANCELLED", "UNKNOWN"]
     assert fake.count("scontrol") == 0
 
 

@@ -119,10 +119,13 @@ def test_two_phase_run_resumes_the_warmup_after_it_ended(cluster_ws):
 def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws):
     add_run(cluster_ws, "long", max_batches=400)
     assert orch(cluster_ws, "submit", "long") == 0
-    wait_for(lambda: (cluster_ws.backup_dir("long") / "long.backup").is_file(), "the first .backup (100)")
+    first = job_log(cluster_ws, "long")
+    # iteration 102 is printed once the weights of 100 (.backup, then _100.weights) are written
+    wait_for(lambda: first.is_file() and max(iterations(first), default=0) >= 102, "iteration 102")
+    assert (cluster_ws.backup_dir("long") / "long.backup").is_file()
     assert orch(cluster_ws, "cancel", "long") == 0
     assert collect_status(cluster_ws, ["long"])[0]["state"] == "CANCELLED"
-    cancelled_at = max(iterations(job_log(cluster_ws, "long")))
+    cancelled_at = max(iterations(first))
     assert 100 <= cancelled_at < 200
     assert orch(cluster_ws, "resubmit", "long") == 0
     log = job_log(cluster_ws, "long")
@@ -141,7 +144,7 @@ def test_gres_jobs_see_two_cuda_devices(cluster_ws, tmp_path):
                                  'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"']) + "\n")
     executor = SlurmExecutor(cluster_ws)
     records = executor.submit([Job("gpus", "check", script, 2)], chain=1)
-    wait_for(lambda: not is_active(executor.states(records)[records[0]["job_id"]]), "the check job")
+    wait_for(lambda: not is_active(executor.states(records)[0]), "the check job")
     ids = output.read_text().strip().split("=", 1)[1].split(",")
     assert len(ids) == 2 and len(set(ids)) == 2, output.read_text()
 

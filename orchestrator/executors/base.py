@@ -65,8 +65,8 @@ class Executor(ABC):
         """Start the chain (each job after the previous succeeded); all or nothing."""
 
     @abstractmethod
-    def states(self, records: list[Record]) -> dict[str, str]:
-        """State of each job, by job id, in as few queries as the backend allows."""
+    def states(self, records: list[Record]) -> list[str]:
+        """State of each job (in the order given), in as few queries as the backend allows."""
 
     @abstractmethod
     def cancel(self, records: list[Record]) -> None:

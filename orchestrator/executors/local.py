@@ -84,8 +84,8 @@ class LocalExecutor(Executor):
                            rc_file=self.ws.relative(self.rc_path(job.run, number)))
                 for number, job in zip(numbers, jobs)]
 
-    def states(self, records: list[Record]) -> dict[str, str]:
-        return {str(r["job_id"]): self.state(r) for r in records}
+    def states(self, records: list[Record]) -> list[str]:
+        return [self.state(r) for r in records]
 
     def state(self, record: Record) -> str:
         """exited(rc) | running | pending (earlier phase still running) | killed | never started."""

@@ -81,15 +81,15 @@ class SlurmExecutor(Executor):
                             self.ws.relative(job.script))
         return job_id
 
-    def states(self, records: list[Record]) -> dict[str, str]:
+    def states(self, records: list[Record]) -> list[str]:
         ids = list(dict.fromkeys(str(r["job_id"]) for r in records))
         if not ids:
-            return {}
+            return []
         states = self.squeue(ids)
         missing = [i for i in ids if i not in states]
         if missing:
             states.update(self.sacct(missing) or self.scontrol(missing))
-        return {i: states.get(i, UNKNOWN) for i in ids}
+        return [states.get(str(r["job_id"]), UNKNOWN) for r in records]
 
     def squeue(self, ids: list[str]) -> dict[str, str]:
         """States of the queued and running jobs among `ids`: ONE call for all of them."""

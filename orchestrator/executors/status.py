@@ -12,7 +12,7 @@ from typing import Any
 
 from orchestrator.errors import OrchError
 from orchestrator.executors.base import Record
-from orchestrator.executors.submission import StateKey, current_chain, job_states, state_of
+from orchestrator.executors.submission import current_chain, job_states
 from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace
 
@@ -26,19 +26,22 @@ MATCH_METRICS = ("iou", "giou")
 def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
     """The status of these runs (all of the workspace's when empty), in the order given."""
     manifests = [ws.load_run(run) for run in (runs or ws.run_names())]
-    states = job_states(ws, [r for m in manifests for r in current_chain(m)])
-    return [run_status(ws, manifest, states) for manifest in manifests]
+    chains = [current_chain(m) for m in manifests]
+    states = iter(job_states(ws, [r for chain in chains for r in chain]))
+    return [run_status(ws, manifest, [(r, next(states)) for r in chain])
+            for manifest, chain in zip(manifests, chains)]
 
 
-def run_status(ws: Workspace, manifest: RunManifest, states: dict[StateKey, str]) -> dict[str, Any]:
-    record = shown_job(current_chain(manifest), states)
+def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, str]]) -> dict[str, Any]:
+    """One row; `chain` holds the run's newest jobs with their states."""
+    record, state = shown_job(chain) or (None, "not submitted")
     progress = training_progress(ws, manifest.name) or {}
     return {
         "run": manifest.name,
         "executor": record["executor"] if record else None,
         "phase": record["phase"] if record else None,
         "job_id": str(record["job_id"]) if record else None,
-        "state": state_of(states, record) if record else "not submitted",
+        "state": state,
         "iteration": progress.get("iteration"),
         "max_batches": progress.get("max_batches") or manifest.max_batches,
         "avg_loss": progress.get("avg_loss"),
@@ -47,12 +50,12 @@ def run_status(ws: Workspace, manifest: RunManifest, states: dict[StateKey, str]
     }
 
 
-def shown_job(chain: list[Record], states: dict[StateKey, str]) -> Record | None:
+def shown_job(chain: list[tuple[Record, str]]) -> tuple[Record, str] | None:
     """The job that tells the run's story: the first of the chain that did not succeed
     (running warm-up, failed warm-up whose sequel Slurm cancelled), else the last one."""
-    for record in chain:
-        if state_of(states, record) not in SUCCEEDED:
-            return record
+    for record, state in chain:
+        if state not in SUCCEEDED:
+            return record, state
     return chain[-1] if chain else None
 
 

@@ -25,9 +25,6 @@ from orchestrator.workspace import Workspace
 LOCK_NAME = ".submit.lock"
 CANCEL_WAIT_SECONDS = 30.0
 
-StateKey = tuple[str, str]   # (executor, job id)
-
-
 def current_chain(manifest: RunManifest) -> list[Record]:
     """The jobs of the run's newest submit call ([] if it was never submitted)."""
     if not manifest.submissions:
@@ -36,26 +33,24 @@ def current_chain(manifest: RunManifest) -> list[Record]:
     return [r for r in manifest.submissions if int(r.get("chain", 0)) == newest]
 
 
-def job_states(ws: Workspace, records: list[Record]) -> dict[StateKey, str]:
-    """States of many jobs of many runs: ONE query per executor kind (Slurm: one squeue)."""
-    by_executor: dict[str, list[Record]] = {}
-    for record in records:
-        by_executor.setdefault(record["executor"], []).append(record)
-    states: dict[StateKey, str] = {}
-    for name, group in by_executor.items():
-        states.update({(name, job): state for job, state in executor_named(ws, name).states(group).items()})
+def job_states(ws: Workspace, records: list[Record]) -> list[str]:
+    """States of many jobs of many runs, in the order given: ONE query per executor kind
+    (Slurm: one squeue). Local job numbers repeat across runs, so states go by position."""
+    positions: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        positions.setdefault(record["executor"], []).append(index)
+    states = [""] * len(records)
+    for name, indices in positions.items():
+        answers = executor_named(ws, name).states([records[i] for i in indices])
+        for index, state in zip(indices, answers):
+            states[index] = state
     return states
-
-
-def state_of(states: dict[StateKey, str], record: Record) -> str:
-    return states[(record["executor"], str(record["job_id"]))]
 
 
 def active_jobs(ws: Workspace, manifests: list[RunManifest]) -> list[Record]:
     """The jobs of these runs that are queued or running (one state query for all)."""
     records = [r for m in manifests for r in current_chain(m)]
-    states = job_states(ws, records)
-    return [r for r in records if is_active(state_of(states, r))]
+    return [r for r, state in zip(records, job_states(ws, records)) if is_active(state)]
 
 
 @contextmanager
@@ -145,8 +140,7 @@ def cancel_runs(ws: Workspace, runs: list[str]) -> list[Record]:
         executor_named(ws, name).cancel(records)
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while active and time.monotonic() < deadline:
-        states = job_states(ws, active)
-        active = [r for r in active if is_active(state_of(states, r))]
+        active = [r for r, state in zip(active, job_states(ws, active)) if is_active(state)]
         if active:
             time.sleep(0.5)
     return [r for records in by_executor.values() for r in records]
