@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(ORCH) demo $(DEMO_DIR)
+	$(ORCH) demo --force $(DEMO_DIR)
 
 test: install
 	scripts/dev-slurm.sh start
