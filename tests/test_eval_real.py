@@ -250,6 +250,9 @@ def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, 
     assert [r["iteration"] for r in load_results(ws, "r1")] == [100, 200]
 
 
+CRON_PIDFILE = "/run/crond.pid"   # Debian's cron writes its pid there
+
+
 def cron_running() -> bool:
     return subprocess.run(["pgrep", "-x", "cron"], capture_output=True).returncode == 0
 
@@ -260,7 +263,8 @@ def test_cron_runs_the_installed_line(tmp_path, trained_run):
         pytest.skip("needs root and the cron daemon (Debian package cron)")
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100",))
     saved = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
-    if not cron_running():
+    started_cron = not cron_running()
+    if started_cron:
         subprocess.run(["cron"], check=True)
     try:
         subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--install",
@@ -272,5 +276,9 @@ def test_cron_runs_the_installed_line(tmp_path, trained_run):
         assert str(ws.root) not in subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
         if saved.returncode == 0:
             subprocess.run(["crontab", "-"], input=saved.stdout, text=True, check=True)
+        else:
+            subprocess.run(["crontab", "-r"], check=True)
+        if started_cron:
+            os.kill(int(Path(CRON_PIDFILE).read_text()), signal.SIGTERM)
     assert [r["status"] for r in load_results(ws, "r1")] == ["ok"]
     assert "pass done" in (ws.root / "logs" / "eval-cron.log").read_text()
