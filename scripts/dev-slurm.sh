@@ -10,15 +10,17 @@
 # Settings (environment):
 #   DEV_SLURM_GPUS=4     fake GPUs: character devices <state>/dev/nvidia<i> listed in gres.conf, so
 #                        Slurm sets CUDA_VISIBLE_DEVICES for --gres=gpu:N exactly as on a GPU node
-#   DEV_SLURM_CPUS=      CPUs= of the node (e.g. 8 so jobs asking 8 CPUs run on a 2-core machine);
-#                        empty = what `slurmd -C` detects
+#   DEV_SLURM_CPUS=auto  CPUs= of the node: auto = what `slurmd -C` detects but at least 8, so
+#                        jobs asking orch.yaml's default 8 CPUs (and several test jobs at once) run
+#                        on a 2-core machine; a number sets it; empty = exactly what is detected
 #   DEV_SLURM_STATE=/var/lib/orch-dev-slurm   spool, state, logs and the fake devices
 #
 # Must run as root (it installs packages, writes /etc/slurm and starts daemons).
 set -euo pipefail
 
 GPUS=${DEV_SLURM_GPUS:-4}
-CPUS=${DEV_SLURM_CPUS:-}
+CPUS=${DEV_SLURM_CPUS-auto}
+MIN_AUTO_CPUS=8
 STATE=${DEV_SLURM_STATE:-/var/lib/orch-dev-slurm}
 CONF_DIR=/etc/slurm
 PACKAGES=(slurmctld slurmd slurm-client munge)
@@ -42,18 +44,22 @@ install_packages() {
     fi
 }
 
-# The node line as slurmd detects it; with DEV_SLURM_CPUS only CPUs and memory are given, and
+# The node line as slurmd detects it; with a CPU override only CPUs and memory are given, and
 # `SlurmdParameters=config_overrides` keeps slurmd from draining a node "smaller" than configured.
 node_line() {
-    local detected memory
+    local detected memory cpus=$CPUS
     detected=$(slurmd -C | head -n 1)
-    [ -z "$CPUS" ] || echo "SlurmdParameters=config_overrides"
-    if [ -z "$CPUS" ]; then
+    if [ "$cpus" = auto ]; then
+        cpus=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$detected")
+        [ "$cpus" -ge $MIN_AUTO_CPUS ] && cpus="" || cpus=$MIN_AUTO_CPUS
+    fi
+    [ -z "$cpus" ] || echo "SlurmdParameters=config_overrides"
+    if [ -z "$cpus" ]; then
         echo "$detected NodeAddr=127.0.0.1 Gres=gpu:$GPUS State=UNKNOWN"
         return
     fi
     memory=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$detected")
-    echo "NodeName=$(hostname) NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$memory Gres=gpu:$GPUS State=UNKNOWN"
+    echo "NodeName=$(hostname) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory Gres=gpu:$GPUS State=UNKNOWN"
 }
 
 render_slurm_conf() {
@@ -107,15 +113,19 @@ make_fake_gpus() {
     done
 }
 
-# Writes $1 from stdin when the content differs; returns 0 when it changed.
-write_if_changed() {
-    local target=$1 new
-    new=$(cat)
-    if [ -f "$target" ] && [ "$(cat "$target")" = "$new" ]; then
-        return 1
+differs() { [ ! -f "$1" ] || [ "$(cat "$1")" != "$2" ]; }
+
+write_file() { printf '%s\n' "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }
+
+# Restarting the daemons on a new node configuration requeues the running jobs ("node
+# failure"): refuse unless told to, so nobody's training restarts by surprise.
+refuse_if_jobs_running() {
+    alive "$CTLD_PID" || return 0
+    local running
+    running=$(squeue -h -t RUNNING,COMPLETING -o %i 2>/dev/null | wc -l)
+    if [ "$running" -gt 0 ] && [ -z "${DEV_SLURM_FORCE:-}" ]; then
+        die "the configuration changed but $running job(s) are running; restarting would requeue them (wait, or set DEV_SLURM_FORCE=1)"
     fi
-    printf '%s\n' "$new" >"$target.tmp" && mv "$target.tmp" "$target"
-    return 0
 }
 
 alive() { local pid; pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
@@ -159,10 +169,13 @@ start() {
     install_packages
     mkdir -p "$CONF_DIR" "$STATE/ctld" "$STATE/slurmd"
     make_fake_gpus
-    local changed=0
-    render_slurm_conf | write_if_changed "$CONF_DIR/slurm.conf" && changed=1
-    render_gres_conf | write_if_changed "$CONF_DIR/gres.conf" && changed=1
-    if [ $changed -eq 1 ]; then
+    local slurm_conf gres_conf
+    slurm_conf=$(render_slurm_conf)
+    gres_conf=$(render_gres_conf)
+    if differs "$CONF_DIR/slurm.conf" "$slurm_conf" || differs "$CONF_DIR/gres.conf" "$gres_conf"; then
+        refuse_if_jobs_running
+        write_file "$CONF_DIR/slurm.conf" "$slurm_conf"
+        write_file "$CONF_DIR/gres.conf" "$gres_conf"
         stop_daemon "$SLURMD_PID" slurmd
         stop_daemon "$CTLD_PID" slurmctld
     fi
