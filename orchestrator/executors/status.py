@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator.errors import OrchError
 from orchestrator.executors.base import Record
+from orchestrator.executors.slurm import UNKNOWN
 from orchestrator.executors.submission import current_chain, job_states
 from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace
@@ -19,7 +20,8 @@ from orchestrator.workspace import Workspace
 #: Keys of each `--json` object, in table order.
 STATUS_KEYS = ("run", "executor", "phase", "job_id", "state", "iteration", "max_batches", "avg_loss",
                "newest_weights", "evaluated", "pending", "failed", "best")
-SUCCEEDED = ("COMPLETED", "exited(0)")
+#: States that do not explain a run's situation better than the chain's last job does.
+NOT_TELLING = ("COMPLETED", "exited(0)", UNKNOWN)
 MATCH_METRICS = ("iou", "giou")
 
 
@@ -51,10 +53,10 @@ def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, s
 
 
 def shown_job(chain: list[tuple[Record, str]]) -> tuple[Record, str] | None:
-    """The job that tells the run's story: the first of the chain that did not succeed
+    """The job that tells the run's story: the first of the chain known not to have succeeded
     (running warm-up, failed warm-up whose sequel Slurm cancelled), else the last one."""
     for record, state in chain:
-        if state not in SUCCEEDED:
+        if state not in NOT_TELLING:
             return record, state
     return chain[-1] if chain else None
 
