@@ -175,3 +175,5 @@ def test_sbatch_is_valid_bash_that_resumes_from_the_newest_weights(voc_ws: Works
         (backup / name).write_bytes(b"w")
         os.utime(backup / name, (1e9 - age, 1e9 - age))
     assert run().endswith("runs/r/r.cfg backup/r/r.backup -gpus 0")
+    (backup / "r_300.weights").write_bytes(b"")          # newest, but cut short by a killed job
+    assert run().endswith("runs/r/r.cfg backup/r/r.backup -gpus 0")
