@@ -1,8 +1,9 @@
 """The line shapes Darknet forks print during training, one pattern per printf.
 
 Only lines that carry data get a pattern; the parser chooses which pattern to try from the
-line's first byte, so the thousands of uninteresting lines (`Loaded:`, layer tables, progress
-counters) cost one dictionary lookup each and no regular expression.
+line's first byte, so uninteresting lines (`Loaded:`, layer tables, progress counters) never
+meet a regular expression. The two lines that fill a pjreddie log also have their printf
+format spelled out (`*_PRINTF`), so that `regular` can read them in bulk without any pattern.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ ITERATION = re.compile(
     rb"\s*(\d+): *(" + NUMBER + rb"), *(" + NUMBER + rb") avg( loss)?, *(" + NUMBER
     + rb") rate, *(" + NUMBER + rb") seconds, *(\d+) images(?:, *(" + NUMBER + rb") hours left)?")
 
+#: Start-up banner printed by every fork when darknet (re)starts: marks a resumed run.
+BANNER = b"Learning Rate:"
+
+#: Field kinds of a printf format: `%d` and `%f` (see `swar`).
+INT, FIXED = "%d", "%f"
+#: pjreddie's iteration line as literal text between named fields (series columns): exactly
+#: what ITERATION accepts from pjreddie, with the spacing its printf produces.
+ITERATION_PRINTF = (b"", ("iteration", INT), b": ", ("loss", FIXED), b", ", ("avg_loss", FIXED),
+                    b" avg, ", ("rate", FIXED), b" rate, ", ("seconds", FIXED), b" seconds, ",
+                    ("images", INT), b" images")
+
 #: hank-ai: `N: loss=…, avg loss=…, rate=…, … milliseconds, K images, time remaining=…`;
 #: newer versions add `last=…, best=…` fields, so the fields after `avg loss` are found by name.
 HANK_ITERATION = re.compile(rb"\s*(\d+): loss=(" + NUMBER + rb"), avg loss=(" + NUMBER + rb")")
@@ -29,6 +41,12 @@ HANK_REMAINING = re.compile(rb"time remaining=(" + NUMBER + rb") (second|minute|
 REGION_V3 = re.compile(
     rb"Region (\d+) Avg IOU: ([^,]+), Class: ([^,]+), Obj: ([^,]+), No Obj: ([^,]+), "
     rb"\.5R: ([^,]+), \.75R: ([^,]+),\s*count: (\d+)")
+
+#: REGION_V3's printf, fields named after the region statistics they feed.
+REGION_V3_PRINTF = (b"Region ", ("layer", INT), b" Avg IOU: ", ("iou", FIXED), b", Class: ",
+                    ("class", FIXED), b", Obj: ", ("obj", FIXED), b", No Obj: ", ("noobj", FIXED),
+                    b", .5R: ", ("recall50", FIXED), b", .75R: ", ("recall75", FIXED),
+                    b",  count: ", ("count", INT), b"")
 
 #: YOLOv2: `Region Avg IOU: …, Class: …, Obj: …, No Obj: …, Avg Recall: …,  count: N`.
 REGION_V2 = re.compile(

@@ -6,9 +6,12 @@ per-class APs printed before their mAP line, and the last iteration (restarts, g
 state is small and picklable, which is what makes the incremental cache exact: parsing a log
 in one go or in any number of appended pieces gives the same result.
 
-Speed comes from never running a regular expression on a line that cannot carry data: the
-first byte of each line picks its handler, and failures are found with `bytes.find` over the
-whole chunk rather than line by line.
+Speed comes from array operations: `regular` recognises and reads the region and iteration
+lines of pjreddie's printf for a whole chunk at once, failures are found with `bytes.find`
+over the chunk, and only the remaining lines that can carry data meet a regular expression,
+chosen by their first byte. Between two such lines, the regular ones are added in bulk with
+the same bookkeeping as one by one. A chunk made mostly of other lines (AlexeyAB, hank-ai)
+is parsed line by line, which is also the reference the bulk path is tested against.
 """
 
 from __future__ import annotations
@@ -17,15 +20,19 @@ import dataclasses
 import math
 from typing import Callable
 
+import numpy as np
+
 from orchestrator.logs import lines as L
-from orchestrator.logs.model import ParsedLog
-from orchestrator.logs.region import RegionCollector
+from orchestrator.logs.model import ALL_COLUMNS, ParsedLog
+from orchestrator.logs.region import RegionCollector, region_rows
+from orchestrator.logs.regular import Rows, SortedChunk, sort_lines
 
 NAN = math.nan
 DIGITS = b"0123456789"
 
-#: Start-up banner printed by every fork when darknet (re)starts: marks a resumed run.
-BANNER = b"Learning Rate:"
+#: A chunk with more than one slow line in this many is parsed line by line: between slow
+#: lines, adding regular lines in bulk costs more than it saves.
+SLOW_SHARE = 8
 #: Layer key for YOLOv2 region lines, which do not name their layer.
 UNNAMED_LAYER = "region"
 #: hank-ai prints `time remaining=7 seconds`, or minutes, hours, days.
@@ -35,23 +42,30 @@ HOURS_PER = {b"second": 1 / 3600, b"minute": 1 / 60, b"hour": 1.0, b"day": 24.0}
 class LogParser:
     """Feed it a log's bytes in order (whole lines), then read `result()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, bulk: bool = True) -> None:
+        """`bulk=False` parses every line with its regular expression (the reference)."""
         self.log = ParsedLog()
+        self._bulk = bulk
         self._region = RegionCollector()
         self._pending_class_ap: dict[str, float] = {}
         self._banner_seen = False
         self._in_nan_streak = False
-        self._handlers: dict[bytes, Callable[[bytes, int], None]] = self._handler_table()
+        self._set_handlers()
 
     # -- pickling: the handler table holds bound methods, rebuilt rather than stored ----------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_handlers"]
+        del state["_handlers"], state["_handled"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._handlers = self._handler_table()
+        self._set_handlers()
+
+    def _set_handlers(self) -> None:
+        self._handlers: dict[bytes, Callable[[bytes, int], None]] = self._handler_table()
+        self._handled = np.zeros(256, dtype=bool)
+        self._handled[[first[0] for first in self._handlers]] = True
 
     def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
         """First byte of a line -> the only handler that can make sense of it."""
@@ -76,16 +90,12 @@ class LogParser:
         errors = self._failures_in(data, first_line)
         if b"\x1b" in data:
             data = L.TERMINAL_ESCAPES.sub(b"", data)
-        lines = data.split(b"\n")
-        lines.pop()  # the empty piece after the final newline
-        if b"\r" in data:
-            lines = [visible_text(line) for line in lines]
-        handlers = self._handlers
-        for number, line in enumerate(lines, start=first_line):
-            handler = handlers.get(line[:1])
-            if handler is not None:
-                handler(line, number)
-        self.log.lines += len(lines)
+        chunk = sort_lines(data, self._handled) if self._bulk else None
+        if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
+            self._feed_lines(data, first_line)
+        else:
+            self._feed_sorted(data, chunk, first_line)
+        self.log.lines += data.count(b"\n")
         self._region.fold_into(self.log.region, self.log.series["iteration"])
         if errors:
             self.log.errors.extend(errors)
@@ -100,6 +110,57 @@ class LogParser:
         truncated = {"line": self.log.lines + 1, "kind": "truncated",
                      "text": text[:200].decode(errors="replace")}
         return dataclasses.replace(self.log, errors=[*self.log.errors, truncated])
+
+    def _feed_lines(self, data: bytes, first_line: int) -> None:
+        """Every line to the handler its first byte picks."""
+        lines = data.split(b"\n")
+        lines.pop()  # the empty piece after the final newline
+        if b"\r" in data:
+            lines = [visible_text(line) for line in lines]
+        handlers = self._handlers
+        for number, line in enumerate(lines, start=first_line):
+            handler = handlers.get(line[:1])
+            if handler is not None:
+                handler(line, number)
+
+    def _feed_sorted(self, data: bytes, chunk: SortedChunk, first_line: int) -> None:
+        """Slow lines to their handlers, in order; the regular lines between two of them in
+        bulk. Rows of each kind before every slow line are counted up front, so that the
+        stretches without regular lines cost nothing."""
+        slow = chunk.slow.tolist()
+        region_cuts = np.searchsorted(chunk.region.lines, slow).tolist()
+        iteration_cuts = np.searchsorted(chunk.iterations.lines, slow).tolist()
+        returns = b"\r" in data
+        region_done = iterations_done = 0
+        for index, region_cut, iteration_cut in zip(slow, region_cuts, iteration_cuts):
+            if region_cut > region_done or iteration_cut > iterations_done:
+                self._add_regular(chunk, slice(region_done, region_cut),
+                                  slice(iterations_done, iteration_cut), first_line)
+                region_done, iterations_done = region_cut, iteration_cut
+            line = data[chunk.starts[index]:chunk.ends[index]]
+            line = visible_text(line) if returns else line
+            handler = self._handlers.get(line[:1])
+            if handler is not None:
+                handler(line, first_line + index)
+        self._add_regular(chunk, slice(region_done, None), slice(iterations_done, None),
+                          first_line)
+
+    def _add_regular(self, chunk: SortedChunk, region: slice, iterations: slice,
+                     first_line: int) -> None:
+        """Regular lines with no slow line between them: iteration lines appended to the
+        series, region rows attributed to the iteration line after them (if printed yet)."""
+        iteration_lines = chunk.iterations.lines[iterations]
+        first_row = self.log.iterations
+        if iteration_lines.size:
+            self._region.attribute(first_row)  # rows waiting from before belong to the first
+            self._add_iterations(first_line + iteration_lines, sliced(chunk.iterations,
+                                                                       iterations))
+        region_lines = chunk.region.lines[region]
+        if region_lines.size:
+            following = np.searchsorted(iteration_lines, region_lines)
+            owners = np.where(following < iteration_lines.size, first_row + following, -1)
+            fields = sliced(chunk.region, region)
+            self._region.add_many(fields["layer"], region_rows(fields), owners)
 
     def _failures_in(self, data: bytes, first_line: int) -> list[dict]:
         """Error lines found with bytes.find over the chunk (no per-line test for them)."""
@@ -169,6 +230,27 @@ class LogParser:
             series[name].append(value)
         self._region.attribute(len(series["iteration"]) - 1)
 
+    def _add_iterations(self, numbers: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        """pjreddie iteration lines read in bulk: `_add_iteration`'s bookkeeping, with the
+        rare events (restarts, gaps, NaN streaks) found on arrays and noted one by one."""
+        self._set_format("pjreddie")
+        series = self.log.series
+        iterations, numbers = columns["iteration"].tolist(), numbers.tolist()
+        if series["iteration"]:
+            self._note_discontinuity(numbers[0], iterations[0], series["iteration"][-1])
+        self._banner_seen = False
+        steps = np.diff(columns["iteration"])
+        for index in (np.flatnonzero(steps != 1) + 1).tolist():
+            self._note_discontinuity(numbers[index], iterations[index], iterations[index - 1])
+        loss, avg = columns["loss"], columns["avg_loss"]
+        is_nan = np.isnan(loss) | np.isnan(avg)
+        for index in np.flatnonzero(is_nan != np.r_[self._in_nan_streak, is_nan[:-1]]).tolist():
+            self._note_nan(numbers[index], iterations[index], float(loss[index]),
+                           float(avg[index]))
+        for name in ALL_COLUMNS:
+            values = columns.get(name, np.full(len(numbers), NAN))
+            series[name].frombytes(values.astype(series[name].typecode).tobytes())
+
     def _note_discontinuity(self, number: int, iteration: int, previous: int) -> None:
         """A step other than +1 is a restart (backwards, or after a new banner) or a gap."""
         if iteration == previous + 1:
@@ -188,12 +270,11 @@ class LogParser:
         self._in_nan_streak = is_nan
 
     def _banner_line(self, line: bytes, number: int) -> None:
-        if line.startswith(BANNER):
+        if line.startswith(L.BANNER):
             self._banner_seen = True
 
     # -- region statistics --------------------------------------------------------------------
     def _region_line(self, line: bytes, number: int) -> None:
-        """The commonest line of a pjreddie log, hence built into a row without detours."""
         match = L.REGION_V3.match(line)
         if match is not None:
             layer, iou, cls, obj, noobj, r50, r75, count = match.groups()
@@ -249,6 +330,10 @@ class LogParser:
     def _last_iteration(self) -> int | None:
         iterations = self.log.series["iteration"]
         return iterations[-1] if iterations else None
+
+
+def sliced(rows: Rows, part: slice) -> dict[str, np.ndarray]:
+    return {name: column[part] for name, column in rows.fields.items()}
 
 
 def visible_text(line: bytes) -> bytes:

@@ -2,8 +2,8 @@
 
 Darknet prints one `Region …`/`v3 (…)` line per layer and subdivision (24+ lines per iteration
 for YOLOv3 with 8 subdivisions), always before the iteration line they belong to. Rows are
-therefore queued raw, tagged with their iteration when its line arrives, and averaged in bulk
-with numpy once per parsed chunk: the per-line cost is one `array.extend`.
+therefore queued raw, tagged with their iteration when its line arrives (one by one, or many
+at once when `regular` read them in bulk), and averaged with numpy once per parsed chunk.
 """
 
 from __future__ import annotations
@@ -25,11 +25,25 @@ class RegionCollector:
         self._owners: dict[str, array] = {}    # layer -> series row of each attributed row
 
     def add(self, layer: str, row: tuple[float, ...]) -> None:
+        self._layer(layer).extend(row)
+
+    def add_many(self, layers: np.ndarray, rows: np.ndarray, owners: np.ndarray) -> None:
+        """Rows read in bulk (line order), with the series row each belongs to, -1 for rows
+        whose iteration line is still to come. Rows waiting from before must have been
+        attributed first (`attribute`), so that owners stay a prefix of each layer's rows."""
+        first_seen = np.sort(np.unique(layers, return_index=True)[1])
+        for layer in layers[first_seen].tolist():  # in order of appearance, like `add`
+            mine = layers == layer
+            self._layer(str(layer)).frombytes(rows[mine].tobytes())
+            attributed = owners[mine]
+            self._owners[str(layer)].frombytes(attributed[attributed >= 0].tobytes())
+
+    def _layer(self, layer: str) -> array:
         rows = self._rows.get(layer)
         if rows is None:
             rows = self._rows[layer] = array("d")
             self._owners[layer] = array("q")
-        rows.extend(row)
+        return rows
 
     def attribute(self, series_row: int) -> None:
         """The iteration line (row `series_row` of the series) arrived: every queued row so
@@ -62,6 +76,13 @@ class RegionCollector:
                 columns[name].frombytes(means[:, index].astype(np.float32).tobytes())
             self._rows[layer] = rows[done * WIDTH:]
             self._owners[layer] = array("q")
+
+
+def region_rows(fields: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows (n x WIDTH, float64) from columns named after REGION_STATS; absent ones are NaN."""
+    count = len(next(iter(fields.values())))
+    return np.column_stack([fields[name].astype(np.float64) if name in fields
+                            else np.full(count, np.nan) for name in REGION_STATS])
 
 
 def nan_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -1,0 +1,135 @@
+"""The bulk path (regular lines read with arrays) gives exactly what the line-by-line path gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.logs.model import ParsedLog
+from orchestrator.logs.parser import LogParser
+from orchestrator.logs.regular import sort_lines
+
+LOGS = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "logs"
+REFDATA = sorted(p for p in LOGS.rglob("*") if p.suffix in (".log", ".txt"))
+
+REGION = (b"Region %d Avg IOU: %s, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "
+          b".5R: 1.000000, .75R: %s,  count: %d\n")
+ITERATION = b"%d: %s, %s avg, 0.001000 rate, 0.196614 seconds, %d images\n"
+
+
+def parse(data: bytes, bulk: bool, pieces: int = 1) -> ParsedLog:
+    """Feed whole lines in `pieces` chunks, like the cache does, and keep the partial line."""
+    parser = LogParser(bulk=bulk)
+    cut = data.rfind(b"\n") + 1
+    bounds = np.linspace(0, cut, pieces + 1).astype(int)
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        start, end = data.rfind(b"\n", 0, start) + 1, data.rfind(b"\n", 0, end) + 1
+        parser.feed(data[start:end])
+    return parser.result(data[cut:])
+
+
+def assert_identical(fast: ParsedLog, slow: ParsedLog) -> None:
+    """Bit for bit: columns compared as bytes (NaN payloads and signs included)."""
+    assert {k: v.tobytes() for k, v in fast.series.items()} == \
+        {k: v.tobytes() for k, v in slow.series.items()}
+    assert list(fast.region) == list(slow.region)
+    for layer, columns in slow.region.items():
+        assert {k: v.tobytes() for k, v in fast.region[layer].items()} == \
+            {k: v.tobytes() for k, v in columns.items()}, layer
+    assert repr((fast.summary(), fast.map_points, fast.lines)) == \
+        repr((slow.summary(), slow.map_points, slow.lines))
+
+
+def generated_log() -> bytes:
+    """pjreddie YOLOv3 lines with NaN losses and IoUs, a resume, resize lines, odd values
+    (negative, long, leading zeros) and a truncated last line."""
+    out = [b"yolov3\nLearning Rate: 0.001, Momentum: 0.9, Decay: 0.0005\n"]
+    iteration = 0
+    for step in range(400):
+        iteration = iteration + 1 if step % 97 else max(1, iteration - 5)
+        if step % 97 == 0 and step:
+            out.append(b"Learning Rate: 0.001, Momentum: 0.9, Decay: 0.0005\n")
+        if step % 10 == 0:
+            out.append(b"Resizing\n%d\n" % (320 + 32 * (step % 10)))
+        out.append(b"Loaded: 0.000034 seconds\n")
+        for sub in range(2):
+            for layer in (82, 94, 106):
+                iou = b"-nan" if (step + layer + sub) % 7 == 0 else b"0.%06d" % (step * 7919 % 10**6)
+                r75 = b"nan" if step % 13 == 0 else b"0.500000"
+                out.append(REGION % (layer, iou, r75, (step + sub) % 9))
+        loss = b"-nan" if 150 <= step < 153 else b"%d.%06d" % (step % 3000, step * 31 % 10**6)
+        avg = b"nan" if 150 <= step < 155 else b"-%d.121626" % (step % 2) if step % 50 == 7 \
+            else b"123456789.000001"
+        out.append(ITERATION % (iteration, loss, avg, 64 * iteration * 10**(step % 11)))
+    out.append(b"Region 82 Avg IOU: 0.5, Class: 0.6, Obj")  # truncated
+    return b"".join(out)
+
+
+@pytest.mark.skipif(not REFDATA, reason="shared refdata not present")
+@pytest.mark.parametrize("path", REFDATA, ids=lambda p: p.name)
+def test_refdata_logs_bulk_equals_line_by_line(path):
+    data = path.read_bytes()
+    assert_identical(parse(data, bulk=True), parse(data, bulk=False))
+    assert_identical(parse(data, bulk=True, pieces=7), parse(data, bulk=False))
+
+
+@pytest.mark.parametrize("pieces", [1, 3, 50])
+def test_generated_log_with_nans_and_truncated_line(pieces):
+    data = generated_log()
+    fast, slow = parse(data, bulk=True, pieces=pieces), parse(data, bulk=False)
+    assert_identical(fast, slow)
+    assert slow.iterations == 400 and slow.restarts and slow.errors[-1]["kind"] == "truncated"
+    assert [e["kind"] for e in slow.errors].count("nan-loss") == 1
+
+
+def test_regular_lines_are_read_in_bulk():
+    """Every region and iteration line of the generated log takes the bulk path, except the
+    last line of the chunk (the windows read for it would reach past the chunk's end)."""
+    data = generated_log()
+    lines = data.split(b"\n")
+    chunk = sort_lines(data[:data.rfind(b"\n") + 1], LogParser()._handled)
+    assert len(chunk.region.lines) == 400 * 6 and len(chunk.iterations.lines) == 399
+    assert chunk.slow[-1] == len(lines) - 2
+    assert {lines[i][:8] for i in chunk.slow[:-1].tolist()} == {b"Learning"}
+
+
+def mutated(line: bytes, position: int, byte: int, kind: int) -> bytes:
+    """One byte of a line replaced, deleted or inserted (never its newline)."""
+    at = position % (len(line) - 1)
+    if kind == 0:
+        return line[:at] + bytes([byte]) + line[at + 1:]
+    if kind == 1:
+        return line[:at] + line[at + 1:]
+    return line[:at] + bytes([byte]) + line[at:]
+
+
+def outcome(data: bytes, bulk: bool) -> str | type:
+    """The parse as comparable text, or the exception it raised: a line the regular
+    expressions accept but `float()` refuses must fail the same way on both paths."""
+    try:
+        log = parse(data, bulk)
+    except ValueError as error:
+        return type(error)
+    return repr(({k: v.tobytes() for k, v in log.series.items()},
+                 {layer: {k: v.tobytes() for k, v in c.items()} for layer, c in log.region.items()},
+                 log.summary(), log.lines))
+
+
+LINE_BYTES = st.sampled_from(b"0123456789.,:- \tnaRrx\x00\r")
+
+
+@settings(max_examples=300, deadline=None)
+@given(edits=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 200), LINE_BYTES,
+                                st.integers(0, 2)), min_size=1, max_size=8))
+def test_damaged_regular_lines_go_the_same_way(edits):
+    lines = generated_log().split(b"\n")[:200]
+    lines = [line + b"\n" for line in lines]
+    for line_index, position, byte, kind in edits:
+        index = line_index % len(lines)
+        lines[index] = mutated(lines[index], position, byte, kind)
+    data = b"".join(lines)
+    assert outcome(data, bulk=True) == outcome(data, bulk=False)
