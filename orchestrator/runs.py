@@ -34,6 +34,8 @@ IOU_LOSSES = {
 REPRESENTATIONS = ("lin", "exp")
 LOSS_KEYS = ("iou_loss", "iou_normalizer", "cls_normalizer", "representation")
 SAFE_VALUE = re.compile(r"[^\s#;=\[\]]+")
+# libyaml's safe loader when present: `orch eval --all` and `orch status` read every run.yaml.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -333,7 +335,7 @@ def load_manifest(ws: Workspace, name: str) -> RunManifest:
     if not path.is_file():
         raise OrchError(f"unknown run '{name}'", ws.relative(path))
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)
         return RunManifest(**data)
     except (yaml.YAMLError, TypeError) as exc:
         raise OrchError(f"run.yaml is damaged: {exc}", ws.relative(path)) from None
