@@ -88,6 +88,41 @@ def test_truncated_or_replaced_log_is_reread(tmp_path):
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(other))
 
 
+def test_append_writes_only_the_new_values(tmp_path, monkeypatch):
+    from orchestrator.logs import cache as cache_module
+
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
+    cut = real.index(b"\n", 2_000_000) + 1
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path.write_bytes(real[:cut])
+    parse_file(log_path, cache)
+    written: list[int] = []
+    pwrite = cache_module.os.pwrite
+    monkeypatch.setattr(cache_module.os, "pwrite", lambda fd, data, at: (
+        written.append(len(data)), pwrite(fd, data, at))[1])
+    log_path.write_bytes(real)
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+    saved = sum(f.stat().st_size for f in (tmp_path / "c.pickle.columns").iterdir())
+    assert 0 < sum(written) < 0.25 * saved  # the last 1200 iterations of 6000
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+
+
+def test_short_or_missing_column_files_cost_a_reread(tmp_path):
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()[:300_000]
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path.write_bytes(real)
+    parse_file(log_path, cache)
+    columns = tmp_path / "c.pickle.columns"
+    (columns / "3").write_bytes(b"\0" * 8)                     # short
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+    with open(columns / "0", "ab") as handle:                  # longer: only the saved part
+        handle.write(b"\1" * 80)
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+    for column in columns.iterdir():                           # gone
+        column.unlink()
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+
+
 def test_damaged_cache_costs_a_reread(tmp_path):
     log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
     log_path.write_bytes(b"1: 1.0, 1.0 avg, 0.1 rate, 1.0 seconds, 64 images\n")

@@ -33,7 +33,7 @@ def test_jobs_merged_in_mtime_order_with_restart_and_progress(tmp_path):
         "iteration": 15, "max_batches": None, "avg_loss": 15.5, "loss": 2.0, "rate": 0.001,
         "format": "pjreddie", "restarts": 1, "errors": 0}
     assert sorted(p.name for p in (ws.results_dir("r1") / "logcache").iterdir()) == \
-        ["100.log.pickle", "200.log.pickle"]
+        ["100.log.pickle", "100.log.pickle.columns", "200.log.pickle", "200.log.pickle.columns"]
 
 
 def test_run_without_logs_has_no_progress(tmp_path):

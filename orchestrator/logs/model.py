@@ -1,13 +1,15 @@
 """What a parsed training log is: plain columns plus the few events worth knowing about.
 
 Columns are `array.array` rather than lists because a 500k-iteration log yields millions of
-numbers: arrays pickle (the incremental cache) and convert to numpy (the report) without
-copying element by element, and they grow cheaply as a log grows.
+numbers: arrays are written to and read from files in one call (the incremental cache) and
+convert to numpy (the report) without copying element by element, and they grow cheaply as a
+log grows.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from array import array
@@ -66,6 +68,18 @@ class ParsedLog:
         """One row of the series as a dict (index may be negative)."""
         return {name: self.series[name][index] for name in ALL_COLUMNS}
 
+    def columns(self) -> list[array]:
+        """Every column, the series first, then each region layer: an order that only grows
+        at its end as layers appear, so the cache can keep one growing file per column."""
+        return [*self.series.values(),
+                *(column for layer in self.region.values() for column in layer.values())]
+
+    def without_columns(self) -> ParsedLog:
+        """A copy with empty columns of the same names and types: what the cache pickles."""
+        return dataclasses.replace(
+            self, series=empty_like(self.series),
+            region={layer: empty_like(columns) for layer, columns in self.region.items()})
+
     def summary(self) -> dict[str, Any]:
         """The JSON summary `orch log --json` prints (issue 6, item 3)."""
         return {
@@ -90,6 +104,10 @@ class ParsedLog:
         writer.writerow(SERIES_COLUMNS)
         writer.writerows(zip(*(self.series[name] for name in SERIES_COLUMNS)))
         return out.getvalue()
+
+
+def empty_like(columns: dict[str, array]) -> dict[str, array]:
+    return {name: array(column.typecode) for name, column in columns.items()}
 
 
 def json_safe(row: dict[str, float | int]) -> dict[str, float | int | None]:

@@ -8,14 +8,15 @@ in one go or in any number of appended pieces gives the same result.
 
 Speed comes from array operations: `regular` recognises and reads the region and iteration
 lines of pjreddie's printf for a whole chunk at once, failures are found with `bytes.find`
-over the chunk, and only the remaining lines that can carry data meet a regular expression,
-chosen by their first byte. Between two such lines, the regular ones are added in bulk with
+over the other lines (joined), and only the remaining lines that can carry data meet a
+regular expression, chosen by their first byte. Between two such lines, the regular ones are added in bulk with
 the same bookkeeping as one by one. A chunk made mostly of other lines (AlexeyAB, hank-ai)
 is parsed line by line, which is also the reference the bulk path is tested against.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from typing import Callable
@@ -25,7 +26,7 @@ import numpy as np
 from orchestrator.logs import lines as L
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog
 from orchestrator.logs.region import RegionCollector, region_rows
-from orchestrator.logs.regular import Rows, SortedChunk, sort_lines
+from orchestrator.logs.regular import Excerpt, Rows, SortedChunk, excerpt, sort_lines
 
 NAN = math.nan
 DIGITS = b"0123456789"
@@ -67,6 +68,12 @@ class LogParser:
         self._handled = np.zeros(256, dtype=bool)
         self._handled[[first[0] for first in self._handlers]] = True
 
+    def without_columns(self) -> LogParser:
+        """A copy sharing all state but the log's columns, which the cache saves apart."""
+        clone = copy.copy(self)
+        clone.log = self.log.without_columns()
+        return clone
+
     def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
         """First byte of a line -> the only handler that can make sense of it."""
         table: dict[bytes, Callable[[bytes, int], None]] = {
@@ -87,15 +94,17 @@ class LogParser:
         if not data:
             return
         first_line = self.log.lines + 1
-        errors = self._failures_in(data, first_line)
-        if b"\x1b" in data:
-            data = L.TERMINAL_ESCAPES.sub(b"", data)
-        chunk = sort_lines(data, self._handled) if self._bulk else None
+        shown = L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
+        chunk = sort_lines(shown, self._handled) if self._bulk else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
-            self._feed_lines(data, first_line)
+            self.log.lines += self._feed_lines(shown, first_line)
+            errors = self._failures_in(Excerpt.whole(data), first_line)
         else:
-            self._feed_sorted(data, chunk, first_line)
-        self.log.lines += data.count(b"\n")
+            self._feed_sorted(shown, chunk, first_line)
+            self.log.lines += len(chunk.ends)
+            # no failure marker fits in a regular line (its format's literals and numbers)
+            ends = chunk.ends if shown is data else newlines(data)
+            errors = self._failures_in(excerpt(data, ends, chunk.irregular()), first_line)
         self._region.fold_into(self.log.region, self.log.series["iteration"])
         if errors:
             self.log.errors.extend(errors)
@@ -111,8 +120,8 @@ class LogParser:
                      "text": text[:200].decode(errors="replace")}
         return dataclasses.replace(self.log, errors=[*self.log.errors, truncated])
 
-    def _feed_lines(self, data: bytes, first_line: int) -> None:
-        """Every line to the handler its first byte picks."""
+    def _feed_lines(self, data: bytes, first_line: int) -> int:
+        """Every line to the handler its first byte picks; returns the number of lines."""
         lines = data.split(b"\n")
         lines.pop()  # the empty piece after the final newline
         if b"\r" in data:
@@ -122,6 +131,7 @@ class LogParser:
             handler = handlers.get(line[:1])
             if handler is not None:
                 handler(line, number)
+        return len(lines)
 
     def _feed_sorted(self, data: bytes, chunk: SortedChunk, first_line: int) -> None:
         """Slow lines to their handlers, in order; the regular lines between two of them in
@@ -162,15 +172,16 @@ class LogParser:
             fields = sliced(chunk.region, region)
             self._region.add_many(fields["layer"], region_rows(fields), owners)
 
-    def _failures_in(self, data: bytes, first_line: int) -> list[dict]:
-        """Error lines found with bytes.find over the chunk (no per-line test for them)."""
-        found = []
+    @staticmethod
+    def _failures_in(lines: Excerpt, first_line: int) -> list[dict]:
+        """Error lines found with bytes.find over whole lines (no per-line test for them)."""
+        found, data = [], lines.text
         for marker, kind in L.ERROR_MARKERS:
             position = data.find(marker)
             while position >= 0:
                 start = data.rfind(b"\n", 0, position) + 1
                 end = data.find(b"\n", position)
-                found.append({"line": first_line + data.count(b"\n", 0, position),
+                found.append({"line": first_line + lines.line_of(position),
                               "kind": kind,
                               "text": visible_text(data[start:end]).strip()[:200]
                               .decode(errors="replace")})
@@ -330,6 +341,10 @@ class LogParser:
     def _last_iteration(self) -> int | None:
         iterations = self.log.series["iteration"]
         return iterations[-1] if iterations else None
+
+
+def newlines(data: bytes) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
 
 
 def sliced(rows: Rows, part: slice) -> dict[str, np.ndarray]:

@@ -50,6 +50,45 @@ class SortedChunk:
     region: Rows
     iterations: Rows
 
+    def irregular(self) -> np.ndarray:
+        """Mask of the lines that are not regular."""
+        mask = np.ones(len(self.ends), dtype=bool)
+        mask[self.region.lines] = False
+        mask[self.iterations.lines] = False
+        return mask
+
+
+@dataclass
+class Excerpt:
+    """Some of a chunk's lines joined into `text`: each run of consecutive lines starts at
+    `offsets[k]` in it and is line `first_lines[k]` of the chunk."""
+
+    text: bytes
+    offsets: np.ndarray
+    first_lines: np.ndarray
+
+    @classmethod
+    def whole(cls, data: bytes) -> Excerpt:
+        return cls(data, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+    def line_of(self, position: int) -> int:
+        """The chunk's index of the line holding `text[position]`."""
+        run = int(np.searchsorted(self.offsets, position, side="right")) - 1
+        start = int(self.offsets[run])
+        return int(self.first_lines[run]) + self.text.count(b"\n", start, position)
+
+
+def excerpt(data: bytes, ends: np.ndarray, keep: np.ndarray) -> Excerpt:
+    """The lines of `data` (newlines at `ends`) where `keep` is True, whole lines joined."""
+    if keep.all():
+        return Excerpt.whole(data)
+    edges = np.flatnonzero(np.diff(np.r_[False, keep, False].view(np.int8)))
+    first, stop = edges[0::2], edges[1::2]           # runs of kept lines: [first, stop)
+    begins = np.r_[0, ends[:-1] + 1][first]
+    finishes = ends[stop - 1] + 1
+    text = b"".join([data[a:b] for a, b in zip(begins.tolist(), finishes.tolist())])
+    return Excerpt(text, np.r_[0, np.cumsum(finishes - begins)[:-1]], first)
+
 
 @dataclass
 class Lines:

@@ -25,6 +25,8 @@ ZEROS = int.from_bytes(b"00000000", "little")
 ONE_DOT_SIX = int.from_bytes(b"0.000000", "little")
 #: Added to bytes 0..9 it leaves the high bit clear; to 10..127 it sets it (no carries).
 DIGIT_LIMIT = 0x7676767676767676
+#: The same, except that byte 1 (the dot of `d.dddddd`) must be exactly 0.
+DOT_LIMIT = 0x7676767676767F76
 HIGH_BITS = 0x8080808080808080
 DECIMALS = 6
 #: The smallest integer of each digit count: a `%d` with fewer digits had a leading zero.
@@ -73,9 +75,9 @@ def matches(windows: np.ndarray, offset: int, text: bytes) -> np.ndarray:
     return fits
 
 
-def not_digits(values: np.ndarray) -> np.ndarray:
+def not_digits(values: np.ndarray, limit: int = DIGIT_LIMIT) -> np.ndarray:
     """The high bit of every byte that is not 0..9 in words already XOR-ed with ZEROS."""
-    return ((values + DIGIT_LIMIT) | values) & HIGH_BITS
+    return ((values + limit) | values) & HIGH_BITS
 
 
 def all_digits(values: np.ndarray) -> np.ndarray:
@@ -83,10 +85,12 @@ def all_digits(values: np.ndarray) -> np.ndarray:
 
 
 def eight_digits(values: np.ndarray) -> np.ndarray:
-    """The number written by eight digit values, byte 0 the most significant."""
-    values = (values * 10 + (values >> 8)) & 0x00FF00FF00FF00FF
-    values = (values * 100 + (values >> 16)) & 0x0000FFFF0000FFFF
-    return (values * 10000 + (values >> 32)) & 0xFFFFFFFF
+    """The number written by eight digit values, byte 0 the most significant: each step
+    multiplies every lane by 10**k * 2**w + 1, adding each lane times 10**k into the next
+    one, then shifts those sums back into place (no lane overflows)."""
+    values = (values * (10 * 2**8 + 1)) >> 8
+    values = ((values & 0x00FF00FF00FF00FF) * (100 * 2**16 + 1)) >> 16
+    return ((values & 0x0000FFFF0000FFFF) * (10000 * 2**32 + 1)) >> 32
 
 
 def digit_run(words: np.ndarray) -> np.ndarray:
@@ -127,22 +131,27 @@ def fixed_point(last: np.ndarray, length: np.ndarray,
     float64, and validity. `last` holds the last integer digit, the dot and the decimals;
     longer integer parts and the sign come from the word before, for the few that have them."""
     digits = last ^ ONE_DOT_SIX
-    valid = all_digits(digits) & (digits & 0xFF00 == 0) & (length >= 8) & (length <= 16)
+    valid = (not_digits(digits, DOT_LIMIT) == 0) & (length >= 8) & (length <= 16)
     mantissa = eight_digits(digits) - 9 * 10**DECIMALS * (digits & 0xFF)  # d*10**7 -> d*10**6
-    negative = np.zeros(len(last), dtype=bool)
+    negative = []
     longer = np.flatnonzero(length > 8)
     if longer.size:
         before = earlier(longer)
         first_byte = (8 * (16 - length[longer])).clip(0, 56).astype(np.uint64)
-        negative[longer] = (before >> first_byte) & 0xFF == ord("-")
-        head, head_valid = last_digits(before, length[longer] - 8 - negative[longer])
+        minus = (before >> first_byte) & 0xFF == ord("-")
+        head, head_valid = last_digits(before, length[longer] - 8 - minus)
         mantissa[longer] += head * 10**(DECIMALS + 1)
         valid[longer] &= head_valid
+        negative.append(longer[minus])
     values = mantissa.astype(np.float64) / 10.0**DECIMALS
-    for text, signed in NAN_TEXTS:
-        nan = (length == len(text)) & (last >> 64 - 8 * len(text) == int.from_bytes(text, "little"))
-        values[nan] = np.nan
-        negative |= nan & signed
-        valid |= nan
-    np.negative(values, out=values, where=negative)
+    short = np.flatnonzero(length < 8)
+    if short.size:
+        for text, signed in NAN_TEXTS:
+            nan = short[(length[short] == len(text))
+                        & (last[short] >> 64 - 8 * len(text) == int.from_bytes(text, "little"))]
+            values[nan] = np.nan
+            valid[nan] = True
+            negative += [nan] if signed else []
+    for indices in negative:
+        values[indices] = -values[indices]
     return values, valid
