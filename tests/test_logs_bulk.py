@@ -58,7 +58,8 @@ def generated_log() -> bytes:
         out.append(b"Loaded: 0.000034 seconds\n")
         for sub in range(2):
             for layer in (82, 94, 106):
-                iou = b"-nan" if (step + layer + sub) % 7 == 0 else b"0.%06d" % (step * 7919 % 10**6)
+                iou = b"-nan" if (step + layer + sub) % 7 == 0 \
+                    else b"0.%06d" % (step * 7919 % 10**6)
                 r75 = b"nan" if step % 13 == 0 else b"0.500000"
                 out.append(REGION % (layer, iou, r75, (step + sub) % 9))
         loss = b"-nan" if 150 <= step < 153 else b"%d.%06d" % (step % 3000, step * 31 % 10**6)

@@ -9,9 +9,10 @@ in one go or in any number of appended pieces gives the same result.
 Speed comes from array operations: `regular` recognises and reads the region and iteration
 lines of pjreddie's printf for a whole chunk at once, failures are found with `bytes.find`
 over the other lines (joined), and only the remaining lines that can carry data meet a
-regular expression, chosen by their first byte. Between two such lines, the regular ones are added in bulk with
-the same bookkeeping as one by one. A chunk made mostly of other lines (AlexeyAB, hank-ai)
-is parsed line by line, which is also the reference the bulk path is tested against.
+regular expression, chosen by their first byte. Between two such lines, the regular ones
+are added in bulk with the same bookkeeping as one by one. A chunk made mostly of other
+lines (AlexeyAB, hank-ai) is parsed line by line, the reference the bulk path is tested
+against.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 from orchestrator.logs import lines as L
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog
 from orchestrator.logs.region import RegionCollector, region_rows
-from orchestrator.logs.regular import Excerpt, Rows, SortedChunk, excerpt, sort_lines
+from orchestrator.logs.regular import (Excerpt, Rows, SortedChunk, excerpt, sort_lines,
+                                       worth_sorting)
 
 NAN = math.nan
 DIGITS = b"0123456789"
@@ -95,7 +97,8 @@ class LogParser:
             return
         first_line = self.log.lines + 1
         shown = L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
-        chunk = sort_lines(shown, self._handled) if self._bulk else None
+        chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) \
+            else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
             self.log.lines += self._feed_lines(shown, first_line)
             errors = self._failures_in(Excerpt.whole(data), first_line)
@@ -124,13 +127,9 @@ class LogParser:
         """Every line to the handler its first byte picks; returns the number of lines."""
         lines = data.split(b"\n")
         lines.pop()  # the empty piece after the final newline
-        if b"\r" in data:
-            lines = [visible_text(line) for line in lines]
-        handlers = self._handlers
+        returns = b"\r" in data
         for number, line in enumerate(lines, start=first_line):
-            handler = handlers.get(line[:1])
-            if handler is not None:
-                handler(line, number)
+            self._handle(line, number, returns)
         return len(lines)
 
     def _feed_sorted(self, data: bytes, chunk: SortedChunk, first_line: int) -> None:
@@ -147,13 +146,17 @@ class LogParser:
                 self._add_regular(chunk, slice(region_done, region_cut),
                                   slice(iterations_done, iteration_cut), first_line)
                 region_done, iterations_done = region_cut, iteration_cut
-            line = data[chunk.starts[index]:chunk.ends[index]]
-            line = visible_text(line) if returns else line
-            handler = self._handlers.get(line[:1])
-            if handler is not None:
-                handler(line, first_line + index)
+            self._handle(data[chunk.starts[index]:chunk.ends[index]], first_line + index, returns)
         self._add_regular(chunk, slice(region_done, None), slice(iterations_done, None),
                           first_line)
+
+    def _handle(self, line: bytes, number: int, returns: bool) -> None:
+        """One line to the handler its first byte picks (as a terminal shows it when the
+        chunk has carriage returns)."""
+        line = visible_text(line) if returns else line
+        handler = self._handlers.get(line[:1])
+        if handler is not None:
+            handler(line, number)
 
     def _add_regular(self, chunk: SortedChunk, region: slice, iterations: slice,
                      first_line: int) -> None:

@@ -30,6 +30,9 @@ BANNER_START = L.BANNER[:16]
 #: them (from 16 bytes before a token's end to 16 bytes after a literal) is inside it.
 MARGIN = 16
 PARSE = {L.INT: integers, L.FIXED: fixed_point}
+#: Literals of the two printfs, one of which any chunk with a regular line contains: without
+#: them (AlexeyAB, hank-ai) a chunk is not worth sorting.
+SIGNS = (b" Avg IOU: ", b" avg, ")
 
 
 @dataclass
@@ -127,6 +130,11 @@ def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
     return SortedChunk(starts, ends, np.flatnonzero(slow), region, iterations)
 
 
+def worth_sorting(data: bytes) -> bool:
+    """Whether `data` may hold regular lines at all (two substring searches)."""
+    return any(sign in data for sign in SIGNS)
+
+
 def inert(lines: Lines) -> np.ndarray:
     """Lines whose handler provably finds nothing in them."""
     no_comma = np.isin(lines.first_bytes, NEED_A_COMMA) & (lines.commas == 0)
@@ -152,13 +160,13 @@ def read_regular(printf: tuple, lines: Lines) -> Rows:
     head = lines.windows.at(starts)
     fits = matches(head, 0, literals[0])
     field_start, comma, values = starts + len(literals[0]), 0, {}
-    for literal, (name, kind) in zip(literals[1:], fields):
+    for index, (literal, (name, kind)) in enumerate(zip(literals[1:], fields), start=1):
         if b"," in literal:
             at = lines.marks[lines.comma_marks[candidates] + comma] - literal.index(b",")
             comma += 1
-        elif literal is literals[-1]:
+        elif index == len(literals) - 1:
             at = lines.ends[candidates] - len(literal)
-        elif literal is literals[1]:
+        elif index == 1:
             at = field_start + digit_run(word(head, len(literals[0])))
         else:
             raise ValueError(f"no way to find {literal!r} in a line")

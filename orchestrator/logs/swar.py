@@ -8,7 +8,8 @@ steps ("SIMD within a register"). Gathering costs about the same for 8 or 24 byt
 
 Only what Darknet's printf produces is accepted: `%d` integers (no sign, no leading zero, at
 most 16 digits), `%f` numbers (exactly 6 decimals, at most 16 characters with the optional
-`-`) and `nan`/`-nan`; anything else is reported invalid, and its line goes to the regular expressions.
+`-`) and `nan`/`-nan`; anything else is reported invalid, and its line goes to the regular
+expressions.
 `%f` values are exact: their digits form an integer mantissa below 2**53, and one IEEE division
 by 10**6 (itself exact) rounds it correctly, which is precisely what `float()` does with the text.
 """
