@@ -94,10 +94,10 @@ def coco_arrays(gt: dict, results: list, metric: str) -> np.ndarray:
     from orchestrator.metrics.coco import CocoProblem, accumulate
     from orchestrator.metrics.coco_match import greedy_matches
 
-    problem = CocoProblem(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"))
-    matches = greedy_matches(problem.pairs, problem.overlaps[metric], problem.rank,
+    problem = CocoProblem(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), (metric,))
+    matched = greedy_matches(problem.pairs, problem.overlaps, problem.rank,
                              problem.gt_crowd, problem.gt_ignore, THRESHOLDS)
-    return accumulate(problem, matches)[0]
+    return accumulate(problem, matched)[0][0]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

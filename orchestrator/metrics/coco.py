@@ -16,10 +16,10 @@ import numpy as np
 
 from orchestrator.metrics.align import align_detections
 from orchestrator.metrics.boxes import Detections, GroundTruth
-from orchestrator.metrics.coco_match import Matches, greedy_matches
-from orchestrator.metrics.curves import hit_precisions, hits_needed, interpolated_precision
+from orchestrator.metrics.coco_match import greedy_matches, threshold_limits
+from orchestrator.metrics.curves import hits_needed, interpolated_precision
 from orchestrator.metrics.overlaps import coco_overlaps
-from orchestrator.metrics.pairs import (dense_rank, group_keys, pairs_by_group,
+from orchestrator.metrics.pairs import (Pairs, dense_rank, group_keys, pairs_by_group,
                                         rank_within_groups, stable_order)
 from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
 
@@ -36,39 +36,62 @@ SUMMARY = ((True, None, "all", 100), (True, 0.5, "all", 100), (True, 0.75, "all"
 
 
 class CocoProblem:
-    """Detections and ground truth of one COCO evaluation, prepared once for all metrics:
-    top-100 detections per (image, category), their pairs with ground truth, ignore flags."""
+    """Detections and ground truth of one COCO evaluation, prepared once for all metrics.
 
-    def __init__(self, gt: GroundTruth, detections: Detections):
+    Detections are the top 100 per (image, category), renumbered in the order of COCOeval's
+    precision/recall curves (category, then score, ties by image id then input order), so that
+    a detection's index is also its place on its curve. `pairs` are the (detection, ground
+    truth) pairs that reach the lowest threshold under some metric, ordered by detection.
+    """
+
+    def __init__(self, gt: GroundTruth, detections: Detections, metrics: tuple[str, ...]):
         image, label = align_detections(gt, detections)
-        known = label >= 0
-        n_classes = len(gt.class_names)
-        groups = group_keys(image[known], label[known], n_classes)
+        known = np.flatnonzero(label >= 0)
+        image, label = image[known], label[known]
+        n_classes, n_images = len(gt.class_names), len(gt.image_ids)
+        groups = group_keys(image, label, n_classes)
         score_rank, n_scores = dense_rank(-detections.scores[known])
-        order = stable_order([groups, score_rank], [n_classes * len(gt.image_ids), n_scores])
-        rank = rank_within_groups(groups, order)
-        top = rank < MAX_DETS[-1]
-        self.n_classes = n_classes
-        self.n_images = len(gt.image_ids)
-        self.n_scores = n_scores
-        self.label = label[known][top]
-        self.score_rank = score_rank[top]
-        self.rank = rank[top]
-        self.image_rank = np.argsort(np.argsort(gt.image_ids, kind="stable"))[image[known][top]]
-        boxes = detections.in_format("xywh")[known][top]
-        gt_boxes = gt.in_format("xywh")
-        self.pairs = pairs_by_group(groups[top], group_keys(gt.image, gt.label, n_classes))
-        self.overlaps = dict(zip(("iou", "giou"), coco_overlaps(
-            boxes[self.pairs.det], gt_boxes[self.pairs.gt], gt.crowd[self.pairs.gt])))
-        self.gt_crowd = gt.crowd
-        self.gt_ignore = gt.crowd[None, :] | outside(gt.area)
-        self.det_outside = outside(boxes[:, 2] * boxes[:, 3])
-        self.positives = np.stack([np.bincount(gt.label[~ig], minlength=n_classes)
-                                   for ig in self.gt_ignore])
+        by_group = stable_order([groups, score_rank], [n_classes * n_images, n_scores])
+        rank = rank_within_groups(groups, by_group)
+        kept = rank < MAX_DETS[-1]
+        image_rank = np.argsort(np.argsort(gt.image_ids, kind="stable"))[image]
         # COCOeval.accumulate concatenates images in id order, each in score order, then
         # sorts stably by score: ties go by (image id, rank), which input order preserves.
-        self.curve_order = stable_order([self.label, self.score_rank, self.image_rank],
-                                        [n_classes, n_scores, self.n_images])
+        top = np.flatnonzero(kept)
+        curve = top[stable_order([label[top], score_rank[top], image_rank[top]],
+                                 [n_classes, n_scores, n_images])]
+        place = np.empty(len(known), dtype=np.int64)
+        place[curve] = np.arange(len(curve))
+        grouped = by_group[kept[by_group]]  # pairing searches sorted keys: much faster
+        self.n_classes = n_classes
+        self.metrics = metrics
+        self.label = label[curve]
+        self.rank = rank[curve]
+        boxes = np.take(detections.in_format("xywh"), known[curve], axis=0)
+        self.det_outside = outside(boxes[:, 2] * boxes[:, 3])
+        self.pairs, self.overlaps = useful_pairs(
+            place[grouped], pairs_by_group(groups[grouped], group_keys(gt.image, gt.label, n_classes)),
+            boxes, gt, metrics)
+        self.gt_crowd = gt.crowd
+        self.gt_ignore = gt.crowd[None, :] | outside(gt.area)
+        self.positives = np.stack([np.bincount(gt.label[~ig], minlength=n_classes)
+                                   for ig in self.gt_ignore])
+        self.class_start = np.searchsorted(self.label, np.arange(n_classes))
+
+
+def useful_pairs(place: np.ndarray, grouped: Pairs, boxes: np.ndarray, gt: GroundTruth,
+                 metrics: tuple[str, ...]) -> tuple[Pairs, np.ndarray]:
+    """Pairs (detections numbered by `place`) that reach the lowest threshold under some
+    metric, ordered by detection then ground-truth input order; and their (metrics, pairs)
+    overlaps. The others can never match."""
+    det = place[grouped.det]
+    gt_boxes = gt.in_format("xywh")
+    both = dict(zip(("iou", "giou"), coco_overlaps(boxes[det], gt_boxes[grouped.gt],
+                                                    gt.crowd[grouped.gt])))
+    overlaps = np.stack([both[name] for name in metrics])
+    useful = np.flatnonzero((overlaps >= threshold_limits(THRESHOLDS).min()).any(axis=0))
+    useful = useful[np.argsort(det[useful], kind="stable")]
+    return Pairs(det=det[useful], gt=grouped.gt[useful]), overlaps[:, useful]
 
 
 def outside(area: np.ndarray) -> np.ndarray:
@@ -84,103 +107,87 @@ def evaluate_coco(gt: GroundTruth, detections: Detections, *,
     category without ground truth, as COCOeval marks undefined values.
     """
     metrics = validate_metrics(metrics)
-    problem = CocoProblem(gt, detections)
-    out = {}
-    for name in metrics:
-        matches = greedy_matches(problem.pairs, problem.overlaps[name], problem.rank,
-                                 problem.gt_crowd, problem.gt_ignore, THRESHOLDS)
-        precision, recall = accumulate(problem, matches)
-        out[name] = coco_metric_result(precision, recall, gt.class_names)
+    problem = CocoProblem(gt, detections, metrics)
+    precision, recall = accumulate(problem, greedy_matches(
+        problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore,
+        THRESHOLDS))
+    out = {name: coco_metric_result(precision[m], recall[m], gt.class_names)
+           for m, name in enumerate(metrics)}
     return {"style": "coco", "ap_method": "101point", "metrics": out}
 
 
-def accumulate(problem: CocoProblem, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
-    """COCOeval.accumulate: precision (T, R, K, A, M) and recall (T, K, A, M), -1 if undefined.
+def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """COCOeval.accumulate for every metric: precision (metrics, T, R, K, A, M) and recall
+    (metrics, T, K, A, M), -1 if undefined.
 
-    A detection is a row of a (threshold, category) curve unless COCOeval ignores it; rows
-    ignored at every threshold change nothing and are left out, the others are counted where
-    they are ignored (see curves.hit_precisions).
+    Precision only rises at a true positive, so it is computed at those rows only, for all
+    curves (maxDets, metric, area, threshold, category) at once. What a true positive needs
+    to know about the rows above it -- how many count, i.e. are neither ignored nor beyond
+    maxDets -- comes from the events of its curve (matches, listed in curve order by one
+    flatnonzero) and from a running count of the detections inside the area range.
     """
-    n_t, n_k = len(THRESHOLDS), problem.n_classes
-    order = problem.curve_order
-    position = np.empty_like(order)
-    position[order] = np.arange(len(order))
-    class_start = np.searchsorted(problem.label[order], np.arange(n_k))
-    by_place = np.argsort(matches.config.astype(np.int64) * len(order) + position[matches.det])
-    config, det, gt = matches.config[by_place], matches.det[by_place], matches.gt[by_place]
-    precision = np.full((n_t, len(RECALL_LEVELS), n_k, len(AREA_RANGES), len(MAX_DETS)), -1.0)
-    recall = np.full((n_t, n_k, len(AREA_RANGES), len(MAX_DETS)), -1.0)
-    for a in range(len(AREA_RANGES)):
-        mine = config // n_t == a
-        status = MatchStatus(det[mine], config[mine] % n_t, problem.gt_ignore[a, gt[mine]],
-                             problem.det_outside[a], n_t)
-        npos = np.tile(problem.positives[a], n_t)
-        for m, max_det in enumerate(MAX_DETS):
-            member = (problem.rank < max_det) & status.counted_somewhere
-            rows_before = np.r_[0, np.cumsum(member[order])]
-            row_of = rows_before[position]
-            hit_det, hit_t = status.hits(problem.rank < max_det)
-            ign_det, ign_t = status.ignored(member)
-            q, hit_counts = curve_points(hit_t * n_k + problem.label[hit_det], row_of[hit_det],
-                                         ign_t * n_k + problem.label[ign_det], row_of[ign_det],
-                                         np.tile(rows_before[class_start], n_t), npos)
-            q[npos == 0] = -1.0
-            precision[:, :, :, a, m] = q.reshape(n_t, n_k, -1).transpose(0, 2, 1)
-            recall[:, :, a, m] = np.where(npos > 0, hit_counts / np.maximum(npos, 1),
-                                          -1.0).reshape(n_t, n_k)
-    return precision, recall
+    n_metrics, n_areas, n_t, n_pairs = matched.shape
+    n_k, n_d = problem.n_classes, len(MAX_DETS)
+    det, gt = problem.pairs.det, problem.pairs.gt
+    regular = ~problem.gt_ignore[:, gt]
+    inside = ~problem.det_outside[:, det]
+    within = problem.rank[det][None, :] < np.array(MAX_DETS)[:, None]
+    # an event is a match COCOeval counts: to regular truth (a hit), or to ignored truth
+    # from inside the area range (an ignored row where an unmatched one would count)
+    event = np.flatnonzero(within[:, None, None, None, :] & matched[None]
+                           & (regular | inside)[None, None, :, None, :])
+    config, pair = np.divmod(event, max(n_pairs, 1))
+    d, area = config // (n_metrics * n_areas * n_t), config // n_t % n_areas
+    event_det = det[pair]
+    curve = config * n_k + problem.label[event_det]
+    is_hit = regular[area, pair]
+    tp = running_count(curve, is_hit)
+    # rows above inside the area range, minus the ignored matches, plus outside hits
+    counted = (running_count(curve, ~is_hit, inclusive=False) * -1
+               + running_count(curve, is_hit & ~inside[area, pair], inclusive=False)
+               + rows_inside_before(problem, d, area, event_det))
+    hit = np.flatnonzero(is_hit)
+    tp, fp = tp[hit].astype(np.float64), (counted[hit] - tp[hit] + 1).astype(np.float64)
+    precision_at_hit = tp / (fp + tp + np.spacing(1))
+    n_curves = n_d * n_metrics * n_areas * n_t * n_k
+    npos = np.broadcast_to(problem.positives[None, None, :, None, :],
+                           (n_d, n_metrics, n_areas, n_t, n_k)).ravel()
+    needed = hits_needed(RECALL_LEVELS, np.maximum(problem.positives.ravel(), 1))
+    curve_area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(1, 1, n_areas, 1, n_k),
+                                       (n_d, n_metrics, n_areas, n_t, n_k)).ravel()
+    q = interpolated_precision(curve[hit], precision_at_hit, n_curves, needed[curve_area_class])
+    q[npos == 0] = -1.0
+    hits = np.bincount(curve[hit], minlength=n_curves)
+    recall = np.where(npos > 0, hits / np.maximum(npos, 1), -1.0)
+    shape = (n_d, n_metrics, n_areas, n_t, n_k)
+    precision = q.reshape(shape + (-1,)).transpose(1, 3, 5, 4, 2, 0)
+    return precision, recall.reshape(shape).transpose(1, 3, 4, 2, 0)
 
 
-class MatchStatus:
-    """What COCOeval's dtm/dtIg say of each detection in one area range, kept sparse.
-
-    `det`/`threshold` list the matches (sorted by threshold then curve position),
-    `to_ignored` whether the matched ground truth is ignored in this area range.
-    """
-
-    def __init__(self, det: np.ndarray, threshold: np.ndarray, to_ignored: np.ndarray,
-                 outside: np.ndarray, n_t: int):
-        self.det, self.threshold, self.to_ignored, self.n_t = det, threshold, to_ignored, n_t
-        self.outside = outside
-        regular_somewhere = np.zeros(len(outside), dtype=bool)
-        regular_somewhere[det[~to_ignored]] = True
-        ignored_somewhere = np.zeros(len(outside), dtype=bool)
-        ignored_somewhere[det[to_ignored]] = True
-        # a true or false positive at some threshold: in range, or a match to regular truth
-        self.counted_somewhere = ~outside | regular_somewhere
-        self.mixed = self.counted_somewhere & (outside | ignored_somewhere)
-
-    def hits(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """True positives (detection, threshold) among allowed detections, in curve order."""
-        keep = ~self.to_ignored & allowed[self.det]
-        return self.det[keep], self.threshold[keep]
-
-    def ignored(self, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(detection, threshold) of member rows ignored at that threshold: matched to
-        ignored truth there, or outside the area range and unmatched there."""
-        mixed = np.flatnonzero(member & self.mixed)
-        slot = np.full(len(member), -1)
-        slot[mixed] = np.arange(len(mixed))
-        of_mixed = slot[self.det] >= 0
-        state = np.zeros((self.n_t, len(mixed)), dtype=np.int8)  # 0 unmatched, 1 regular, 2 ignored
-        state[self.threshold[of_mixed], slot[self.det[of_mixed]]] = np.where(
-            self.to_ignored[of_mixed], 2, 1)
-        is_ignored = (state == 2) | ((state == 0) & self.outside[mixed][None, :])
-        threshold, index = np.nonzero(is_ignored)
-        return mixed[index], threshold
+def running_count(curve: np.ndarray, flag: np.ndarray, inclusive: bool = True) -> np.ndarray:
+    """How many events of the same curve up to each event (events sorted by curve) have
+    `flag`; counting the event itself if inclusive."""
+    total = np.cumsum(flag, dtype=np.int64)
+    before = total - flag
+    first = np.maximum.accumulate(np.where(np.r_[True, curve[1:] != curve[:-1]],
+                                           np.arange(len(curve)), 0)) if len(curve) else curve
+    return (total if inclusive else before) - before[first]
 
 
-def curve_points(hit_seg: np.ndarray, hit_row: np.ndarray, ign_seg: np.ndarray,
-                 ign_row: np.ndarray, seg_start_row: np.ndarray,
-                 npos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated precision at the 101 recall levels and hit count, per curve.
-    Hits must be sorted by (segment, row)."""
-    # hits arrive sorted by (threshold, category, row) = (segment, row)
-    _, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, seg_start_row,
-                                  coco_formula=True)
-    needed = hits_needed(RECALL_LEVELS, np.maximum(npos, 1))
-    q = interpolated_precision(hit_seg, precision, len(npos), needed)
-    return q, np.bincount(hit_seg, minlength=len(npos)).astype(np.float64)
+def rows_inside_before(problem: CocoProblem, d: np.ndarray, area: np.ndarray,
+                       det: np.ndarray) -> np.ndarray:
+    """Detections of the same category above `det` on its curve that are among the first
+    MAX_DETS[d] of their image and inside area range `area`: the rows that count unless matched
+    to ignored truth. One running count per (maxDets, area), read where needed."""
+    n = len(problem.rank)
+    within = problem.rank[None, :] < np.array(MAX_DETS)[:, None]
+    member = within[:, None, :] & ~problem.det_outside[None]
+    running = np.zeros(member.shape[:2] + (n + 1,), dtype=np.int64)
+    np.cumsum(member, axis=2, out=running[:, :, 1:])
+    running = running.reshape(-1, n + 1)
+    row = d * len(AREA_RANGES) + area
+    start = problem.class_start[problem.label[det]]
+    return running[row, det] - running[row, start]
 
 
 def mean_defined(values: np.ndarray) -> float:
