@@ -121,73 +121,77 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
     (metrics, T, K, A, M), -1 if undefined.
 
     Precision only rises at a true positive, so it is computed at those rows only, for all
-    curves (maxDets, metric, area, threshold, category) at once. What a true positive needs
-    to know about the rows above it -- how many count, i.e. are neither ignored nor beyond
-    maxDets -- comes from the events of its curve (matches, listed in curve order by one
-    flatnonzero) and from a running count of the detections inside the area range.
+    curves (maxDets, metric, area, threshold, category) at once. A curve's rows are its
+    category's detections among the first maxDets of their image, less the ignored ones:
+    outside the area range and unmatched, or matched to ignored truth. So the false positives
+    above a hit are the rows inside the area range above it (a running count per maxDets and
+    area), less the ignored matches and hits above it, plus the hits from outside the range.
     """
     n_metrics, n_areas, n_t, n_pairs = matched.shape
     n_k, n_d = problem.n_classes, len(MAX_DETS)
-    det, gt = problem.pairs.det, problem.pairs.gt
-    regular = ~problem.gt_ignore[:, gt]
-    inside = ~problem.det_outside[:, det]
-    within = problem.rank[det][None, :] < np.array(MAX_DETS)[:, None]
-    # an event is a match COCOeval counts: to regular truth (a hit), or to ignored truth
-    # from inside the area range (an ignored row where an unmatched one would count)
-    event = np.flatnonzero(within[:, None, None, None, :] & matched[None]
-                           & (regular | inside)[None, None, :, None, :])
-    config, pair = np.divmod(event, max(n_pairs, 1))
-    d, area = config // (n_metrics * n_areas * n_t), config // n_t % n_areas
-    event_det = det[pair]
-    curve = config * n_k + problem.label[event_det]
-    is_hit = regular[area, pair]
-    tp = running_count(curve, is_hit)
-    # rows above inside the area range, minus the ignored matches, plus outside hits
-    counted = (running_count(curve, ~is_hit, inclusive=False) * -1
-               + running_count(curve, is_hit & ~inside[area, pair], inclusive=False)
-               + rows_inside_before(problem, d, area, event_det))
-    hit = np.flatnonzero(is_hit)
-    tp, fp = tp[hit].astype(np.float64), (counted[hit] - tp[hit] + 1).astype(np.float64)
-    precision_at_hit = tp / (fp + tp + np.spacing(1))
+    det = problem.pairs.det
+    label = problem.label[det]
+    regular = ~problem.gt_ignore[:, problem.pairs.gt][None, None, :, None, :]
+    inside = ~problem.det_outside[:, det][None, None, :, None, :]
+    counted = ((problem.rank[det][None, :] < np.array(MAX_DETS)[:, None])[:, None, None, None, :]
+               & matched[None])
+    # flat indices (config, pair), config = (maxDets, metric, area, threshold): curve order
+    hit = np.flatnonzero(counted & regular)
+    ignored_match = np.flatnonzero(counted & ~regular & inside)
+    config, pair = np.divmod(hit, max(n_pairs, 1))
+    curve = config * n_k + label[pair]
     n_curves = n_d * n_metrics * n_areas * n_t * n_k
-    npos = np.broadcast_to(problem.positives[None, None, :, None, :],
-                           (n_d, n_metrics, n_areas, n_t, n_k)).ravel()
-    needed = hits_needed(RECALL_LEVELS, np.maximum(problem.positives.ravel(), 1))
-    curve_area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(1, 1, n_areas, 1, n_k),
-                                       (n_d, n_metrics, n_areas, n_t, n_k)).ravel()
-    q = interpolated_precision(curve[hit], precision_at_hit, n_curves, needed[curve_area_class])
-    q[npos == 0] = -1.0
-    hits = np.bincount(curve[hit], minlength=n_curves)
-    recall = np.where(npos > 0, hits / np.maximum(npos, 1), -1.0)
+    curve_first = np.searchsorted(curve, np.arange(n_curves + 1))
+    first = curve_first[curve]
+    hits_before = np.arange(len(hit)) - first
+    ignored_before = matches_above(hit, ignored_match, curve, problem, label, n_pairs)
+    # per (maxDets, area) row and pair: rows inside the range above it, whether it is outside
+    row_pair = ((config // (n_metrics * n_areas * n_t)) * n_areas
+                + config // n_t % n_areas) * n_pairs + pair
+    inside_above, outside = inside_rows_above(problem)
+    outside_hit = outside.ravel()[row_pair]
+    outside_total = np.cumsum(outside_hit) - outside_hit
+    fp = (inside_above.ravel()[row_pair] - hits_before - ignored_before
+          + outside_total - outside_total[first])
+    tp = (hits_before + 1).astype(np.float64)
+    precision_at_hit = tp / (fp.astype(np.float64) + tp + np.spacing(1))
     shape = (n_d, n_metrics, n_areas, n_t, n_k)
+    npos = np.broadcast_to(problem.positives[None, None, :, None, :], shape).ravel()
+    needed = hits_needed(RECALL_LEVELS, np.maximum(problem.positives.ravel(), 1))
+    area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(n_areas, 1, n_k)[None, None],
+                                 shape).ravel()
+    q = interpolated_precision(curve, precision_at_hit, n_curves, needed[area_class])
+    q[npos == 0] = -1.0
+    recall = np.where(npos > 0, np.diff(curve_first) / np.maximum(npos, 1), -1.0)
     precision = q.reshape(shape + (-1,)).transpose(1, 3, 5, 4, 2, 0)
     return precision, recall.reshape(shape).transpose(1, 3, 4, 2, 0)
 
 
-def running_count(curve: np.ndarray, flag: np.ndarray, inclusive: bool = True) -> np.ndarray:
-    """How many events of the same curve up to each event (events sorted by curve) have
-    `flag`; counting the event itself if inclusive."""
-    total = np.cumsum(flag, dtype=np.int64)
-    before = total - flag
-    first = np.maximum.accumulate(np.where(np.r_[True, curve[1:] != curve[:-1]],
-                                           np.arange(len(curve)), 0)) if len(curve) else curve
-    return (total if inclusive else before) - before[first]
+def matches_above(hit: np.ndarray, ignored_match: np.ndarray, curve: np.ndarray,
+                  problem: CocoProblem, label: np.ndarray, n_pairs: int) -> np.ndarray:
+    """Per hit, the ignored matches above it on its curve (both lists of flat indices are
+    sorted): all ignored matches before it, less those before its curve's first pair."""
+    before = np.cumsum(np.bincount(np.searchsorted(hit, ignored_match),
+                                   minlength=len(hit) + 1))[:len(hit)]
+    n_configs = len(MAX_DETS) * len(problem.metrics) * len(AREA_RANGES) * len(THRESHOLDS)
+    class_first_pair = np.searchsorted(label, np.arange(problem.n_classes))
+    curve_start = (np.arange(n_configs)[:, None] * n_pairs + class_first_pair[None, :]).ravel()
+    return before - np.searchsorted(ignored_match, curve_start)[curve]
 
 
-def rows_inside_before(problem: CocoProblem, d: np.ndarray, area: np.ndarray,
-                       det: np.ndarray) -> np.ndarray:
-    """Detections of the same category above `det` on its curve that are among the first
-    MAX_DETS[d] of their image and inside area range `area`: the rows that count unless matched
-    to ignored truth. One running count per (maxDets, area), read where needed."""
-    n = len(problem.rank)
+def inside_rows_above(problem: CocoProblem) -> tuple[np.ndarray, np.ndarray]:
+    """Per (maxDets, area range) and pair: how many detections above the pair's detection on
+    its category's curve are among the first maxDets of their image and inside the range;
+    and whether the pair's detection is outside the range. Shapes (maxDets * areas, pairs)."""
+    det = problem.pairs.det
     within = problem.rank[None, :] < np.array(MAX_DETS)[:, None]
-    member = within[:, None, :] & ~problem.det_outside[None]
-    running = np.zeros(member.shape[:2] + (n + 1,), dtype=np.int64)
-    np.cumsum(member, axis=2, out=running[:, :, 1:])
-    running = running.reshape(-1, n + 1)
-    row = d * len(AREA_RANGES) + area
+    member = (within[:, None, :] & ~problem.det_outside[None]).reshape(-1, len(problem.rank))
+    running = np.zeros((len(member), len(problem.rank) + 1), dtype=np.int32)
+    np.cumsum(member, axis=1, out=running[:, 1:])
     start = problem.class_start[problem.label[det]]
-    return running[row, det] - running[row, start]
+    outside = np.broadcast_to(problem.det_outside[None, :, det], (len(MAX_DETS),) +
+                              problem.det_outside[:, det].shape).reshape(len(member), -1)
+    return running[:, det] - running[:, start], outside
 
 
 def mean_defined(values: np.ndarray) -> float:
