@@ -185,12 +185,13 @@ def inside_rows_above(problem: CocoProblem) -> tuple[np.ndarray, np.ndarray]:
     and whether the pair's detection is outside the range. Shapes (maxDets * areas, pairs)."""
     det = problem.pairs.det
     within = problem.rank[None, :] < np.array(MAX_DETS)[:, None]
-    member = (within[:, None, :] & ~problem.det_outside[None]).reshape(-1, len(problem.rank))
-    running = np.zeros((len(member), len(problem.rank) + 1), dtype=np.int32)
+    rows = len(MAX_DETS) * len(AREA_RANGES)
+    member = (within[:, None, :] & ~problem.det_outside[None]).reshape(rows, len(problem.rank))
+    running = np.zeros((rows, len(problem.rank) + 1), dtype=np.int32)
     np.cumsum(member, axis=1, out=running[:, 1:])
     start = problem.class_start[problem.label[det]]
-    outside = np.broadcast_to(problem.det_outside[None, :, det], (len(MAX_DETS),) +
-                              problem.det_outside[:, det].shape).reshape(len(member), -1)
+    outside = np.broadcast_to(problem.det_outside[None, :, det],
+                              (len(MAX_DETS), len(AREA_RANGES), len(det))).reshape(rows, len(det))
     return running[:, det] - running[:, start], outside
 
 
