@@ -4,8 +4,9 @@ Same parameters as COCOeval: thresholds .50:.05:.95, 101 recall levels, area ran
 all/small/medium/large, maxDets 1/10/100, crowd and area-range ignore rules, the 12 summary
 numbers with -1 where undefined. The GIoU variant runs the identical algorithm on GIoU.
 
-Layout: matching is in coco_match; accumulation here works on true-positive events (see
-curves) rather than on every detection, and for all categories and thresholds at once.
+Layout: matching is in coco_match; accumulation here works on match events rather than on
+every detection. Every step runs once for all metrics, categories, area ranges, thresholds
+and maxDets: the metrics share pairs, sort orders and grouping, only overlap values differ.
 """
 
 from __future__ import annotations

@@ -19,12 +19,13 @@ from orchestrator.metrics.pairs import segment_starts
 
 
 def hit_precisions(hit_segment: np.ndarray, hit_row: np.ndarray, ignored_segment: np.ndarray,
-                   ignored_row: np.ndarray, segment_start_row: np.ndarray,
-                   coco_formula: bool) -> tuple[np.ndarray, np.ndarray]:
+                   ignored_row: np.ndarray,
+                   segment_start_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ordinal (1-based count of hits so far) and precision of each hit.
 
-    Hits must be sorted by (segment, row); ignored rows may come in any order. The precision formula is
-    pycocotools' ``tp / (fp + tp + spacing(1))`` or voc_eval's ``tp / max(tp + fp, eps)``.
+    Hits must be sorted by (segment, row); ignored rows may come in any order. The precision
+    formula is voc_eval's ``tp / max(tp + fp, eps)`` (COCO counts its rows from match events
+    in coco.accumulate).
     """
     stride = int(max(hit_row.max(initial=0), ignored_row.max(initial=0),
                      segment_start_row.max(initial=0))) + 1
@@ -37,10 +38,7 @@ def hit_precisions(hit_segment: np.ndarray, hit_row: np.ndarray, ignored_segment
                       - np.searchsorted(ignored_keys, base + start_row))
     tp = ordinal.astype(np.float64)
     fp = (hit_row - start_row - (ordinal - 1) - ignored_before).astype(np.float64)
-    if coco_formula:
-        precision = tp / (fp + tp + np.spacing(1))
-    else:
-        precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
     return ordinal, precision
 
 

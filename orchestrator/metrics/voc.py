@@ -104,8 +104,7 @@ def class_ap(order: np.ndarray, label: np.ndarray, best_gt: np.ndarray, best_ove
     ign_seg, ign_row = np.concatenate(ign_seg), np.concatenate(ign_row)
     n_segments = len(thresholds) * n_classes
     start_row = np.tile(class_start, len(thresholds))
-    ordinal, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, start_row,
-                                        coco_formula=False)
+    ordinal, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, start_row)
     npos = np.tile(positives, len(thresholds))
     safe_npos = np.maximum(npos, 1)
     if ap_method == "11point":
