@@ -97,3 +97,11 @@ def test_gdarknet_log_csv():
     assert log.region["all"]["iou"][0] == pytest.approx(0.6)
     assert log.region["all"]["giou"][0] == pytest.approx(0.5)
     assert math.isnan(log.region["all"]["giou"][1])
+
+
+def test_a_damaged_number_is_an_error_not_a_crash():
+    log = parse_bytes(b"1: 5.0, 5.0 avg, 0.001 rate, 0.3 seconds, 16 images\n"
+                      b"Region 16 Avg IOU: 0.5x, Class: 0.1, Obj: 0.2, No Obj: 0.1, .5R: 0.0, .75R: 0.0,  count: 3\n"
+                      b"2: 4.0, 4.9 avg, 0.001 rate, 0.3 seconds, 32 images\n")
+    assert log.iterations == 2
+    assert [(e["line"], e["kind"]) for e in log.errors] == [(2, "unparsable")]

@@ -155,8 +155,13 @@ class LogParser:
         chunk has carriage returns)."""
         line = visible_text(line) if returns else line
         handler = self._handlers.get(line[:1])
-        if handler is not None:
+        if handler is None:
+            return
+        try:
             handler(line, number)
+        except ValueError:   # a damaged number (disk full, interleaved output): note it, go on
+            self.log.errors.append({"line": number, "kind": "unparsable",
+                                    "text": line.strip()[:200].decode(errors="replace")})
 
     def _add_regular(self, chunk: SortedChunk, region: slice, iterations: slice,
                      first_line: int) -> None:
