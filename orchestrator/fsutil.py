@@ -29,13 +29,3 @@ def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None
         Path(tmp).unlink(missing_ok=True)
         raise
 
-
-def ensure_inside(root: Path, path: Path, what: str) -> Path:
-    """Resolve `path` and refuse it unless it stays inside `root` (no `../` escapes)."""
-    resolved = Path(os.path.abspath(path))
-    base = Path(os.path.abspath(root))
-    if resolved != base and base not in resolved.parents:
-        from orchestrator.errors import OrchError
-
-        raise OrchError(f"{what} leaves the workspace", str(path))
-    return resolved
