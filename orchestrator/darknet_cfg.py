@@ -66,9 +66,6 @@ class KeyValues:
                 return
         self.lines.insert(self._insert_at(), Line.entry(key, text, self._newline()))
 
-    def remove(self, key: str) -> None:
-        self.lines = [line for line in self.lines if line.key != key]
-
     def _insert_at(self) -> int:
         last = max((i for i, line in enumerate(self.lines) if line.key is not None), default=-1)
         return last + 1
@@ -174,12 +171,6 @@ def read_cfg(path: Path) -> CfgFile:
 
 def read_data(path: Path) -> KeyValues:
     return parse_data(_read_text(path, ".data file"), str(path))
-
-
-def write_text_file(path: Path, parsed: CfgFile | KeyValues) -> None:
-    """Write a cfg or .data atomically, exactly as rendered."""
-    text = parsed.render() if isinstance(parsed, CfgFile) else "".join(line.raw for line in parsed.lines)
-    atomic_write(path, text)
 
 
 def render_data(values: dict[str, object]) -> str:
