@@ -31,6 +31,7 @@ DEFAULT_ITERATIONS = 600
 #: The two runs: name -> single-GPU base learning rate.
 RUNS = {"shapes-lr1e-3": 0.001, "shapes-lr5e-4": 0.0005}
 METRICS = ("iou", "giou")
+PROGRESS_EVERY = 10.0   # seconds between progress lines (evaluations are shown as they end)
 
 Printer = Callable[[str], None]
 
@@ -104,9 +105,12 @@ def follow_training(ws: Workspace, runs: list[str], out: Printer, poll_seconds: 
     """Evaluate checkpoints as they appear and show progress, until training is over and every
     checkpoint has been evaluated."""
     options = PassOptions(gpu=ws.config.eval.gpu)
+    shown = 0.0
     while True:
         rows = collect_status(ws, runs)
-        out(progress_line(rows))
+        if time.monotonic() - shown >= PROGRESS_EVERY:
+            out(progress_line(rows))
+            shown = time.monotonic()
         training = any(is_active(row["state"]) for row in rows)
         report = run_pass(ws, runs, options)
         for outcome in report.outcomes:
