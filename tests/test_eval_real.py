@@ -142,6 +142,7 @@ def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_pat
     [record] = load_results(ws, "r1")
     output = ws.results_dir("r1") / "final" / "valid" / "coco_results.json"
     assert record["status"] == "ok" and record["style"] == "coco" and output.is_file()
+    assert record["ap_method"] == "101point"
     direct = orch_json(capsys, "-C", str(ws.root), "map", "coco", "--gt",
                        str(ws.root / ws.config.datasets["shapes"].ground_truth), "--dt", str(output))
     for metric in ("iou", "giou"):

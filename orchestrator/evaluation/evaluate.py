@@ -63,7 +63,7 @@ def evaluate(ws: Workspace, target: Target, gpu: int, stop: threading.Event,
         timings["metric_seconds"] = round(time.monotonic() - started, 3)
     except EvaluationFailed as failure:
         return make_record(ws, target, dataset, timings, error=failure.error, log_tail=failure.log_tail)
-    return make_record(ws, target, dataset, timings, metrics=result["metrics"])
+    return make_record(ws, target, dataset, timings, metrics=result["metrics"], ap_method=result["ap_method"])
 
 
 def dataset_of(ws: Workspace, manifest: RunManifest) -> Dataset:
@@ -141,13 +141,15 @@ def _cached_ground_truth(style: str, valid_list: str, names: str, gt_path: str |
 
 
 def make_record(ws: Workspace, target: Target, dataset: Dataset, timings: dict, *,
-                metrics: dict | None = None, error: str | None = None, log_tail: str | None = None) -> dict:
-    """The metrics.jsonl record; identifying keys come before `metrics` (see store.record_identity)."""
+                metrics: dict | None = None, ap_method: str | None = None, error: str | None = None,
+                log_tail: str | None = None) -> dict:
+    """The metrics.jsonl record; identifying keys come before `metrics` (see store.record_identity).
+    `ap_method` is the engine's (COCO style is always 101point), else orch.yaml's."""
     weights, manifest = target.weights, target.manifest
     record: dict[str, Any] = {
         "run": manifest.name, "split": target.split, "weights": weights.path, "size": weights.size,
         "mtime": weights.mtime, "iteration": weights.iteration, "style": dataset.eval,
-        "ap_method": ws.config.eval.ap_method, "status": "ok" if metrics is not None else "failed",
+        "ap_method": ap_method or ws.config.eval.ap_method, "status": "ok" if metrics is not None else "failed",
         "thresholds": THRESHOLDS,
     }
     if metrics is not None:
