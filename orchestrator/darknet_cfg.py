@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from orchestrator.errors import OrchError
-from orchestrator.fsutil import atomic_write
 
 
 @dataclass

@@ -13,7 +13,6 @@ from orchestrator.cli import main
 from orchestrator.demo import RUNS, run_demo
 from orchestrator.errors import OrchError
 from orchestrator.evaluation import load_results
-from orchestrator.executors import collect_status
 
 FIGURES = ("loss.png", "map.png", "thresholds.png", "per_class.png", "region.png", "lr.png")
 

@@ -24,6 +24,7 @@ from orchestrator.evaluation import exhausted_weights, load_results, pending_wei
 from orchestrator.evaluation.passes import PassOptions
 from orchestrator.runs import RunSpec, new_run
 from orchestrator.workspace import Workspace
+from waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -60,16 +61,6 @@ def orch_json(capsys, *args: str) -> dict:
 def orch_process(ws: Workspace, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "orchestrator", "-C", str(ws.root), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(condition, timeout: float, what: str, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def darknet_running(ws: Workspace) -> list[int]:
@@ -154,11 +145,11 @@ def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_pat
 def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass_evaluates(tmp_path, trained_run):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), n_valid=48)
     evaluator = orch_process(ws, "eval", "r1")
-    wait_for(lambda: darknet_started(ws), 60, "darknet to start")
+    wait_for(lambda: darknet_started(ws), "darknet to start", 60)
     assert darknet_running(ws)
     evaluator.kill()
     evaluator.wait()
-    wait_for(lambda: not darknet_running(ws), 10, "darknet to die with its evaluator")
+    wait_for(lambda: not darknet_running(ws), "darknet to die with its evaluator", 10)
     assert load_results(ws, "r1") == []
     report = run_pass(ws, ["r1"], PassOptions(gpu=0))     # neither lock blocks
     assert [o.status for o in report.outcomes] == ["ok"] and not report.busy
@@ -168,7 +159,7 @@ def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass
 def test_sigterm_stops_darknet_records_nothing_and_exits_130(tmp_path, trained_run):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), n_valid=48)
     evaluator = orch_process(ws, "eval", "r1")
-    wait_for(lambda: darknet_started(ws), 60, "darknet to start")
+    wait_for(lambda: darknet_started(ws), "darknet to start", 60)
     evaluator.send_signal(signal.SIGTERM)
     assert evaluator.wait(timeout=10) == 130
     assert not darknet_running(ws) and load_results(ws, "r1") == []
@@ -241,9 +232,9 @@ def test_missing_ground_truth_is_a_failure_record(tmp_path, trained_run):
 def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, trained_run):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100",))
     watcher = orch_process(ws, "watch", "--every", "1s", "--gpu", "0")
-    wait_for(lambda: len(load_results(ws, "r1")) == 1, 60, "the first pass")
+    wait_for(lambda: len(load_results(ws, "r1")) == 1, "the first pass", 60)
     shutil.copy(trained_run / "tiny-shapes_200.weights", ws.backup_dir("r1") / "r1_200.weights")
-    wait_for(lambda: len(load_results(ws, "r1")) == 2, 60, "a later pass to pick up new weights")
+    wait_for(lambda: len(load_results(ws, "r1")) == 2, "a later pass to pick up new weights", 60)
     watcher.send_signal(signal.SIGTERM)
     _, err = watcher.communicate(timeout=20)
     assert watcher.returncode == 0, err
@@ -270,7 +261,7 @@ def test_cron_runs_the_installed_line(tmp_path, trained_run):
     try:
         subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--install",
                         "--every", "1"], check=True, capture_output=True)
-        wait_for(lambda: load_results(ws, "r1"), 130, "cron to evaluate the weights", every=1)
+        wait_for(lambda: load_results(ws, "r1"), "cron to evaluate the weights", 130, every=1)
     finally:
         subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--uninstall"],
                        check=True, capture_output=True)

@@ -4,7 +4,6 @@ and the executor choice. The real-darknet local run is at the end (slow)."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from orchestrator.executors.base import Job
 from orchestrator.executors.local import LocalExecutor, is_our_process
 from orchestrator.executors.status import collect_status
 from orchestrator.runs import RunSpec, new_run, save_manifest
+from waiting import wait_for
 
 FINISHED_WITHIN = 30.0
 
@@ -31,22 +31,12 @@ def script(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def wait_for(condition, timeout: float = FINISHED_WITHIN, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def settled_states(executor: LocalExecutor, records: list[dict]) -> list[str]:
     def ended() -> list[str] | None:
         states = executor.states(records)
         return states if all(s.startswith(("exited", "never")) for s in states) else None
 
-    return wait_for(ended, what="the chain to end")
+    return wait_for(ended, "the chain to end", FINISHED_WITHIN)
 
 
 def test_chain_runs_in_order_and_records_exit_codes(shapes_ws, tmp_path):
@@ -68,13 +58,13 @@ def test_cancel_kills_the_process_group(shapes_ws, tmp_path):
     marker = tmp_path / "child.pid"
     sleeper = script(tmp_path, "sleep.sh", f"sleep 60 & echo $! > {marker}; wait")
     records = executor.submit([Job("r", "train", sleeper, 1), Job("r", "next", sleeper, 1)], chain=1)
-    wait_for(lambda: executor.states(records)[0] == "running" and marker.exists(), what="the job to start")
+    wait_for(lambda: executor.states(records)[0] == "running" and marker.exists(), "the job to start", FINISHED_WITHIN)
     assert executor.states(records)[1] == "pending"
     executor.cancel(records)
     assert executor.states(records) == ["exited(143)", "never started"]
     child = int(marker.read_text())
     wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
-             what="the grandchild to die with its group")
+             "the grandchild to die with its group", FINISHED_WITHIN)
 
 
 def test_local_job_numbers_of_different_runs_do_not_mix_in_status(shapes_ws, tmp_path):
@@ -161,7 +151,7 @@ def test_local_executor_trains_a_run_with_darknet(shapes_ws):
         row = collect_status(shapes_ws, ["tiny"])[0]
         return row if row["state"] not in ("pending", "running") else None
 
-    status = wait_for(finished, timeout=120, what="darknet to finish")
+    status = wait_for(finished, "darknet to finish", 120)
     assert status["state"] == "exited(0)", (shapes_ws.root / records[0]["log"]).read_text()[-2000:]
     assert (status["executor"], status["iteration"], status["newest_weights"]) == ("local", 20, "tiny_final.weights")
     assert (shapes_ws.backup_dir("tiny") / "tiny_final.weights").is_file()

@@ -23,7 +23,7 @@ VOC_NAMES = ("aeroplane bicycle bird boat bottle bus car cat chair cow diningtab
 def voc_ws(tmp_path: Path) -> Workspace:
     """A workspace whose `voc` dataset has the 20 VOC classes and a `shapes3` one with 3."""
     root = tmp_path / "my ws"   # a space in the path must not matter
-    ws = init_workspace(root)
+    init_workspace(root)
     for name, classes in (("voc", VOC_NAMES), ("shapes3", ("square", "circle", "triangle"))):
         (root / "data" / name).mkdir(parents=True)
         (root / "data" / name / "names").write_text("\n".join(classes) + "\n")

@@ -7,7 +7,6 @@ Skipped only when `sinfo` is absent; `make test` starts the cluster first.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ from orchestrator.executors.slurm import SlurmExecutor
 from orchestrator.logs import parse_file
 from orchestrator.runs import RunSpec, new_run, sbatch_header
 from orchestrator.workspace import Workspace
-from tests.conftest import make_workspace
+from conftest import make_workspace
+from waiting import wait_for
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,
               pytest.mark.skipif(shutil.which("sinfo") is None, reason="no Slurm (sinfo) on this machine")]
@@ -51,16 +51,6 @@ def orch(ws: Workspace, *args: str) -> int:
     return main(["-C", str(ws.root), *args])
 
 
-def wait_for(condition, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 def iterations(log: Path) -> list[int]:
     return list(parse_file(log).series["iteration"])
 
@@ -81,7 +71,7 @@ def test_submit_pending_running_completed_with_weights(cluster_ws, monkeypatch):
             seen.append(state)
         return state == "COMPLETED"
 
-    wait_for(completed, "the job to complete")
+    wait_for(completed, "the job to complete", TIMEOUT)
     assert seen[0] in ("PENDING", "RUNNING") and "RUNNING" in seen, seen
     assert set(seen) <= {"PENDING", "RUNNING", "COMPLETING", "COMPLETED"}, seen
     assert (cluster_ws.backup_dir("one") / "one_final.weights").is_file()
@@ -104,7 +94,7 @@ def test_two_phase_run_resumes_the_warmup_after_it_ended(cluster_ws):
     warmup, train = cluster_ws.load_run("multi").submissions
     assert (warmup["phase"], train["phase"], train["after"]) == ("warmup", "train", warmup["job_id"])
     wait_for(lambda: collect_status(cluster_ws, ["multi"])[0]["state"] not in ("PENDING", "RUNNING")
-             or None, "both phases to end")
+             or None, "both phases to end", TIMEOUT)
     row = collect_status(cluster_ws, ["multi"])[0]
     assert (row["phase"], row["state"]) == ("train", "COMPLETED")
     first, second = job_log(cluster_ws, "multi", 0), job_log(cluster_ws, "multi", 1)
@@ -121,7 +111,7 @@ def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws):
     assert orch(cluster_ws, "submit", "long") == 0
     first = job_log(cluster_ws, "long")
     # iteration 102 is printed once the weights of 100 (.backup, then _100.weights) are written
-    wait_for(lambda: first.is_file() and max(iterations(first), default=0) >= 102, "iteration 102")
+    wait_for(lambda: first.is_file() and max(iterations(first), default=0) >= 102, "iteration 102", TIMEOUT)
     assert (cluster_ws.backup_dir("long") / "long.backup").is_file()
     assert orch(cluster_ws, "cancel", "long") == 0
     assert collect_status(cluster_ws, ["long"])[0]["state"] == "CANCELLED"
@@ -129,7 +119,7 @@ def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws):
     assert 100 <= cancelled_at < 200
     assert orch(cluster_ws, "resubmit", "long") == 0
     log = job_log(cluster_ws, "long")
-    wait_for(lambda: log.is_file() and iterations(log), "the resumed job's first iteration")
+    wait_for(lambda: log.is_file() and iterations(log), "the resumed job's first iteration", TIMEOUT)
     assert iterations(log)[0] == 101
     assert "starting from: backup/long/long" in log.read_text()
 
@@ -144,7 +134,7 @@ def test_gres_jobs_see_two_cuda_devices(cluster_ws, tmp_path):
                                  'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"']) + "\n")
     executor = SlurmExecutor(cluster_ws)
     records = executor.submit([Job("gpus", "check", script, 2)], chain=1)
-    wait_for(lambda: not is_active(executor.states(records)[0]), "the check job")
+    wait_for(lambda: not is_active(executor.states(records)[0]), "the check job", TIMEOUT)
     ids = output.read_text().strip().split("=", 1)[1].split(",")
     assert len(ids) == 2 and len(set(ids)) == 2, output.read_text()
 
