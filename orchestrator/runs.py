@@ -154,7 +154,8 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
                "sbatch": ws.relative(ws.sbatch_path(name)), "weights_base": weights_base(cfg_path),
                "backup": ws.relative(ws.backup_dir(name))},
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        classes=len(class_names), max_batches=int(_net_float(cfg, "max_batches", 0)))
+        classes=len(class_names), max_batches=int(_net_float(cfg, "max_batches", 0)),
+        submissions=_previous_submissions(ws, name))
     files = {
         cfg_path: cfg.render(),
         data_path: render_data(run_data(ws, name, dataset, len(class_names), flavor)),
@@ -162,6 +163,13 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
         run_dir / "run.yaml": dump_manifest(manifest),
     }
     return BuiltRun(manifest, files, _flavor_warnings(spec, flavor))
+
+
+def _previous_submissions(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    """A run rebuilt with --force keeps its job history (status and cancel still need it)."""
+    if not (ws.run_dir(name) / "run.yaml").is_file():
+        return []
+    return load_manifest(ws, name).submissions
 
 
 def write_run(built: BuiltRun) -> None:

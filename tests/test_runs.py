@@ -12,7 +12,7 @@ import yaml
 from orchestrator.cli import main
 from orchestrator.darknet_cfg import read_cfg, read_data
 from orchestrator.errors import OrchError
-from orchestrator.runs import RunSpec, load_manifest, new_run, scale_for_gpus
+from orchestrator.runs import RunSpec, load_manifest, new_run, save_manifest, scale_for_gpus
 from orchestrator.workspace import Workspace, init_workspace
 
 VOC_NAMES = ("aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse "
@@ -110,10 +110,13 @@ def test_hankai_keeps_the_base_rate():
     assert (scaling.cfg_learning_rate, scaling.cfg_burn_in) == (0.001, 4000)
 
 
-def test_force_rebuilds_an_existing_run(voc_ws: Workspace):
-    new_run(voc_ws, "r", RunSpec(template="yolov3-voc", dataset="voc"))
+def test_force_rebuilds_an_existing_run_and_keeps_its_job_history(voc_ws: Workspace):
+    built = new_run(voc_ws, "r", RunSpec(template="yolov3-voc", dataset="voc"))
+    built.manifest.submissions.append({"executor": "slurm", "job_id": "17", "phase": "train"})
+    save_manifest(voc_ws, built.manifest)
     new_run(voc_ws, "r", RunSpec(template="yolov3-voc", dataset="voc", gpus=2), force=True)
-    assert load_manifest(voc_ws, "r").gpus == 2
+    manifest = load_manifest(voc_ws, "r")
+    assert manifest.gpus == 2 and manifest.submissions == [{"executor": "slurm", "job_id": "17", "phase": "train"}]
 
 
 BAD = [
