@@ -166,10 +166,14 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
 
 
 def _previous_submissions(ws: Workspace, name: str) -> list[dict[str, Any]]:
-    """A run rebuilt with --force keeps its job history (status and cancel still need it)."""
+    """A run rebuilt with --force keeps its job history (status and cancel still need it);
+    a damaged run.yaml is what --force is there to replace."""
     if not (ws.run_dir(name) / "run.yaml").is_file():
         return []
-    return load_manifest(ws, name).submissions
+    try:
+        return load_manifest(ws, name).submissions
+    except OrchError:
+        return []
 
 
 def write_run(built: BuiltRun) -> None:
