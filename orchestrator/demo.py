@@ -103,9 +103,14 @@ def slurm_answers() -> bool:
 
 def follow_training(ws: Workspace, runs: list[str], out: Printer, poll_seconds: float) -> None:
     """Evaluate checkpoints as they appear and show progress, until training is over and every
-    checkpoint has been evaluated."""
+    checkpoint has been evaluated.
+
+    The last weights of a run are written as its training ends and are "settled" only
+    `eval.settle_seconds` later, so after the end one more pass runs once that time has passed.
+    """
     options = PassOptions(gpu=ws.config.eval.gpu)
-    shown = 0.0
+    settle_wait = ws.config.eval.settle_seconds + poll_seconds
+    shown, ended = 0.0, False
     while True:
         rows = collect_status(ws, runs)
         if time.monotonic() - shown >= PROGRESS_EVERY:
@@ -114,16 +119,29 @@ def follow_training(ws: Workspace, runs: list[str], out: Printer, poll_seconds: 
         training = any(is_active(row["state"]) for row in rows)
         report = run_pass(ws, runs, options)
         for outcome in report.outcomes:
-            out(f"  evaluated {outcome.run} iteration {outcome.iteration}: " + (
-                ", ".join(f"mAP@[.5:.95] {m.upper()} {v:.3f}" for m, v in outcome.mean.items())
-                if outcome.status == "ok" else f"FAILED: {outcome.error}") + f" ({outcome.seconds:.1f} s)")
-        if not training and not report.outcomes:
-            failed = [row["run"] for row in rows if row["state"] not in ("COMPLETED", "exited(0)")]
-            if failed:
-                raise OrchError(f"training did not finish for {', '.join(failed)}: see logs/<run>/", "orch demo")
-            return
-        if not report.outcomes:
+            out(outcome_line(outcome))
+        if report.outcomes:
+            continue
+        if training:
             time.sleep(poll_seconds)
+        elif not ended:
+            ended = True
+            time.sleep(settle_wait)
+        else:
+            check_finished(rows)
+            return
+
+
+def outcome_line(outcome) -> str:
+    result = (", ".join(f"mAP@[.5:.95] {m.upper()} {v:.3f}" for m, v in outcome.mean.items())
+              if outcome.status == "ok" else f"FAILED: {outcome.error}")
+    return f"  evaluated {outcome.run} iteration {outcome.iteration}: {result} ({outcome.seconds:.1f} s)"
+
+
+def check_finished(rows: list[dict]) -> None:
+    failed = [row["run"] for row in rows if row["state"] not in ("COMPLETED", "exited(0)")]
+    if failed:
+        raise OrchError(f"training did not finish for {', '.join(failed)}: see logs/<run>/", "orch demo")
 
 
 def progress_line(rows: list[dict]) -> str:
