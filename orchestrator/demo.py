@@ -16,15 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from orchestrator.errors import OrchError
 from orchestrator.evaluation import PassOptions, load_results, run_pass
 from orchestrator.evaluation.best import best_record
 from orchestrator.executors import collect_status, executor_named, is_active, submit_run
 from orchestrator.runs import RunSpec, new_run
-from orchestrator.shapes import generate
-from orchestrator.workspace import Workspace, init_workspace
+from orchestrator.shapes import shapes_workspace
+from orchestrator.workspace import Workspace
 
 MARKER = ".orch-demo"
 DEFAULT_ITERATIONS = 600
@@ -76,18 +74,12 @@ def prepare_workspace(folder: Path, n_train: int, n_valid: int, force: bool) -> 
         if not force:
             raise OrchError("a demo workspace is already there (--force replaces it)", str(folder))
         shutil.rmtree(folder)
-    ws = init_workspace(folder)
+    ws = shapes_workspace(folder, n_train, n_valid, settings={
+        "executor": "slurm" if slurm_answers() else "local",
+        "slurm": {"cpus_per_task": 1, "mem": "1G", "time": "1:00:00"},
+        "eval": {"settle_seconds": 1, "ap_method": "all", "timeout": 600}})
     (folder / MARKER).write_text("made by 'orch demo'; 'orch demo --force' may delete this folder\n")
-    data = generate(folder / "datasets" / "shapes", n_train=n_train, n_valid=n_valid, relative_to=folder)
-    config = yaml.safe_load((folder / "orch.yaml").read_text())
-    config["datasets"] = {"shapes": {
-        "train": ws.relative(data.train_list), "valid": ws.relative(data.valid_list),
-        "names": ws.relative(data.names), "eval": "voc", "ground_truth": ws.relative(data.voc_annotations)}}
-    config["executor"] = "slurm" if slurm_answers() else "local"
-    config["slurm"].update({"cpus_per_task": 1, "mem": "1G", "time": "1:00:00"})
-    config["eval"].update({"settle_seconds": 1, "ap_method": "all", "timeout": 600})
-    (folder / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return Workspace(folder.resolve())
+    return ws
 
 
 def slurm_answers() -> bool:

@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
+import yaml
 from PIL import Image, ImageDraw
 
 from orchestrator.fsutil import atomic_write
+from orchestrator.workspace import CONFIG_NAME, Workspace, init_workspace
 
 CLASSES = ("square", "circle", "triangle")
 # Darknet's `coco_ids` table maps class index 0, 1, 2 to COCO category ids 1, 2, 3.
@@ -73,6 +76,29 @@ def generate(folder: Path, n_train: int = 200, n_valid: int = 40, size: int = 96
     for path, boxes in written["valid"]:
         atomic_write(annotations / f"{path.stem}.xml", _voc_xml(path.name, boxes, size))
     return ShapesDataset(folder / "train.txt", folder / "valid.txt", names, coco_json, annotations)
+
+
+def shapes_workspace(folder: Path, n_train: int, n_valid: int, eval_style: str = "voc",
+                     ground_truth: str | None = "annotations",
+                     settings: dict[str, Any] | None = None) -> Workspace:
+    """A new workspace whose orch.yaml has the drawn dataset as `shapes` (what the demo and the
+    tests start from). `ground_truth`: "annotations" (VOC XML), "coco" (json) or None (Darknet
+    labels); `settings` update orch.yaml's sections, e.g. {"eval": {"settle_seconds": 0}}."""
+    ws = init_workspace(folder)
+    data = generate(folder / "datasets" / "shapes", n_train=n_train, n_valid=n_valid, relative_to=folder)
+    dataset = {"train": ws.relative(data.train_list), "valid": ws.relative(data.valid_list),
+               "names": ws.relative(data.names), "eval": eval_style}
+    if ground_truth is not None:
+        dataset["ground_truth"] = ws.relative({"annotations": data.voc_annotations, "coco": data.coco_json}[ground_truth])
+    config = yaml.safe_load((folder / CONFIG_NAME).read_text())
+    config["datasets"] = {"shapes": dataset}
+    for section, values in (settings or {}).items():
+        if isinstance(values, dict):
+            config[section].update(values)
+        else:
+            config[section] = values
+    atomic_write(folder / CONFIG_NAME, yaml.safe_dump(config, sort_keys=False))
+    return Workspace(ws.root)
 
 
 def _relative(path: Path, base: Path) -> str:
