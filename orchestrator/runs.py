@@ -182,6 +182,18 @@ def write_run(built: BuiltRun) -> None:
         atomic_write(path, text, mode=0o755 if path.suffix == ".sbatch" else None)
 
 
+def compose_spec(ws: Workspace, from_run: str | None, template: str | None, dataset: str | None,
+                 settings: dict[str, str], **changes: Any) -> RunSpec:
+    """The spec `new-run` asked for: a fresh one, or `--from RUN`'s with the given changes."""
+    if from_run:
+        return load_manifest(ws, from_run).spec().updated(template=template, dataset=dataset,
+                                                          settings=settings, **changes)
+    missing = [option for option, value in (("--template", template), ("--dataset", dataset)) if value is None]
+    if missing:
+        raise OrchError(f"new-run needs {' and '.join(missing)} (or --from RUN)", "new-run")
+    return RunSpec(template=template, dataset=dataset).updated(settings=settings, **changes)  # type: ignore[arg-type]
+
+
 def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
     built = build_run(ws, name, spec, force)
     write_run(built)

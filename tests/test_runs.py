@@ -180,3 +180,13 @@ def test_sbatch_is_valid_bash_that_resumes_from_the_newest_weights(voc_ws: Works
     assert run().endswith("runs/r/r.cfg backup/r/r.backup -gpus 0")
     (backup / "r_300.weights").write_bytes(b"")          # newest, but cut short by a killed job
     assert run().endswith("runs/r/r.cfg backup/r/r.backup -gpus 0")
+
+
+def test_templates_lists_shipped_and_workspace_templates(voc_ws: Workspace, tmp_path: Path, capsys, monkeypatch):
+    (voc_ws.root / "cfg_templates" / "mine.cfg").write_text("[net]\n")
+    monkeypatch.chdir(voc_ws.root / "runs")
+    assert main(["templates"]) == 0
+    assert capsys.readouterr().out.split() == ["mine", "tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]
+    monkeypatch.chdir(tmp_path)          # outside any workspace: the shipped ones
+    assert main(["templates"]) == 0
+    assert capsys.readouterr().out.split() == ["tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]

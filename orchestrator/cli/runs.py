@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from orchestrator.cli.common import add_command, workspace_of
-from orchestrator.runs import RunSpec, load_manifest, new_run, parse_setting
+from orchestrator.errors import OrchError
+from orchestrator.runs import compose_spec, new_run, parse_setting
 from orchestrator.templates import template_names
 
 
@@ -49,16 +50,7 @@ def cmd_new_run(args: argparse.Namespace) -> int:
     changes = {k: getattr(args, k) for k in ("gpus", "iou_loss", "iou_normalizer", "cls_normalizer",
                                              "representation", "learning_rate", "burn_in", "max_batches",
                                              "steps", "batch", "subdivisions")}
-    if args.from_run:
-        base = load_manifest(ws, args.from_run).spec()
-        spec = base.updated(template=args.template, dataset=args.dataset, settings=settings, **changes)
-    else:
-        missing = [o for o, v in (("--template", args.template), ("--dataset", args.dataset)) if v is None]
-        if missing:
-            parser_error = f"new-run needs {' and '.join(missing)} (or --from RUN)"
-            from orchestrator.errors import OrchError
-            raise OrchError(parser_error, "new-run")
-        spec = RunSpec(template=args.template, dataset=args.dataset).updated(settings=settings, **changes)
+    spec = compose_spec(ws, args.from_run, args.template, args.dataset, settings, **changes)
     built = new_run(ws, args.name, spec, force=args.force)
     for warning in built.warnings:
         print(f"orch: warning: {warning}", file=sys.stderr)
@@ -73,8 +65,11 @@ def cmd_new_run(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    given = getattr(args, "workspace", None)
-    root = workspace_of(args).root if given else None
+    """Shipped templates, plus the workspace's own when there is one (none is fine here)."""
+    try:
+        root = workspace_of(args).root
+    except OrchError:
+        root = None
     for name in template_names(root):
         print(name)
     return 0
