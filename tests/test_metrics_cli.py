@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,6 @@ from orchestrator.cli import main
 REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 TOY = REFDATA / "voc" / "toy-example"
 COCO = REFDATA / "coco"
-VALID = REFDATA / "darknet-valid"
 
 
 def test_map_voc_text_table(capsys):
@@ -65,3 +66,12 @@ def test_map_bad_input_is_one_line_error(capsys):
         main(["map", "voc", "--detections", "d"])
     assert stop.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_building_the_cli_imports_no_numerics():
+    """`orch --help` (every command registered) must not load the engine, Pillow or plots."""
+    code = ("import sys; from orchestrator.cli import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'matplotlib'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"

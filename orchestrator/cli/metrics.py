@@ -1,13 +1,14 @@
-"""`orch map voc|coco|darknet`: mAP of one detection output, under IoU and/or GIoU."""
+"""`orch map voc|coco|darknet`: mAP of one detection output, under IoU and/or GIoU.
+
+The metrics engine (NumPy, Pillow) is imported by the command that runs, not at start-up:
+`orch --help` and every other command never pay for it.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from orchestrator.cli.common import add_command, print_json, print_table
-from orchestrator.metrics import (evaluate_coco, evaluate_detections, evaluate_voc,
-                                  load_ground_truth, read_coco_gt, read_comp4_folder,
-                                  read_darknet_coco_json, read_names, read_voc_annotations)
 
 METRIC_CHOICES = {"iou": ("iou",), "giou": ("giou",), "both": ("iou", "giou")}
 COCO_LINES = (
@@ -64,6 +65,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_voc(args: argparse.Namespace) -> int:
+    from orchestrator.metrics import (evaluate_voc, read_comp4_folder, read_names,
+                                      read_voc_annotations)
+
     names = read_names(args.names) if args.names else None
     gt = read_voc_annotations(args.annotations, args.imageset, names)
     detections = read_comp4_folder(args.detections, gt.class_names)
@@ -72,12 +76,16 @@ def run_voc(args: argparse.Namespace) -> int:
 
 
 def run_coco(args: argparse.Namespace) -> int:
+    from orchestrator.metrics import evaluate_coco, read_coco_gt, read_darknet_coco_json
+
     result = evaluate_coco(read_coco_gt(args.gt), read_darknet_coco_json(args.dt),
                            metrics=METRIC_CHOICES[args.metric])
     return show(result, args.json)
 
 
 def run_darknet(args: argparse.Namespace) -> int:
+    from orchestrator.metrics import evaluate_detections, load_ground_truth
+
     gt = load_ground_truth(args.style, args.valid, args.names)
     result = evaluate_detections(gt, args.detections, args.style, args.ap, METRIC_CHOICES[args.metric])
     return show(result, args.json)
