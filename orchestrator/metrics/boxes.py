@@ -8,7 +8,7 @@ that the exact comparisons with pycocotools and voc_eval depend on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -24,8 +24,7 @@ class GroundTruth:
     comp4 files print); `image_ids` the numeric ids (COCO ids, or the number Darknet derives
     from the file name for its COCO json). Per box: `image` and `label` index those lists and
     `class_names`; `class_ids` are the category ids detections refer to (COCO ids or the
-    class index). `ann_ids` start at 1: pycocotools records matches by annotation id and
-    treats id 0 as "unmatched".
+    class index).
     """
 
     image_names: tuple[str, ...]
@@ -39,11 +38,6 @@ class GroundTruth:
     area: np.ndarray
     crowd: np.ndarray
     difficult: np.ndarray
-    ann_ids: np.ndarray = field(default=None)  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.ann_ids is None:
-            object.__setattr__(self, "ann_ids", np.arange(1, len(self.image) + 1, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.image)
