@@ -16,7 +16,7 @@ from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.readers import (darknet_image_name, read_coco_gt, read_comp4_folder,
                                           read_darknet_coco_json, read_darknet_labels,
-                                          read_names, read_text, voc_annotations)
+                                          read_lines, read_names, voc_annotations)
 from orchestrator.metrics.voc import evaluate_voc
 
 Style = Literal["voc", "coco"]
@@ -44,8 +44,7 @@ def load_ground_truth(style: Style, valid_list: PathLike, names: PathLike | Sequ
 
 def image_names(valid_list: PathLike) -> list[str]:
     """The Darknet image names (file stems) of the images of a valid list, in order."""
-    return [darknet_image_name(line.strip())
-            for line in read_text(valid_list).splitlines() if line.strip()]
+    return [darknet_image_name(path) for path in read_lines(valid_list)]
 
 
 def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path) -> GroundTruth:

@@ -39,8 +39,7 @@ LABEL_PATH_REPLACEMENTS = (("images", "labels"), ("JPEGImages", "labels"), ("raw
 def read_names(path: str | os.PathLike) -> list[str]:
     """Class names, one per line as in Darknet's .names (blank lines skipped, names may
     contain spaces)."""
-    lines = read_text(path).splitlines()
-    names = [line.strip() for line in lines if line.strip()]
+    names = read_lines(path)
     if not names:
         raise OrchError("no class names", str(path))
     return names
@@ -207,8 +206,6 @@ def coco_ground_truth(data: Any, source: str) -> GroundTruth:
         area = np.array([a.get("area", b[2] * b[3]) for a, b in zip(annotations, boxes)],
                         dtype=np.float64)
         crowd = np.array([bool(a.get("iscrowd", 0)) for a in annotations], dtype=bool)
-        ann_ids = np.array([a.get("id", i + 1) for i, a in enumerate(annotations)],
-                           dtype=np.int64)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise OrchError(f"not a COCO ground-truth file ({exc.__class__.__name__}: {exc})",
                         source) from None
@@ -219,8 +216,7 @@ def coco_ground_truth(data: Any, source: str) -> GroundTruth:
     return GroundTruth(image_names=image_names, image_ids=image_ids, class_names=class_names,
                        class_ids=class_ids, image=image[keep], label=label[keep],
                        boxes=boxes[keep], box_format="xywh", area=area[keep],
-                       crowd=crowd[keep], difficult=np.zeros(int(keep.sum()), dtype=bool),
-                       ann_ids=ann_ids[keep])
+                       crowd=crowd[keep], difficult=np.zeros(int(keep.sum()), dtype=bool))
 
 
 def read_voc_annotations(folder: str | os.PathLike, imageset_file: str | os.PathLike,
@@ -230,7 +226,7 @@ def read_voc_annotations(folder: str | os.PathLike, imageset_file: str | os.Path
     Without `class_names` the classes are the sorted names found; with them, objects of other
     classes are skipped (voc_eval only looks at the class it evaluates).
     """
-    ids = [line.split()[0] for line in read_text(imageset_file).splitlines() if line.strip()]
+    ids = [line.split()[0] for line in read_lines(imageset_file)]
     return voc_annotations(folder, ids, class_names)
 
 
@@ -284,7 +280,7 @@ def read_darknet_labels(valid_list_file: str | os.PathLike,
     lazily, nothing is decoded). Boxes become COCO xywh pixels (`x = (cx - w/2) * W`), which
     is Darknet's own json convention; VOC-style evaluation shifts them by +1 like comp4.
     """
-    paths = [line.strip() for line in read_text(valid_list_file).splitlines() if line.strip()]
+    paths = read_lines(valid_list_file)
     rows: list[tuple[int, int, float, float, float, float]] = []
     for image_index, image_path in enumerate(paths):
         width, height = image_size(image_path)
@@ -341,6 +337,11 @@ def read_text(path: str | os.PathLike) -> str:
         raise OrchError("file not found", str(path)) from None
     except OSError as exc:
         raise OrchError(f"cannot read ({exc.strerror})", str(path)) from None
+
+
+def read_lines(path: str | os.PathLike) -> list[str]:
+    """The non-blank lines of a list file (names, image set, valid list), stripped."""
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
 
 
 def parse_json(text: str, path: str | os.PathLike) -> Any:
