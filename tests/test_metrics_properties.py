@@ -91,13 +91,11 @@ def test_coco_giou_equals_patched_pycocotools(data):
 
 def coco_arrays(gt: dict, results: list, metric: str) -> np.ndarray:
     """The full precision array (T, R, K, A, M), to compare beyond the 12 averages."""
-    from orchestrator.metrics.coco import CocoProblem, accumulate
-    from orchestrator.metrics.coco_match import greedy_matches
+    from orchestrator.metrics.coco import precision_recall
 
-    problem = CocoProblem(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), (metric,))
-    matched = greedy_matches(problem.pairs, problem.overlaps, problem.rank,
-                             problem.gt_crowd, problem.gt_ignore, THRESHOLDS)
-    return accumulate(problem, matched)[0][0]
+    precision, _ = precision_recall(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"),
+                                    (metric,))
+    return precision[0]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

@@ -108,13 +108,19 @@ def evaluate_coco(gt: GroundTruth, detections: Detections, *,
     category without ground truth, as COCOeval marks undefined values.
     """
     metrics = validate_metrics(metrics)
-    problem = CocoProblem(gt, detections, metrics)
-    precision, recall = accumulate(problem, greedy_matches(
-        problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore,
-        THRESHOLDS))
+    precision, recall = precision_recall(gt, detections, metrics)
     out = {name: coco_metric_result(precision[m], recall[m], gt.class_names)
            for m, name in enumerate(metrics)}
     return {"style": "coco", "ap_method": "101point", "metrics": out}
+
+
+def precision_recall(gt: GroundTruth, detections: Detections,
+                     metrics: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """COCOeval's `eval["precision"]` and `eval["recall"]` for each metric (see accumulate)."""
+    problem = CocoProblem(gt, detections, metrics)
+    return accumulate(problem, greedy_matches(
+        problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore,
+        THRESHOLDS))
 
 
 def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
