@@ -76,17 +76,22 @@ def pending_targets(ws: Workspace, manifest: RunManifest, index: StoreIndex,
     return targets
 
 
+def backlog(ws: Workspace, manifest: RunManifest, index: StoreIndex) -> tuple[list[Target], list[Target]]:
+    """(pending, exhausted) from ONE discovery: the targets a pass would evaluate now, and those
+    that failed eval.max_attempts times and are skipped until `--retry-failed` (no lock taken)."""
+    limit = ws.config.eval.max_attempts
+    targets = pending_targets(ws, manifest, index, retry_failed=True)
+    return [t for t in targets if t.attempt <= limit], [t for t in targets if t.attempt > limit]
+
+
 def pending_weights(ws: Workspace, run: str) -> list[Target]:
-    """What `orch status` shows as pending: targets a pass would evaluate now (no lock taken)."""
-    return pending_targets(ws, ws.load_run(run), StoreIndex.load(ws, run))
+    """What `orch status` shows as pending: targets a pass would evaluate now."""
+    return backlog(ws, ws.load_run(run), StoreIndex.load(ws, run))[0]
 
 
 def exhausted_weights(ws: Workspace, run: str) -> list[Target]:
     """Targets that failed eval.max_attempts times and are skipped until `--retry-failed`."""
-    index = StoreIndex.load(ws, run)
-    limit = ws.config.eval.max_attempts
-    return [t for t in pending_targets(ws, ws.load_run(run), index, retry_failed=True)
-            if index.failed_attempts(t.key) >= limit]
+    return backlog(ws, ws.load_run(run), StoreIndex.load(ws, run))[1]
 
 
 def run_pass(ws: Workspace, runs: list[str], options: PassOptions,

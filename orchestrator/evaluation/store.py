@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from orchestrator.workspace import Workspace
 
@@ -58,11 +58,15 @@ class StoreIndex:
 
     @classmethod
     def load(cls, ws: Workspace, run: str) -> "StoreIndex":
+        return cls.of(record_identity(line) for line in _complete_lines(store_path(ws, run)))
+
+    @classmethod
+    def of(cls, records: Iterable[dict[str, Any]]) -> "StoreIndex":
+        """The index of records already read (`orch status` has them from load_results)."""
         index = cls()
-        for line in _complete_lines(store_path(ws, run)):
-            identity = record_identity(line)
-            key = (identity["split"], identity["weights"], identity["size"], identity["mtime"])
-            if identity["status"] == "ok":
+        for record in records:
+            key = (record["split"], record["weights"], record["size"], record["mtime"])
+            if record["status"] == "ok":
                 index.done.add(key)
             else:
                 index.failures[key] += 1

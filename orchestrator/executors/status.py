@@ -78,12 +78,14 @@ def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
 def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
     """Weights files evaluated, waiting for an evaluation and given up on (after
     eval.max_attempts failures), and the best mean AP (.50:.95) under each matching metric."""
-    from orchestrator.evaluation import exhausted_weights, load_results, pending_weights
+    from orchestrator.evaluation.passes import backlog
+    from orchestrator.evaluation.store import StoreIndex, load_results
 
-    records = load_results(ws, manifest.name)
+    records = load_results(ws, manifest.name)     # the store is read once: the index is built from it
+    pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
     return {"evaluated": len({r["weights"] for r in records if r.get("status") == "ok"}),
-            "pending": len({t.weights.path for t in pending_weights(ws, manifest.name)}),
-            "failed": len({t.weights.path for t in exhausted_weights(ws, manifest.name)}),
+            "pending": len({t.weights.path for t in pending}),
+            "failed": len({t.weights.path for t in exhausted}),
             "best": best_maps(ws, manifest, records)}
 
 
