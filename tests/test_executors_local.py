@@ -13,6 +13,7 @@ from orchestrator.errors import OrchError
 from orchestrator.executors import executor_name, plan_run, submit_run
 from orchestrator.executors.base import Job
 from orchestrator.executors.local import LocalExecutor, is_our_process
+from orchestrator.executors.submission import submit_lock
 from orchestrator.executors.status import collect_status
 from orchestrator.runs import RunSpec, new_run, save_manifest
 from waiting import wait_for
@@ -96,6 +97,14 @@ def test_job_numbers_continue_after_earlier_submissions(shapes_ws, tmp_path):
     second = LocalExecutor(shapes_ws).submit([Job("r", "x", quick, 1)], chain=2)
     assert second[0]["job_id"] == "2"
     assert second[0]["log"] == "logs/r/local-2.log"
+
+
+def test_a_run_another_orch_is_submitting_is_refused_and_nothing_started(shapes_ws):
+    add_run(shapes_ws, "r")
+    with submit_lock(shapes_ws, "r"):
+        with pytest.raises(OrchError, match="another orch is submitting run r"):
+            submit_run(shapes_ws, "r", LocalExecutor(shapes_ws))
+    assert shapes_ws.load_run("r").submissions == [] and not shapes_ws.logs_dir("r").exists()
 
 
 def test_plan_single_gpu_is_one_job(shapes_ws):

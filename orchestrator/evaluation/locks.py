@@ -7,6 +7,8 @@ process dies, even by SIGKILL, so the lock FILES may stay around but never block
 - the run lock, `results/<run>/.eval.lock`: one evaluator per run, so no file is evaluated twice;
 - the GPU lock, machine-wide in /tmp: two evaluators never share one GPU, whatever workspace
   they work for.
+
+`held` is also what `orch submit` takes on `runs/<run>/.submit.lock` (executors/submission.py).
 """
 
 from __future__ import annotations
@@ -36,15 +38,15 @@ def gpu_lock_path(gpu: int) -> Path:
 
 
 @contextlib.contextmanager
-def held(path: Path, what: str) -> Iterator[None]:
-    """Hold the lock at `path` or raise Busy at once (never wait for another evaluator)."""
+def held(path: Path, busy: Exception) -> Iterator[None]:
+    """Hold the lock at `path` or raise `busy` at once (never wait for another orch)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # mode 0o666: the GPU lock in /tmp is shared between the users of a machine
     lock = FileLock(path, blocking=False, mode=0o666, thread_local=False, fallback_to_soft=False)
     try:
         lock.acquire()
     except Timeout:
-        raise Busy(f"{what} is busy with another evaluator") from None
+        raise busy from None
     try:
         yield
     finally:
@@ -52,8 +54,8 @@ def held(path: Path, what: str) -> Iterator[None]:
 
 
 def run_lock(ws: Workspace, run: str) -> contextlib.AbstractContextManager[None]:
-    return held(run_lock_path(ws, run), f"run {run}")
+    return held(run_lock_path(ws, run), Busy(f"run {run} is busy with another evaluator"))
 
 
 def gpu_lock(gpu: int) -> contextlib.AbstractContextManager[None]:
-    return held(gpu_lock_path(gpu), f"GPU {gpu}")
+    return held(gpu_lock_path(gpu), Busy(f"GPU {gpu} is busy with another evaluator"))

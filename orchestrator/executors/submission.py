@@ -9,12 +9,10 @@ the records): status and the double-submission check look at the newest chain of
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import filelock
+from contextlib import AbstractContextManager
 
 from orchestrator.errors import OrchError
+from orchestrator.evaluation.locks import held
 from orchestrator.executors.base import Executor, Record, is_active
 from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, WARMUP, Plan, plan_run
@@ -24,6 +22,7 @@ from orchestrator.workspace import Workspace
 
 LOCK_NAME = ".submit.lock"
 CANCEL_WAIT_SECONDS = 30.0
+
 
 def current_chain(manifest: RunManifest) -> list[Record]:
     """The jobs of the run's newest submit call ([] if it was never submitted)."""
@@ -53,15 +52,10 @@ def active_jobs(ws: Workspace, manifests: list[RunManifest]) -> list[Record]:
     return [r for r, state in zip(records, job_states(ws, records)) if is_active(state)]
 
 
-@contextmanager
-def run_lock(ws: Workspace, run: str) -> Iterator[None]:
-    """Only one orch submits or cancels a run at a time."""
-    lock = filelock.FileLock(str(ws.run_dir(run) / LOCK_NAME), timeout=0)
-    try:
-        with lock:
-            yield
-    except filelock.Timeout:
-        raise OrchError(f"another orch is submitting or cancelling run {run}", ws.relative(ws.run_dir(run))) from None
+def submit_lock(ws: Workspace, run: str) -> AbstractContextManager[None]:
+    """Only one orch submits a run at a time (the same kernel lock the evaluators use)."""
+    return held(ws.run_dir(run) / LOCK_NAME,
+                OrchError(f"another orch is submitting run {run}", ws.relative(ws.run_dir(run))))
 
 
 def refuse_if_active(ws: Workspace, manifest: RunManifest) -> None:
@@ -90,7 +84,7 @@ def submit_run(ws: Workspace, run: str, executor: Executor, warmup: int | None =
                resubmit: bool = False) -> list[Record]:
     """Submit the run's next chain and record it; `resubmit` insists it was submitted before
     (its jobs resume from the newest weights; an unfinished warm-up is redone first)."""
-    with run_lock(ws, run):
+    with submit_lock(ws, run):
         manifest = ws.load_run(run)
         if resubmit and not manifest.submissions:
             raise OrchError(f"run {run} was never submitted: use 'orch submit {run}'", run)
