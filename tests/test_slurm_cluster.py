@@ -93,6 +93,7 @@ def test_two_phase_run_resumes_the_warmup_after_it_ended(cluster_ws):
     assert orch(cluster_ws, "submit", "multi", "--warmup", "10") == 0
     warmup, train = cluster_ws.load_run("multi").submissions
     assert (warmup["phase"], train["phase"], train["after"]) == ("warmup", "train", warmup["job_id"])
+    assert (warmup["script"], warmup["warmup"], warmup["gpus"], train["gpus"]) == ("batch/multi.warmup.sbatch", 10, 1, 2)
     wait_for(lambda: collect_status(cluster_ws, ["multi"])[0]["state"] not in ("PENDING", "RUNNING")
              or None, "both phases to end", TIMEOUT)
     row = collect_status(cluster_ws, ["multi"])[0]
@@ -106,12 +107,16 @@ def test_two_phase_run_resumes_the_warmup_after_it_ended(cluster_ws):
     assert (backup / "warmup-multi_final.weights").is_file() and (backup / "multi_final.weights").is_file()
 
 
-def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws):
+def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws, capsys):
     add_run(cluster_ws, "long", max_batches=400)
     assert orch(cluster_ws, "submit", "long") == 0
     first = job_log(cluster_ws, "long")
     # iteration 102 is printed once the weights of 100 (.backup, then _100.weights) are written
     wait_for(lambda: first.is_file() and max(iterations(first), default=0) >= 102, "iteration 102", TIMEOUT)
+    capsys.readouterr()
+    assert orch(cluster_ws, "submit", "long") == 2          # a running run is not submitted twice
+    assert "run long is already queued or running: slurm job" in capsys.readouterr().err
+    assert len(cluster_ws.load_run("long").submissions) == 1
     assert (cluster_ws.backup_dir("long") / "long.backup").is_file()
     assert orch(cluster_ws, "cancel", "long") == 0
     assert collect_status(cluster_ws, ["long"])[0]["state"] == "CANCELLED"
