@@ -10,12 +10,12 @@ from its header, so the N-GPU phase continues from the warm-up's last iteration.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.darknet_cfg import weights_base
 from orchestrator.errors import OrchError
+from orchestrator.evaluation.discovery import weights_pattern
 from orchestrator.executors.base import Job
 from orchestrator.runs import RunManifest, render_sbatch, render_warmup_cfg, warmup_cfg_path
 from orchestrator.workspace import Workspace
@@ -70,5 +70,6 @@ def warmup_done(ws: Workspace, manifest: RunManifest) -> bool:
 def has_weights(ws: Workspace, manifest: RunManifest, base: str) -> bool:
     """Whether darknet saved anything under this weights base in the run's backup folder."""
     folder = ws.root / manifest.files["backup"]
-    pattern = re.compile(re.escape(base) + r"(\.backup|_(\d+|final)\.weights)")
-    return folder.is_dir() and any(pattern.fullmatch(p.name) for p in folder.iterdir())
+    checkpoint = weights_pattern(base)
+    return folder.is_dir() and any(p.name == f"{base}.backup" or checkpoint.fullmatch(p.name)
+                                   for p in folder.iterdir())
