@@ -32,11 +32,19 @@ def run_log_files(workspace: Any, run: str) -> list[Path]:
     return sorted(files, key=lambda p: (order.get(p.stem, len(order)), p.stat().st_mtime, p.name))
 
 
+def manifest_or_none(workspace: Any, run: str) -> Any:
+    """The run's manifest, or None when run.yaml is missing or damaged: logs copied in by hand
+    are still parsed and reported (job order then falls back to file times)."""
+    try:
+        return workspace.load_run(run)
+    except OrchError:
+        return None
+
+
 def submitted_log_names(workspace: Any, run: str) -> list[str]:
     """Log file stems of the run's submissions, in submission order ([] without run.yaml)."""
-    try:
-        manifest = workspace.load_run(run)
-    except OrchError:  # no or damaged run.yaml: fall back to file times, the report goes on
+    manifest = manifest_or_none(workspace, run)
+    if manifest is None:
         return []
     names = []
     for submission in manifest.submissions:
@@ -125,9 +133,8 @@ def run_progress(workspace: Any, run: str) -> dict[str, Any] | None:
 
 
 def max_batches_of(workspace: Any, run: str) -> int | None:
-    try:
-        manifest = workspace.load_run(run)
-    except OrchError:  # progress without a manifest is still progress
+    manifest = manifest_or_none(workspace, run)
+    if manifest is None:  # progress without a manifest is still progress
         return None
     return int(manifest.max_batches or manifest.params.get("max_batches") or 0) or None
 
