@@ -18,15 +18,18 @@ from typing import Any
 import numpy as np
 
 from orchestrator.errors import OrchError
+from orchestrator.evaluation.best import MEASURES, best_record, default_split, latest_ok_records
+from orchestrator.evaluation.store import load_results
 from orchestrator.fsutil import atomic_write
 from orchestrator.logs import ParsedLog, latest_rows, parse_run
+from orchestrator.logs.runs import manifest_or_none
 
 METRICS = ("iou", "giou")
 LINESTYLE = {"iou": "-", "giou": "--"}
 METRIC_LABEL = {"iou": "IoU", "giou": "GIoU"}
 #: (label, how to read it from a metric block) for the mAP-vs-iteration panels.
-SUMMARIES = (("mAP@[.50:.95]", lambda m: m["mean"]), ("AP50", lambda m: m["ap"][0]),
-             ("AP75", lambda m: m["ap"][5]))
+SUMMARIES = (("mAP@[.50:.95]", MEASURES["mean"]), ("AP50", MEASURES["ap50"]),
+             ("AP75", MEASURES["ap75"]))
 FIGURES = (("loss.png", "Training loss"), ("map.png", "mAP during training"),
            ("thresholds.png", "AP vs IoU threshold at the best weights"),
            ("per_class.png", "Per-class AP at the best weights"),
@@ -35,24 +38,32 @@ FIGURES = (("loss.png", "Training loss"), ("map.png", "mAP during training"),
 
 @dataclass
 class RunData:
-    """What the report knows about one run; any part may be missing."""
+    """What the report knows about one run; any part may be missing. Evaluations are those
+    of one split (`split`), the one `orch best` and `orch status` show."""
 
     name: str
     color: Any
     manifest: Any = None
     log: ParsedLog | None = None
     records: list[dict] = field(default_factory=list)
+    split: str | None = None
 
     @property
     def evaluated(self) -> list[dict]:
-        """Successful evaluations, by iteration."""
-        return sorted((r for r in self.records if r.get("status") == "ok" and r.get("metrics")),
-                      key=lambda r: r["iteration"])
+        """The newest successful evaluation of each weights file on `split`, by iteration."""
+        if self.split is None:
+            return []
+        return sorted(latest_ok_records(self.records, self.split), key=lambda r: r["iteration"])
 
     def best(self, metric: str) -> dict | None:
-        """The record with the highest mAP@[.50:.95] under `metric` (IoU or GIoU matching)."""
-        scored = [r for r in self.evaluated if metric in r["metrics"]]
-        return max(scored, key=lambda r: r["metrics"][metric]["mean"], default=None)
+        """The record with the highest mAP@[.50:.95] under `metric` (IoU or GIoU matching),
+        chosen as `orch best` chooses it."""
+        if self.split is None:
+            return None
+        try:
+            return best_record(self.records, metric, "mean", self.split)
+        except OrchError:  # no successful evaluation with this metric
+            return None
 
 
 # -- gathering ------------------------------------------------------------------------------
@@ -63,8 +74,12 @@ def gather(workspace: Any, runs: list[str] | None) -> list[RunData]:
         if name not in known and not workspace.logs_dir(name).is_dir():
             raise OrchError(f"unknown run '{name}'", "orch report")
     colors = run_colors(len(names))
-    return [RunData(name, colors[i], manifest_of(workspace, name), parse_run(workspace, name),
-                    load_evaluations(workspace, name)) for i, name in enumerate(names)]
+    data = []
+    for name, color in zip(names, colors):
+        manifest, records = manifest_or_none(workspace, name), load_results(workspace, name)
+        data.append(RunData(name, color, manifest, parse_run(workspace, name), records,
+                            evaluation_split(workspace, manifest, records)))
+    return data
 
 
 def run_colors(count: int) -> list[Any]:
@@ -77,18 +92,14 @@ def run_colors(count: int) -> list[Any]:
     return [cmap(order[i % 20]) for i in range(count)]
 
 
-def manifest_of(workspace: Any, name: str) -> Any:
-    try:
-        return workspace.load_run(name)
-    except OrchError:  # logs without run.yaml (copied in by hand) are still reported
+def evaluation_split(workspace: Any, manifest: Any, records: list[dict]) -> str | None:
+    """The split whose evaluations are shown: the run's dataset's first split with a
+    successful evaluation (as `orch best`), None before any."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
         return None
-
-
-def load_evaluations(workspace: Any, name: str) -> list[dict]:
-    """The run's evaluation records (metrics.jsonl), through the evaluation store."""
-    from orchestrator.evaluation.store import load_results
-
-    return load_results(workspace, name)
+    dataset = workspace.config.datasets.get(manifest.dataset) if manifest else None
+    return default_split(ok, list(dataset.valid) if dataset else [])
 
 
 # -- series helpers -------------------------------------------------------------------------
@@ -313,7 +324,8 @@ def threshold_table(d: RunData) -> str:
     best = d.best("iou")
     if best is None:
         return "no evaluation yet"
-    lines = [f"best weights (IoU mAP@[.50:.95]): {best['weights']} (iteration {best['iteration']})"]
+    lines = [f"best weights (IoU mAP@[.50:.95]): {best['weights']} (iteration "
+             f"{best['iteration']}, split {best['split']})"]
     for i, threshold in enumerate(best.get("thresholds", [])):
         cells = [f"mAP ({METRIC_LABEL[m]}): {best['metrics'][m]['ap'][i]:.3f}"
                  for m in METRICS if m in best["metrics"]]

@@ -139,3 +139,24 @@ def test_metrics_csv_long_format(tmp_path):
 def test_moving_average_skips_nan():
     values = np.array([1.0, np.nan, 3.0, 5.0])
     assert moving_average(values, 2).tolist() == [1.0, 1.0, 3.0, 4.0]
+
+
+def test_best_weights_are_those_orch_best_picks(tmp_path):
+    """Evaluations on two splits: the report shows the dataset's first split only (as `orch
+    best` and `orch status`), and a re-evaluated weights file once, with its newest record."""
+    ws = init_workspace(tmp_path / "ws")
+    config = ws.root / "orch.yaml"
+    config.write_text(config.read_text().replace(
+        "datasets: {}", "datasets:\n  voc:\n    train: t.txt\n    valid: {valid: v.txt, test: x.txt}\n"
+        "    names: n.names\n    eval: voc"))
+    write_manifest(ws, "r", gpus=1, iou_loss="giou")
+    records = [{**record("r", 200, 0.9, 0), "split": "test"},      # better, but another split
+               record("r", 200, 0.2, 0), record("r", 400, 0.5, 0),
+               record("r", 200, 0.6, 0)]                           # 200 re-evaluated: newest counts
+    ws.results_dir("r").mkdir(parents=True)
+    (ws.results_dir("r") / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run,) = gather(ws, ["r"])
+    assert run.split == "valid"
+    assert [(r["iteration"], r["metrics"]["iou"]["ap"][0]) for r in run.evaluated] == \
+        [(200, 0.6), (400, 0.5)]
+    assert run.best("iou")["iteration"] == 200 and run.best("iou")["split"] == "valid"
