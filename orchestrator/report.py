@@ -248,8 +248,7 @@ def plot_per_class(data: list[RunData], path: Path) -> None:
     bests = [(d, d.best("iou")) for d in data]
     bests = [(d, b) for d, b in bests if b and b["metrics"]["iou"].get("per_class")]
     classes = sorted({c for _, b in bests for c in b["metrics"]["iou"]["per_class"]})
-    grid = np.array([[float(np.mean(b["metrics"]["iou"]["per_class"][c]))
-                      if c in b["metrics"]["iou"]["per_class"] else np.nan for _, b in bests]
+    grid = np.array([[class_map(b["metrics"]["iou"]["per_class"].get(c)) for _, b in bests]
                      for c in classes]).reshape(len(classes), len(bests))
     fig, (ax,) = new_figure(height=max(3.5, 1.8 + 0.28 * len(classes)),
                             width=max(6.0, 3.0 + 0.75 * len(bests)))
@@ -266,6 +265,13 @@ def plot_per_class(data: list[RunData], path: Path) -> None:
                     ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
                             color="white" if value < 0.5 else "black")
     finish(fig, [ax], path, "Per-class AP at each run's best weights", [])
+
+
+def class_map(values: list[float] | None) -> float:
+    """A class's AP@[.50:.95]; NaN (an empty cell) when absent or undefined (COCO writes -1
+    for a class without ground truth)."""
+    return float(np.mean(values)) if values and values[0] >= 0 else np.nan
+
 
 def plot_region(data: list[RunData], path: Path, window: int, since: int) -> None:
     fig, (ax,) = new_figure()

@@ -160,3 +160,10 @@ def test_best_weights_are_those_orch_best_picks(tmp_path):
     assert [(r["iteration"], r["metrics"]["iou"]["ap"][0]) for r in run.evaluated] == \
         [(200, 0.6), (400, 0.5)]
     assert run.best("iou")["iteration"] == 200 and run.best("iou")["split"] == "valid"
+
+
+def test_per_class_cell_of_a_class_without_ground_truth_is_empty():
+    from orchestrator.report import class_map
+
+    assert math.isnan(class_map([-1.0] * 10)) and math.isnan(class_map(None))
+    assert class_map([0.5, 0.7]) == pytest.approx(0.6)
