@@ -105,3 +105,11 @@ def test_a_damaged_number_is_an_error_not_a_crash():
                       b"2: 4.0, 4.9 avg, 0.001 rate, 0.3 seconds, 32 images\n")
     assert log.iterations == 2
     assert [(e["line"], e["kind"]) for e in log.errors] == [(2, "unparsable")]
+
+
+def test_gdarknet_log_csv_damaged_number_is_an_error_not_a_crash():
+    log = parse_gdarknet_csv(b"A0.5x,G0.4,I1,C2,T3,BATCH,10,500,2.5\n"
+                             b"A0.1,G0.2,I1,C2,T3,BATCH,11,500,2.4\n")
+    assert list(log.series["iteration"]) == [11]
+    assert list(log.region["all"]["iteration"]) == [11]
+    assert [(e["line"], e["kind"]) for e in log.errors] == [(1, "truncated")]

@@ -28,13 +28,16 @@ def parse_gdarknet_csv(data: bytes) -> ParsedLog:
         at = fields.index(b"BATCH")
         try:
             iteration, avg_loss = int(fields[at + 1]), float(fields[at + 3])
+            means = overlap_means(fields[:at])
         except (IndexError, ValueError):
             log.errors.append({"line": number, "kind": "truncated",
                                "text": line[:200].decode(errors="replace")})
             continue
         log.lines = number
         add_row(log, iteration, avg_loss)
-        add_overlaps(region, iteration, fields[:at])
+        region["iteration"].append(iteration)
+        for name in REGION_STATS:
+            region[name].append(means.get(name, math.nan))
     return log
 
 
@@ -44,16 +47,14 @@ def add_row(log: ParsedLog, iteration: int, avg_loss: float) -> None:
         column.append(values.get(name, math.nan))
 
 
-def add_overlaps(region: dict, iteration: int, groups: list[bytes]) -> None:
-    """Mean of the `A` (IoU) and `G` (GIoU) fields of one line."""
+def overlap_means(groups: list[bytes]) -> dict[str, float]:
+    """Mean of the `A` (IoU) and `G` (GIoU) fields of one line (NaN fields left out);
+    ValueError on a damaged number."""
     found: dict[bytes, list[float]] = {b"A": [], b"G": []}
     for field in groups:
         if field[:1] in found:
             value = float(field[1:])
             if not math.isnan(value):
                 found[field[:1]].append(value)
-    region["iteration"].append(iteration)
-    means = {"iou": found[b"A"], "giou": found[b"G"]}
-    for name in REGION_STATS:
-        values = means.get(name)
-        region[name].append(sum(values) / len(values) if values else math.nan)
+    return {name: sum(values) / len(values) if values else math.nan
+            for name, values in (("iou", found[b"A"]), ("giou", found[b"G"]))}
