@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator.darknet_cfg import read_names
 from orchestrator.errors import OrchError
 
 FLAVORS = ("pjreddie", "gdarknet", "alexeyab", "hankai")
@@ -44,9 +45,7 @@ class Dataset:
     pretrained: str | None = None
 
     def class_names(self, root: Path) -> list[str]:
-        """Class names from the `.names` file, one a line (blank lines ignored, as darknet does)."""
-        path = root / self.names
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        return read_names(root / self.names)
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,14 @@ def render_data(values: dict[str, object]) -> str:
     return "".join(f"{key} = {format_value(value)}\n" for key, value in values.items())
 
 
+def read_names(path: str | Path) -> list[str]:
+    """A `.names` file: one class name a line (names may hold spaces; blank lines skipped)."""
+    names = [line.strip() for line in _read_text(Path(path), ".names file").splitlines() if line.strip()]
+    if not names:
+        raise OrchError("names file lists no class", str(path))
+    return names
+
+
 def weights_base(cfg_path: str | Path) -> str:
     """The stem darknet gives weights files: the cfg file name cut at its FIRST dot."""
     return Path(cfg_path).name.split(".", 1)[0]

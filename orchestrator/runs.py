@@ -133,8 +133,6 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
     _check_spec(spec, flavor)
     dataset = config.dataset(spec.dataset)
     class_names = dataset.class_names(ws.root)
-    if not class_names:
-        raise OrchError("names file lists no class", dataset.names)
     template_path = cfg_template(ws.root, spec.template)
     cfg = parse_cfg(template_path.read_text(), str(template_path))
     base_lr = spec.learning_rate if spec.learning_rate is not None else _net_float(cfg, "learning_rate", 0.001)

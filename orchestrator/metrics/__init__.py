@@ -30,11 +30,12 @@ detections, vectorised with NumPy over all images and classes (no per-detection 
 so evaluating every checkpoint stays cheap. COCO results equal pycocotools' to 1e-12 for IoU.
 """
 
+from orchestrator.darknet_cfg import read_names
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.dataset import evaluate_detections, load_detections, load_ground_truth
 from orchestrator.metrics.readers import (read_coco_gt, read_comp4_folder, read_darknet_coco_json,
-                                          read_darknet_labels, read_names, read_voc_annotations)
+                                          read_darknet_labels, read_voc_annotations)
 from orchestrator.metrics.voc import evaluate_voc
 
 __all__ = [

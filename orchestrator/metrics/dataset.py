@@ -11,12 +11,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
+from orchestrator.darknet_cfg import read_names
 from orchestrator.errors import OrchError
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.readers import (darknet_image_name, read_coco_gt, read_comp4_folder,
                                           read_darknet_coco_json, read_darknet_labels,
-                                          read_lines, read_names, voc_annotations)
+                                          read_lines, voc_annotations)
 from orchestrator.metrics.voc import evaluate_voc
 
 Style = Literal["voc", "coco"]

@@ -36,15 +36,6 @@ LABEL_PATH_REPLACEMENTS = (("images", "labels"), ("JPEGImages", "labels"), ("raw
 
 # ---- names ---------------------------------------------------------------------------------
 
-def read_names(path: str | os.PathLike) -> list[str]:
-    """Class names, one per line as in Darknet's .names (blank lines skipped, names may
-    contain spaces)."""
-    names = read_lines(path)
-    if not names:
-        raise OrchError("no class names", str(path))
-    return names
-
-
 def darknet_image_name(path: str) -> str:
     """Darknet's basecfg(): the file name up to its first dot (what comp4 files print)."""
     return os.path.basename(path).split(".", 1)[0]
