@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.errors import OrchError
-from orchestrator.evaluation.best import MEASURES, best_record, default_split, latest_ok_records
+from orchestrator.evaluation.best import MEASURES, best_record, latest_ok_records, shown_split
 from orchestrator.evaluation.store import load_results
 from orchestrator.fsutil import atomic_write
 from orchestrator.logs import ParsedLog, latest_rows, parse_run
@@ -77,8 +77,9 @@ def gather(workspace: Any, runs: list[str] | None) -> list[RunData]:
     data = []
     for name, color in zip(names, colors):
         manifest, records = manifest_or_none(workspace, name), load_results(workspace, name)
-        data.append(RunData(name, color, manifest, parse_run(workspace, name), records,
-                            evaluation_split(workspace, manifest, records)))
+        data.append(RunData(name, color, manifest,
+                            parse_run(workspace, name, manifest.submissions if manifest else ()), records,
+                            shown_split(workspace, manifest, records)))
     return data
 
 
@@ -90,16 +91,6 @@ def run_colors(count: int) -> list[Any]:
     cmap = colormaps["tab20"]
     order = [*range(0, 20, 2), *range(1, 20, 2)]
     return [cmap(order[i % 20]) for i in range(count)]
-
-
-def evaluation_split(workspace: Any, manifest: Any, records: list[dict]) -> str | None:
-    """The split whose evaluations are shown: the run's dataset's first split with a
-    successful evaluation (as `orch best`), None before any."""
-    ok = [r for r in records if r.get("status") == "ok"]
-    if not ok:
-        return None
-    dataset = workspace.config.datasets.get(manifest.dataset) if manifest else None
-    return default_split(ok, list(dataset.valid) if dataset else [])
 
 
 # -- series helpers -------------------------------------------------------------------------

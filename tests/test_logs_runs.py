@@ -24,13 +24,15 @@ def test_jobs_merged_in_mtime_order_with_restart_and_progress(tmp_path):
     os.utime(logs / "200.log", (1_000, 1_000))
     os.utime(logs / "100.log", (2_000, 2_000))
     assert [p.name for p in run_log_files(ws, "r1")] == ["200.log", "100.log"]
+    in_job_order = run_log_files(ws, "r1", [{"job_id": "100"}, {"job_id": "200"}])
+    assert [p.name for p in in_job_order] == ["100.log", "200.log"]
     log = parse_run(ws, "r1")
     assert log.iterations == 18
     assert log.restarts == [{"file": "100.log", "line": None, "iteration": 8, "previous": 10}]
     keep = latest_rows(log.series["iteration"])
     assert np.asarray(log.series["iteration"])[keep].tolist() == list(range(1, 16))
     assert run_progress(ws, "r1") == {
-        "iteration": 15, "max_batches": None, "avg_loss": 15.5, "loss": 2.0, "rate": 0.001,
+        "iteration": 15, "avg_loss": 15.5, "loss": 2.0, "rate": 0.001,
         "format": "pjreddie", "restarts": 1, "errors": 0}
     assert sorted(p.name for p in (ws.results_dir("r1") / "logcache").iterdir()) == \
         ["100.log.pickle", "100.log.pickle.columns", "200.log.pickle", "200.log.pickle.columns"]

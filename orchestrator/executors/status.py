@@ -37,7 +37,7 @@ def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
 def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, str]]) -> dict[str, Any]:
     """One row; `chain` holds the run's newest jobs with their states."""
     record, state = shown_job(chain) or (None, "not submitted")
-    progress = training_progress(ws, manifest.name) or {}
+    progress = training_progress(ws, manifest) or {}
     return {
         "run": manifest.name,
         "executor": record["executor"] if record else None,
@@ -45,7 +45,7 @@ def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, s
         "job_id": str(record["job_id"]) if record else None,
         "state": state,
         "iteration": progress.get("iteration"),
-        "max_batches": progress.get("max_batches") or manifest.max_batches,
+        "max_batches": manifest.max_batches,
         "avg_loss": progress.get("avg_loss"),
         "newest_weights": newest_weights(ws, manifest),
         **evaluation_summary(ws, manifest),
@@ -61,11 +61,11 @@ def shown_job(chain: list[tuple[Record, str]]) -> tuple[Record, str] | None:
     return chain[-1] if chain else None
 
 
-def training_progress(ws: Workspace, run: str) -> dict[str, Any] | None:
-    """Latest iteration, avg loss and max_batches from the run's newest logs."""
+def training_progress(ws: Workspace, manifest: RunManifest) -> dict[str, Any] | None:
+    """Latest iteration and avg loss from the run's logs (read in the order it submitted them)."""
     from orchestrator.logs import run_progress
 
-    return run_progress(ws, run)
+    return run_progress(ws, manifest.name, manifest.submissions)
 
 
 def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
@@ -91,16 +91,15 @@ def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
 
 def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]]) -> dict[str, float | None]:
     """Best mean AP per matching metric on the dataset's first evaluated split (as `orch best`)."""
-    from orchestrator.evaluation.best import best_record, default_split
+    from orchestrator.evaluation.best import best_record, shown_split
 
-    ok = [r for r in records if r.get("status") == "ok"]
-    if not ok:
+    split = shown_split(ws, manifest, records)
+    if split is None:
         return {metric: None for metric in MATCH_METRICS}
-    split = default_split(ok, list(ws.config.datasets[manifest.dataset].valid))
     best: dict[str, float | None] = {}
     for metric in MATCH_METRICS:
         try:
-            best[metric] = best_record(ok, metric, "mean", split)["metrics"][metric]["mean"]
+            best[metric] = best_record(records, metric, "mean", split)["metrics"][metric]["mean"]
         except OrchError:   # this metric was not computed (eval.metrics)
             best[metric] = None
     return best

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -23,12 +23,13 @@ from orchestrator.logs.model import ParsedLog, new_region_layer, new_series
 CACHE_FOLDER = "logcache"
 
 
-def run_log_files(workspace: Any, run: str) -> list[Path]:
-    """The run's log files in job order: the order of submissions in run.yaml
-    (`<jobid>.log`, `local-<n>.log`), files no submission names after them by mtime."""
+def run_log_files(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> list[Path]:
+    """The run's log files in job order: the order of its submissions (run.yaml's, passed in
+    by callers that hold the manifest: `<jobid>.log`, `local-<n>.log`), other files after
+    them by mtime."""
     folder = workspace.logs_dir(run)
     files = [p for p in folder.glob("*.log") if p.is_file()] if folder.is_dir() else []
-    order = {name: index for index, name in enumerate(submitted_log_names(workspace, run))}
+    order = {name: index for index, name in enumerate(submitted_log_names(submissions))}
     return sorted(files, key=lambda p: (order.get(p.stem, len(order)), p.stat().st_mtime, p.name))
 
 
@@ -41,13 +42,10 @@ def manifest_or_none(workspace: Any, run: str) -> Any:
         return None
 
 
-def submitted_log_names(workspace: Any, run: str) -> list[str]:
-    """Log file stems of the run's submissions, in submission order ([] without run.yaml)."""
-    manifest = manifest_or_none(workspace, run)
-    if manifest is None:
-        return []
+def submitted_log_names(submissions: Sequence[dict]) -> list[str]:
+    """Log file stems of the submissions, in submission order."""
     names = []
-    for submission in manifest.submissions:
+    for submission in submissions:
         job = str(submission.get("job_id", ""))
         names += [job, f"local-{job}"]
     return names
@@ -57,9 +55,9 @@ def cache_path(workspace: Any, run: str, log: Path) -> Path:
     return workspace.results_dir(run) / CACHE_FOLDER / f"{log.name}.pickle"
 
 
-def parse_run(workspace: Any, run: str) -> ParsedLog | None:
+def parse_run(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> ParsedLog | None:
     """All of a run's logs parsed (incrementally) and merged; None when it has no log yet."""
-    files = run_log_files(workspace, run)
+    files = run_log_files(workspace, run, submissions)
     if not files:
         return None
     return merge_logs([(p.name, parse_file(p, cache_path(workspace, run, p))) for p in files])
@@ -113,16 +111,15 @@ def latest_rows(iterations: array | np.ndarray) -> np.ndarray:
     return values < np.r_[later_minimum[1:], np.iinfo(np.int64).max]
 
 
-def run_progress(workspace: Any, run: str) -> dict[str, Any] | None:
-    """Latest iteration and average loss of a run (for `orch status` and the report), from
-    the incremental caches: cheap to call on every status. None before any iteration."""
-    log = parse_run(workspace, run)
+def run_progress(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> dict[str, Any] | None:
+    """Latest iteration and average loss of a run (for `orch status`), from the incremental
+    caches: cheap to call on every status. None before any iteration."""
+    log = parse_run(workspace, run, submissions)
     if log is None or not log.iterations:
         return None
     last = log.row(-1)
     return {
         "iteration": last["iteration"],
-        "max_batches": max_batches_of(workspace, run),
         "avg_loss": last["avg_loss"],
         "loss": last["loss"],
         "rate": last["rate"],
@@ -130,11 +127,4 @@ def run_progress(workspace: Any, run: str) -> dict[str, Any] | None:
         "restarts": len(log.restarts),
         "errors": len(log.errors),
     }
-
-
-def max_batches_of(workspace: Any, run: str) -> int | None:
-    manifest = manifest_or_none(workspace, run)
-    if manifest is None:  # progress without a manifest is still progress
-        return None
-    return int(manifest.max_batches or manifest.params.get("max_batches") or 0) or None
 
