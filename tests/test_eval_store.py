@@ -91,3 +91,13 @@ def test_default_split_is_the_datasets_first_with_records():
     records = [record(100, split="val2017"), record(100, split="minival")]
     assert default_split(records, ["minival", "val2017"]) == "minival"
     assert default_split(records, ["test"]) == "val2017"
+
+
+def test_best_before_any_successful_evaluation_is_a_one_line_error(shapes_ws, capsys):
+    from orchestrator.cli import main
+    from orchestrator.runs import RunSpec, new_run
+
+    new_run(shapes_ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes"))
+    assert main(["-C", str(shapes_ws.root), "best", "r1"]) == 2
+    assert capsys.readouterr().err == ("orch: error: run r1 has no successful evaluation yet "
+                                       "(run 'orch eval r1') (r1)\n")

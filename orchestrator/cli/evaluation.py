@@ -12,7 +12,7 @@ from orchestrator.cli.common import add_command, print_json, print_table, worksp
 from orchestrator.config import parse_duration
 from orchestrator.errors import OrchError
 from orchestrator.evaluation import crontab
-from orchestrator.evaluation.best import MEASURES, best_record, default_split, summary
+from orchestrator.evaluation.best import MEASURES, best_record, shown_split, summary
 from orchestrator.evaluation.signals import stop_on_signals
 from orchestrator.evaluation.store import load_results
 
@@ -131,8 +131,9 @@ def cmd_best(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     manifest = ws.load_run(args.run)
     records = load_results(ws, args.run)
-    dataset = ws.config.datasets.get(manifest.dataset)
-    split = args.split or default_split(records, list(dataset.valid) if dataset else [])
+    split = args.split or shown_split(ws, manifest, records)
+    if split is None:
+        raise OrchError(f"run {args.run} has no successful evaluation yet (run 'orch eval {args.run}')", args.run)
     best = summary(best_record(records, args.metric, args.measure, split), args.metric, args.measure)
     if args.json:
         print_json(best)

@@ -24,14 +24,20 @@ def latest_ok_records(records: list[dict[str, Any]], split: str) -> list[dict[st
 
 
 def default_split(records: list[dict[str, Any]], dataset_splits: list[str]) -> str:
-    """The dataset's first split that has records, else the first split any record has."""
+    """The dataset's first split that has records, else the first split any record has
+    (`records` is not empty)."""
     seen = [r.get("split") for r in records]
-    for split in dataset_splits:
-        if split in seen:
-            return split
-    if not seen:
-        raise OrchError("no evaluation recorded yet (run 'orch eval RUN')")
-    return str(seen[0])
+    return next((split for split in dataset_splits if split in seen), str(seen[0]))
+
+
+def shown_split(ws: Any, manifest: Any, records: list[dict[str, Any]]) -> str | None:
+    """The split `orch best`, `orch status` and the report speak of: the run's dataset's first
+    split with a successful evaluation (None before any). `manifest` may be None (no run.yaml)."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    if not ok:
+        return None
+    dataset = ws.config.datasets.get(manifest.dataset) if manifest is not None else None
+    return default_split(ok, list(dataset.valid) if dataset else [])
 
 
 def best_record(records: list[dict[str, Any]], metric: str, measure: str, split: str) -> dict[str, Any]:
