@@ -185,9 +185,11 @@ def read_names(path: str | Path) -> list[str]:
     return names
 
 
-def weights_base(cfg_path: str | Path) -> str:
-    """The stem darknet gives weights files: the cfg file name cut at its FIRST dot."""
-    return Path(cfg_path).name.split(".", 1)[0]
+def basecfg(path: str | Path) -> str:
+    """Darknet's basecfg(): a file name cut at its FIRST dot. Applied to the cfg it is the stem
+    of the weights files (`<base>_<n>.weights`); applied to an image path, the image name that
+    `detector valid` prints in comp4 lines."""
+    return Path(path).name.split(".", 1)[0]
 
 
 def _read_text(path: Path, what: str) -> str:

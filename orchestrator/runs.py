@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from orchestrator.config import Dataset
-from orchestrator.darknet_cfg import CfgFile, Section, parse_cfg, render_data, weights_base
+from orchestrator.darknet_cfg import CfgFile, Section, parse_cfg, render_data, basecfg
 from orchestrator.errors import OrchError
 from orchestrator.fsutil import atomic_write
 from orchestrator.templates import cfg_template, fill, shipped
@@ -149,7 +149,7 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
         params={k: v for k, v in asdict(spec).items() if k not in ("template", "dataset", "gpus")},
         scaling=asdict(scaling),
         files={"data": ws.relative(data_path), "cfg": ws.relative(cfg_path),
-               "sbatch": ws.relative(ws.sbatch_path(name)), "weights_base": weights_base(cfg_path),
+               "sbatch": ws.relative(ws.sbatch_path(name)), "weights_base": basecfg(cfg_path),
                "backup": ws.relative(ws.backup_dir(name))},
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         classes=len(class_names), max_batches=int(_net_float(cfg, "max_batches", 0)),

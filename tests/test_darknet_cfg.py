@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.darknet_cfg import format_value, parse_cfg, parse_data, read_cfg, weights_base
+from orchestrator.darknet_cfg import format_value, parse_cfg, parse_data, read_cfg, basecfg
 from orchestrator.errors import OrchError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,5 +69,5 @@ def test_values_are_written_as_cfgs_spell_them(value, text):
 
 
 @pytest.mark.parametrize("cfg, base", [("runs/r4/r4.cfg", "r4"), ("yolov3.coco.cfg", "yolov3"), ("a", "a")])
-def test_weights_base_cuts_at_the_first_dot(cfg, base):
-    assert weights_base(cfg) == base
+def test_basecfg_cuts_at_the_first_dot(cfg, base):
+    assert basecfg(cfg) == base

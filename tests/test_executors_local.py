@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.darknet_cfg import parse_cfg, weights_base
+from orchestrator.darknet_cfg import parse_cfg, basecfg
 from orchestrator.errors import OrchError
 from orchestrator.executors import executor_name, plan_run, submit_run
 from orchestrator.executors.base import Job
@@ -121,7 +121,7 @@ def test_plan_multi_gpu_warmup_cfg_and_distinct_weights_names(shapes_ws):
     cfg_path, script_path = plan.files
     net = parse_cfg(plan.files[cfg_path]).net
     assert (net.get("learning_rate"), net.get("burn_in"), net.get("max_batches")) == ("0.001", "100", "20")
-    assert weights_base(cfg_path) != manifest.files["weights_base"]
+    assert basecfg(cfg_path) != manifest.files["weights_base"]
     assert "-gpus 0\n" in plan.files[script_path] and "--gres=gpu:1" in plan.files[script_path]
 
 

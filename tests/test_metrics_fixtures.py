@@ -12,7 +12,7 @@ from orchestrator.errors import OrchError
 from orchestrator.metrics import (Detections, GroundTruth, evaluate_coco, evaluate_detections,
                                   evaluate_voc, load_ground_truth, read_coco_gt, read_comp4_folder,
                                   read_darknet_coco_json, read_names, read_voc_annotations)
-from orchestrator.metrics.readers import (darknet_image_id, darknet_image_name,
+from orchestrator.metrics.readers import (darknet_image_id, basecfg,
                                           darknet_label_path)
 
 REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
@@ -138,7 +138,7 @@ def test_darknet_empty_json_is_no_detection(tmp_path):
 
 
 def test_darknet_naming_rules():
-    assert darknet_image_name("data/VOC/JPEGImages/2007_000027.v2.jpg") == "2007_000027"
+    assert basecfg("data/VOC/JPEGImages/2007_000027.v2.jpg") == "2007_000027"
     assert darknet_image_id("/data/coco/images/val2014/COCO_val2014_000000000042.jpg") == 42
     assert darknet_label_path("/d/images/raw/a.jpg") == "/d/labels/labels/a.txt"
     assert darknet_label_path("VOC/JPEGImages/x.JPEG") == "VOC/labels/x.txt"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.darknet_cfg import weights_base
+from orchestrator.darknet_cfg import basecfg
 from orchestrator.errors import OrchError
 from orchestrator.evaluation.discovery import weights_pattern
 from orchestrator.executors.base import Job
@@ -45,7 +45,7 @@ def plan_run(ws: Workspace, manifest: RunManifest, warmup: int = DEFAULT_WARMUP)
         raise OrchError(f"--warmup {warmup} must be below max_batches {manifest.max_batches} "
                         "(or 0 to train on all GPUs from the start)", manifest.name)
     cfg_path = warmup_cfg_path(ws, manifest.name)
-    if weights_base(cfg_path) == main_base(manifest):
+    if basecfg(cfg_path) == main_base(manifest):
         raise OrchError("warm-up and run cfgs would share weights names", ws.relative(cfg_path))
     script = warmup_script_path(ws, manifest.name)
     files = {cfg_path: render_warmup_cfg(ws, manifest, warmup),
@@ -63,7 +63,7 @@ def main_base(manifest: RunManifest) -> str:
 
 
 def warmup_done(ws: Workspace, manifest: RunManifest) -> bool:
-    final = f"{weights_base(warmup_cfg_path(ws, manifest.name))}_final.weights"
+    final = f"{basecfg(warmup_cfg_path(ws, manifest.name))}_final.weights"
     return (ws.root / manifest.files["backup"] / final).is_file()
 
 

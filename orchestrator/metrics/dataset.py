@@ -15,7 +15,7 @@ from orchestrator.darknet_cfg import read_names
 from orchestrator.errors import OrchError
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
-from orchestrator.metrics.readers import (darknet_image_name, read_coco_gt, read_comp4_folder,
+from orchestrator.metrics.readers import (basecfg, read_coco_gt, read_comp4_folder,
                                           read_darknet_coco_json, read_darknet_labels,
                                           read_lines, voc_annotations)
 from orchestrator.metrics.voc import evaluate_voc
@@ -45,7 +45,7 @@ def load_ground_truth(style: Style, valid_list: PathLike, names: PathLike | Sequ
 
 def image_names(valid_list: PathLike) -> list[str]:
     """The Darknet image names (file stems) of the images of a valid list, in order."""
-    return [darknet_image_name(path) for path in read_lines(valid_list)]
+    return [basecfg(path) for path in read_lines(valid_list)]
 
 
 def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path) -> GroundTruth:

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
+from orchestrator.darknet_cfg import basecfg
 from orchestrator.errors import OrchError
 from orchestrator.metrics.align import lookup
 from orchestrator.metrics.boxes import Detections, GroundTruth
@@ -35,11 +36,6 @@ LABEL_PATH_REPLACEMENTS = (("images", "labels"), ("JPEGImages", "labels"), ("raw
 
 
 # ---- names ---------------------------------------------------------------------------------
-
-def darknet_image_name(path: str) -> str:
-    """Darknet's basecfg(): the file name up to its first dot (what comp4 files print)."""
-    return os.path.basename(path).split(".", 1)[0]
-
 
 def darknet_image_id(path: str) -> int:
     """Darknet's get_coco_image_id(): atoi of what follows the last `_` (or the last `/`)."""
@@ -187,7 +183,7 @@ def coco_ground_truth(data: Any, source: str) -> GroundTruth:
         categories = sorted(data["categories"], key=lambda c: c["id"])
         annotations = data.get("annotations", [])
         image_ids = np.array([im["id"] for im in images], dtype=np.int64)
-        image_names = tuple(darknet_image_name(str(im.get("file_name", im["id"])))
+        image_names = tuple(basecfg(str(im.get("file_name", im["id"])))
                             for im in images)
         class_ids = np.array([c["id"] for c in categories], dtype=np.int64)
         class_names = tuple(str(c.get("name", c["id"])) for c in categories)
@@ -282,7 +278,7 @@ def read_darknet_labels(valid_list_file: str | os.PathLike,
     table = np.array(rows, dtype=np.float64).reshape(-1, 6)
     n = len(class_names)
     class_ids = np.array(DARKNET_COCO_IDS if n == len(DARKNET_COCO_IDS) else range(n))
-    names = [darknet_image_name(p) for p in paths]
+    names = [basecfg(p) for p in paths]
     return GroundTruth(image_names=tuple(names), image_ids=image_ids_for(paths),
                        class_names=tuple(class_names), class_ids=class_ids,
                        image=table[:, 0].astype(np.int64), label=table[:, 1].astype(np.int64),
