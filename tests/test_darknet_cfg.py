@@ -6,8 +6,8 @@ import pytest
 
 from orchestrator.darknet_cfg import format_value, parse_cfg, parse_data, read_cfg, basecfg
 from orchestrator.errors import OrchError
+from conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 CFGS = sorted((REPO / "cfg_templates").glob("*.cfg")) + sorted(Path("/usr/share/darknet/cfg").glob("*.cfg"))
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REPO
 from orchestrator.darknet_cfg import read_cfg
 from orchestrator.evaluation.weights_size import parameter_count, truncation
 
-REPO = Path(__file__).resolve().parents[1]
 DEBIAN_CFGS = Path("/usr/share/darknet/cfg")
 
 

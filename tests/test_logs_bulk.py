@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import REFDATA
 from orchestrator.logs.model import ParsedLog
 from orchestrator.logs.parser import LogParser
 from orchestrator.logs.regular import sort_lines
 
-LOGS = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "logs"
+LOGS = REFDATA / "logs"
 REFDATA = sorted(p for p in LOGS.rglob("*") if p.suffix in (".log", ".txt"))
 
 REGION = (b"Region %d Avg IOU: %s, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "

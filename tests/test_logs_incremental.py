@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import REFDATA
 from orchestrator.logs import parse_bytes, parse_file
 from orchestrator.logs.model import ParsedLog
 
-LOGS = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "logs"
+LOGS = REFDATA / "logs"
 SAMPLE_LINES = (
     b"Learning Rate: 0.001, Momentum: 0.9, Decay: 0.0005\n",
     b"Region 82 Avg IOU: 0.5, Class: 0.6, Obj: 0.7, No Obj: 0.01, .5R: 0.5, .75R: -nan,  count: 2\n",

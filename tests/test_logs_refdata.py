@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 
 import pytest
 
+from conftest import REFDATA
 from orchestrator.logs import parse_file
 
-LOGS = Path(__file__).resolve().parents[2] / "shared" / "refdata" / "logs"
+LOGS = REFDATA / "logs"
 
 pytestmark = pytest.mark.skipif(not LOGS.is_dir(), reason="shared refdata not present")
 

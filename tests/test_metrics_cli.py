@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import REFDATA
 from orchestrator.cli import main
 
-REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 TOY = REFDATA / "voc" / "toy-example"
 COCO = REFDATA / "coco"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import REFDATA
 from orchestrator.errors import OrchError
 from orchestrator.metrics import (Detections, GroundTruth, evaluate_coco, evaluate_detections,
                                   evaluate_voc, load_ground_truth, read_coco_gt, read_comp4_folder,
@@ -15,7 +15,6 @@ from orchestrator.metrics import (Detections, GroundTruth, evaluate_coco, evalua
 from orchestrator.metrics.readers import (darknet_image_id, basecfg,
                                           darknet_label_path)
 
-REFDATA = Path(__file__).resolve().parents[1].parent / "shared" / "refdata"
 COCO = REFDATA / "coco"
 TOY = REFDATA / "voc" / "toy-example"
 CASE1 = REFDATA / "voc" / "test-case-1" / "test_case_1"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import REPO
 from orchestrator.cli import main
 from orchestrator.darknet_cfg import read_cfg, read_data
 from orchestrator.errors import OrchError
@@ -86,7 +87,7 @@ def test_one_gpu_three_classes_rewrites_classes_and_filters(voc_ws: Workspace):
 def test_only_edited_lines_differ_from_the_template(voc_ws: Workspace):
     orch(voc_ws, "new-run", "t", "--template", "yolov3-tiny", "--dataset", "voc", "--set", "net.momentum=0.95",
          "--set", "yolo.ignore_thresh=0.5")
-    template = (Path(__file__).resolve().parents[1] / "cfg_templates/yolov3-tiny.cfg").read_text().splitlines()
+    template = (REPO / "cfg_templates/yolov3-tiny.cfg").read_text().splitlines()
     built = (voc_ws.root / "runs/t/t.cfg").read_text().splitlines()
     changed = {(a, b) for a, b in zip(template, built) if a != b}
     assert len(template) == len(built)
