@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from orchestrator.darknet_cfg import read_names
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import read_names
+from orchestrator.base.errors import OrchError
 
 FLAVORS = ("pjreddie", "gdarknet", "alexeyab", "hankai")
 EXECUTORS = ("auto", "slurm", "local")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import PassOptions, load_results, run_pass
 from orchestrator.evaluation.best import best_record
 from orchestrator.executors import collect_status, executor_named, is_active, submit_run
@@ -147,7 +147,7 @@ def progress_line(rows: list[dict]) -> str:
 
 
 def write_demo_report(ws: Workspace) -> Path:
-    from orchestrator.report import write_report
+    from orchestrator.views.report import write_report
 
     return write_report(ws)
 

@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 
 from orchestrator.config import Dataset
-from orchestrator.darknet_cfg import CfgFile, Section, parse_cfg, render_data, basecfg
-from orchestrator.errors import OrchError
-from orchestrator.fsutil import atomic_write
+from orchestrator.darknet.cfg import CfgFile, Section, parse_cfg, render_data, basecfg
+from orchestrator.base.errors import OrchError
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.templates import cfg_template, fill, shipped
 from orchestrator.workspace import Workspace, check_run_name
 

@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 from PIL import Image, ImageDraw
 
-from orchestrator.fsutil import atomic_write
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.workspace import CONFIG_NAME, Workspace, init_workspace
 
 CLASSES = ("square", "circle", "triangle")

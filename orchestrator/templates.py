@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 
 _PACKAGE = Path(__file__).resolve().parent
 

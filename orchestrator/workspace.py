@@ -12,8 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from orchestrator.config import Config, load_config
-from orchestrator.errors import OrchError
-from orchestrator.fsutil import atomic_write
+from orchestrator.base.errors import OrchError
+from orchestrator.base.fsutil import atomic_write
 
 CONFIG_NAME = "orch.yaml"
 LAYOUT = ("cfg_templates", "runs", "batch", "backup", "logs", "results", "reports")

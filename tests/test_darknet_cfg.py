@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.darknet_cfg import format_value, parse_cfg, parse_data, read_cfg, basecfg
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import format_value, parse_cfg, parse_data, read_cfg, basecfg
+from orchestrator.base.errors import OrchError
 from conftest import REPO
 
 CFGS = sorted((REPO / "cfg_templates").glob("*.cfg")) + sorted(Path("/usr/share/darknet/cfg").glob("*.cfg"))

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.cli import main
 from orchestrator.demo import RUNS, run_demo
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import load_results
 
 FIGURES = ("loss.png", "map.png", "thresholds.png", "per_class.png", "region.png", "lr.png")

@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.crontab import render_block, schedule, with_block, without_block
 from orchestrator.workspace import init_workspace
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.best import best_record, default_split
 from orchestrator.evaluation.store import (StoreIndex, append_record, load_results, record_identity,
                                            store_path)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from orchestrator.darknet_cfg import read_cfg
-from orchestrator.evaluation.weights_size import parameter_count, truncation
+from orchestrator.darknet.cfg import read_cfg
+from orchestrator.darknet.weights import parameter_count, truncation
 
 DEBIAN_CFGS = Path("/usr/share/darknet/cfg")
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.darknet_cfg import parse_cfg, basecfg
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import parse_cfg, basecfg
+from orchestrator.base.errors import OrchError
 from orchestrator.executors import executor_name, plan_run, submit_run
 from orchestrator.executors.base import Job
 from orchestrator.executors.local import LocalExecutor, is_our_process
 from orchestrator.executors.submission import submit_lock
-from orchestrator.executors.status import collect_status
+from orchestrator.views.status import collect_status
 from orchestrator.runs import RunSpec, new_run, save_manifest
 from waiting import wait_for
 

@@ -9,12 +9,12 @@ import subprocess
 import pytest
 
 from orchestrator.cli import main
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.executors import collect_status, submit_run
 from orchestrator.executors import slurm
 from orchestrator.executors.base import Job
 from orchestrator.executors.slurm import SlurmExecutor
-from orchestrator.executors.status import STATUS_KEYS
+from orchestrator.views.status import STATUS_KEYS
 from orchestrator.runs import RunSpec, new_run, save_manifest
 
 

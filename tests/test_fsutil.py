@@ -4,7 +4,7 @@ import os
 import stat
 from pathlib import Path
 
-from orchestrator.fsutil import atomic_write
+from orchestrator.base.fsutil import atomic_write
 
 
 def mode(path: Path) -> int:

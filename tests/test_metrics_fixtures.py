@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import REFDATA
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.metrics import (Detections, GroundTruth, evaluate_coco, evaluate_detections,
                                   evaluate_voc, load_ground_truth, read_coco_gt, read_comp4_folder,
                                   read_darknet_coco_json, read_names, read_voc_annotations)

@@ -9,8 +9,8 @@ import random
 import pytest
 import yaml
 
-from orchestrator.errors import OrchError
-from orchestrator.report import (RunData, gather, index_html, metrics_csv, moving_average,
+from orchestrator.base.errors import OrchError
+from orchestrator.views.report import (RunData, gather, index_html, metrics_csv, moving_average,
                                  write_report)
 from orchestrator.workspace import init_workspace
 
@@ -163,7 +163,7 @@ def test_best_weights_are_those_orch_best_picks(tmp_path):
 
 
 def test_per_class_cell_of_a_class_without_ground_truth_is_empty():
-    from orchestrator.report import class_map
+    from orchestrator.views.report import class_map
 
     assert math.isnan(class_map([-1.0] * 10)) and math.isnan(class_map(None))
     assert class_map([0.5, 0.7]) == pytest.approx(0.6)

@@ -11,8 +11,8 @@ import yaml
 
 from conftest import REPO
 from orchestrator.cli import main
-from orchestrator.darknet_cfg import read_cfg, read_data
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import read_cfg, read_data
+from orchestrator.base.errors import OrchError
 from orchestrator.runs import RunSpec, load_manifest, new_run, save_manifest, scale_for_gpus
 from orchestrator.workspace import Workspace, init_workspace
 

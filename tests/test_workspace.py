@@ -7,7 +7,7 @@ import yaml
 
 from orchestrator.cli import main
 from orchestrator.config import load_config
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.workspace import LAYOUT, Workspace, init_workspace
 
 

@@ -14,7 +14,7 @@ import sys
 from typing import Sequence
 
 from orchestrator import __version__
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 
 # Order of the command groups in `orch --help`, following the life of an experiment.
 COMMAND_MODULES = ("workspace", "runs", "executors", "evaluation", "metrics", "logs", "demo")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from orchestrator.cli.common import add_command
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 
 
 def register(subparsers) -> None:

@@ -10,7 +10,7 @@ import threading
 
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import parse_duration
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import crontab
 from orchestrator.evaluation.best import MEASURES, best_record, shown_split, summary
 from orchestrator.evaluation.signals import stop_on_signals

@@ -61,7 +61,7 @@ def print_summary(summary: dict) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from orchestrator.report import write_report
+    from orchestrator.views.report import write_report
 
     workspace = workspace_of(args)
     out = write_report(workspace, args.runs or None, out=args.out, smooth=args.smooth,

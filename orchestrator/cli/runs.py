@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from orchestrator.cli.common import add_command, workspace_of
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.runs import compose_spec, new_run, parse_setting
 from orchestrator.templates import template_names
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 
 # measure -> how to read it from one metric block of a record
 MEASURES = {

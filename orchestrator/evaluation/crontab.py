@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.templates import fill, shipped
 from orchestrator.workspace import Workspace
 

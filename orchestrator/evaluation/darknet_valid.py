@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 
 LOG_TAIL_LINES = 20
 KILL_GRACE_SECONDS = 3.0

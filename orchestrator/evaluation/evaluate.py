@@ -18,14 +18,14 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.config import Dataset
-from orchestrator.darknet_cfg import render_data
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import render_data
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.darknet_valid import (EvaluationFailed, ProgressCallback, ValidCall,
                                                    check_outputs, clear_outputs, run_valid)
 from orchestrator.evaluation.discovery import WeightsFile
 from orchestrator.evaluation.progress import count_images
-from orchestrator.evaluation.weights_size import truncation
-from orchestrator.fsutil import atomic_write
+from orchestrator.darknet.weights import truncation
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.metrics import evaluate_detections, load_ground_truth
 from orchestrator.metrics.boxes import GroundTruth
 from orchestrator.runs import RunManifest

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from orchestrator.evaluation.darknet_valid import Interrupted
 from orchestrator.evaluation.discovery import discover_weights, still_unchanged
 from orchestrator.evaluation.evaluate import Target, dataset_of, evaluate
-from orchestrator.evaluation.locks import Busy, gpu_lock, run_lock
+from orchestrator.base.locks import Busy, gpu_lock, run_lock
 from orchestrator.evaluation.progress import ImageProgress, count_images
 from orchestrator.evaluation.store import StoreIndex, append_record
 from orchestrator.runs import RunManifest

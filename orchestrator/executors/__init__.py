@@ -11,7 +11,7 @@
 from orchestrator.executors.base import Executor, Job, is_active
 from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, plan_run
-from orchestrator.executors.status import collect_status, status_table
+from orchestrator.views.status import collect_status, status_table
 from orchestrator.executors.submission import (cancel_runs, describe_submission, resubmit_run,
                                                submit_run)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 
 from orchestrator.config import EXECUTORS
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.executors.base import Executor
 from orchestrator.executors.local import LocalExecutor
 from orchestrator.executors.slurm import SlurmExecutor

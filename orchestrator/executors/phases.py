@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.darknet_cfg import basecfg
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import basecfg
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.discovery import weights_pattern
 from orchestrator.executors.base import Job
 from orchestrator.runs import RunManifest, render_sbatch, render_warmup_cfg, warmup_cfg_path

@@ -12,7 +12,7 @@ import shlex
 import subprocess
 from typing import Callable
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.executors.base import Executor, Job, Record, new_record
 from orchestrator.workspace import Workspace
 

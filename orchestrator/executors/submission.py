@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager
 
-from orchestrator.errors import OrchError
-from orchestrator.evaluation.locks import held
+from orchestrator.base.errors import OrchError
+from orchestrator.base.locks import held
 from orchestrator.executors.base import Executor, Record, is_active
 from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, WARMUP, Plan, plan_run
-from orchestrator.fsutil import atomic_write
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.runs import RunManifest, save_manifest
 from orchestrator.workspace import Workspace
 

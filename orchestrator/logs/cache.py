@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from orchestrator.fsutil import atomic_write
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.logs.model import ParsedLog
 from orchestrator.logs.parser import LogParser
 

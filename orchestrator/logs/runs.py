@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.logs.cache import parse_file
 from orchestrator.logs.gdarknet_csv import parse_gdarknet_csv
 from orchestrator.logs.model import ParsedLog, new_region_layer, new_series

@@ -30,7 +30,7 @@ detections, vectorised with NumPy over all images and classes (no per-detection 
 so evaluating every checkpoint stays cheap. COCO results equal pycocotools' to 1e-12 for IoU.
 """
 
-from orchestrator.darknet_cfg import read_names
+from orchestrator.darknet.cfg import read_names
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.dataset import evaluate_detections, load_detections, load_ground_truth

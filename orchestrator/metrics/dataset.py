@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
-from orchestrator.darknet_cfg import read_names
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import read_names
+from orchestrator.base.errors import OrchError
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.readers import (basecfg, read_coco_gt, read_comp4_folder,

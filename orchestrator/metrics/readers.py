@@ -18,8 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
-from orchestrator.darknet_cfg import basecfg
-from orchestrator.errors import OrchError
+from orchestrator.darknet.cfg import basecfg
+from orchestrator.base.errors import OrchError
 from orchestrator.metrics.align import lookup
 from orchestrator.metrics.boxes import Detections, GroundTruth
 

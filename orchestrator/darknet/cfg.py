@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.executors.base import Record
 from orchestrator.executors.slurm import UNKNOWN
 from orchestrator.executors.submission import current_chain, job_states

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.errors import OrchError
+from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.best import MEASURES, best_record, latest_ok_records, shown_split
 from orchestrator.evaluation.store import load_results
-from orchestrator.fsutil import atomic_write
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.logs import ParsedLog, latest_rows, parse_run
 from orchestrator.logs.runs import manifest_or_none
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from orchestrator.darknet_cfg import CfgFile, read_cfg
+from orchestrator.darknet.cfg import CfgFile, read_cfg
 
 FLOAT_BYTES = 4
 # Layers without parameters that keep their input's channel count.

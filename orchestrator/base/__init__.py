@@ -1,0 +1,1 @@
+"""The lowest layer: errors every command reports, atomic file writes, kernel locks."""
