@@ -20,22 +20,43 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import make_workspace  # noqa: E402  (the tests' workspace builder)
-from orchestrator.evaluation.discovery import discover_weights  # noqa: E402
-from orchestrator.evaluation.passes import PassOptions, run_pass  # noqa: E402
-from orchestrator.evaluation.store import store_path  # noqa: E402
-from orchestrator.runs import RunSpec, new_run  # noqa: E402
+from conftest import make_workspace
+
+from orchestrator.evaluation.discovery import discover_weights
+from orchestrator.evaluation.passes import PassOptions, run_pass
+from orchestrator.evaluation.store import store_path
+from orchestrator.runs import RunSpec, new_run
 
 
 def evaluated_record(run: str, weights, classes: int) -> dict:
     """A record of the size a real one has (per-class AP for both metrics, COCO stats)."""
-    block = {"ap": [0.5] * 10, "mean": 0.5, "per_class": {f"class{c}": [0.5] * 10 for c in range(classes)},
-             "stats": [0.5] * 12}
-    return {"run": run, "split": "valid", "weights": weights.path, "size": weights.size, "mtime": weights.mtime,
-            "iteration": weights.iteration, "style": "coco", "ap_method": "11point", "status": "ok",
-            "thresholds": [0.5 + 0.05 * i for i in range(10)], "metrics": {"iou": block, "giou": block},
-            "darknet_seconds": 100.0, "metric_seconds": 1.0, "flavor": "pjreddie", "orch_version": "0.1.0",
-            "timestamp": "2026-01-01T00:00:00+00:00", "attempt": 1, "error": None, "log_tail": None}
+    block = {
+        "ap": [0.5] * 10,
+        "mean": 0.5,
+        "per_class": {f"class{c}": [0.5] * 10 for c in range(classes)},
+        "stats": [0.5] * 12,
+    }
+    return {
+        "run": run,
+        "split": "valid",
+        "weights": weights.path,
+        "size": weights.size,
+        "mtime": weights.mtime,
+        "iteration": weights.iteration,
+        "style": "coco",
+        "ap_method": "11point",
+        "status": "ok",
+        "thresholds": [0.5 + 0.05 * i for i in range(10)],
+        "metrics": {"iou": block, "giou": block},
+        "darknet_seconds": 100.0,
+        "metric_seconds": 1.0,
+        "flavor": "pjreddie",
+        "orch_version": "0.1.0",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "attempt": 1,
+        "error": None,
+        "log_tail": None,
+    }
 
 
 def build(folder: Path, runs: int, weights: int, classes: int):
@@ -69,9 +90,11 @@ def main() -> None:
             report = run_pass(ws, ws.run_names(), PassOptions(gpu=99))
             times.append(time.perf_counter() - started)
             assert report.outcomes == [] and not report.busy, report
-        print(f"{args.runs} runs x {args.weights} evaluated weights files ({args.classes} classes, "
-              f"{size / 1e6:.1f} MB of metrics.jsonl): second pass min {min(times) * 1000:.0f} ms, "
-              f"median {statistics.median(times) * 1000:.0f} ms over {args.repeat}")
+        print(
+            f"{args.runs} runs x {args.weights} evaluated weights files ({args.classes} classes, "
+            f"{size / 1e6:.1f} MB of metrics.jsonl): second pass min {min(times) * 1000:.0f} ms, "
+            f"median {statistics.median(times) * 1000:.0f} ms over {args.repeat}"
+        )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from orchestrator.logs import parse_file
 
-REGION = (b"Region %d Avg IOU: 0.%06d, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "
-          b".5R: 1.000000, .75R: 0.500000,  count: 6\n")
-REGION_EMPTY = (b"Region %d Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.000048, "
-                b".5R: -nan, .75R: -nan,  count: 0\n")
+REGION = (
+    b"Region %d Avg IOU: 0.%06d, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "
+    b".5R: 1.000000, .75R: 0.500000,  count: 6\n"
+)
+REGION_EMPTY = b"Region %d Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.000048, .5R: -nan, .75R: -nan,  count: 0\n"
 ITERATION = b"%d: %d.121626, %d.752329 avg, 0.001000 rate, 0.196614 seconds, %d images\n"
 
 
@@ -63,14 +64,18 @@ def main() -> None:
         next_iteration = write_log(log, args.mb)
         size = log.stat().st_size
         (parsed, full, cpu) = timed(parse_file, log, cache)
-        print(f"full parse: {size / 1e6:.0f} MB, {parsed.iterations} iterations in {full:.1f} s "
-              f"= {size / 1e6 / full:.1f} MB/s (CPU {size / 1e6 / cpu:.1f} MB/s; including "
-              f"writing the cache)")
+        print(
+            f"full parse: {size / 1e6:.0f} MB, {parsed.iterations} iterations in {full:.1f} s "
+            f"= {size / 1e6 / full:.1f} MB/s (CPU {size / 1e6 / cpu:.1f} MB/s; including "
+            f"writing the cache)"
+        )
         for _ in range(3):
             next_iteration = write_log(log, 1, next_iteration)
             (grown, pickup, cpu) = timed(parse_file, log, cache)
-            print(f"1 MB appended: picked up in {pickup:.3f} s (CPU {cpu:.3f} s, "
-                  f"{grown.iterations - parsed.iterations} new iterations)")
+            print(
+                f"1 MB appended: picked up in {pickup:.3f} s (CPU {cpu:.3f} s, "
+                f"{grown.iterations - parsed.iterations} new iterations)"
+            )
             parsed = grown
 
 

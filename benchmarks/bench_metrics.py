@@ -30,17 +30,21 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from metrics_reference import voc_eval_loop  # noqa: E402
-from orchestrator.metrics import (evaluate_coco, evaluate_voc, read_coco_gt,  # noqa: E402
-                                  read_darknet_coco_json)
-from orchestrator.metrics.results import THRESHOLDS  # noqa: E402
+from metrics_reference import voc_eval_loop
+
+from orchestrator.metrics import (
+    evaluate_coco,
+    evaluate_voc,
+    read_coco_gt,
+    read_darknet_coco_json,
+)
+from orchestrator.metrics.results import THRESHOLDS
 
 
 def synthetic_set(n_images: int, rng: np.random.Generator) -> tuple[dict, list]:
     """COCO-like ground truth (7.3 boxes per image, 1% crowd) and 100 detections per image."""
     cat_ids = list(range(1, 91))[:80]
-    images = [{"id": i + 1, "file_name": f"{i + 1:012d}.jpg", "width": 640, "height": 480}
-              for i in range(n_images)]
+    images = [{"id": i + 1, "file_name": f"{i + 1:012d}.jpg", "width": 640, "height": 480} for i in range(n_images)]
     per_image = rng.poisson(7.32, n_images)
     n_gt = int(per_image.sum())
     gt_image = np.repeat(np.arange(1, n_images + 1), per_image)
@@ -48,9 +52,17 @@ def synthetic_set(n_images: int, rng: np.random.Generator) -> tuple[dict, list]:
     xy = rng.uniform(0, 1, (n_gt, 2)) * (np.array([640, 480]) - wh).clip(1)
     gt_box = np.round(np.c_[xy, wh], 2)
     gt_cat = rng.choice(cat_ids, n_gt)
-    annotations = [{"id": i + 1, "image_id": int(gt_image[i]), "category_id": int(gt_cat[i]),
-                    "bbox": gt_box[i].tolist(), "area": float(gt_box[i, 2] * gt_box[i, 3] * 0.8),
-                    "iscrowd": int(rng.random() < 0.01)} for i in range(n_gt)]
+    annotations = [
+        {
+            "id": i + 1,
+            "image_id": int(gt_image[i]),
+            "category_id": int(gt_cat[i]),
+            "bbox": gt_box[i].tolist(),
+            "area": float(gt_box[i, 2] * gt_box[i, 3] * 0.8),
+            "iscrowd": int(rng.random() < 0.01),
+        }
+        for i in range(n_gt)
+    ]
     first_gt = np.r_[0, np.cumsum(per_image)[:-1]]
     results = []
     for image in range(n_images):
@@ -61,10 +73,15 @@ def synthetic_set(n_images: int, rng: np.random.Generator) -> tuple[dict, list]:
         boxes[:, 2:] = boxes[:, 2:].clip(1)
         cats = np.r_[gt_cat[source], rng.choice(cat_ids, 100 - n_copies)]
         scores = np.round(rng.random(100), 4)
-        results.extend({"image_id": image + 1, "category_id": int(c), "bbox": np.round(b, 2).tolist(),
-                        "score": float(s)} for b, c, s in zip(boxes, cats, scores))
-    return {"images": images, "annotations": annotations,
-            "categories": [{"id": c, "name": f"class{c}"} for c in cat_ids]}, results
+        results.extend(
+            {"image_id": image + 1, "category_id": int(c), "bbox": np.round(b, 2).tolist(), "score": float(s)}
+            for b, c, s in zip(boxes, cats, scores)
+        )
+    return {
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": c, "name": f"class{c}"} for c in cat_ids],
+    }, results
 
 
 def random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -101,8 +118,11 @@ def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
     from orchestrator.metrics.readers import coco_detections, coco_ground_truth
 
     keep_images = {im["id"] for im in gt_dict["images"][:n_images]}
-    small_gt = dict(gt_dict, images=gt_dict["images"][:n_images],
-                    annotations=[a for a in gt_dict["annotations"] if a["image_id"] in keep_images])
+    small_gt = dict(
+        gt_dict,
+        images=gt_dict["images"][:n_images],
+        annotations=[a for a in gt_dict["annotations"] if a["image_id"] in keep_images],
+    )
     small_dt = [r for r in results if r["image_id"] in keep_images]
     gt, detections = coco_ground_truth(small_gt, "gt"), coco_detections(small_dt, "dt")
     # crowd boxes of the COCO set play VOC's difficult boxes, for both implementations
@@ -113,8 +133,12 @@ def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
         by_key.setdefault((int(image), int(label)), []).append((box, bool(difficult)))
     image_of = {int(i): n for n, i in enumerate(gt.image_ids)}
     class_of = {int(c): n for n, c in enumerate(gt.class_ids)}
-    dets = [(image_of[int(i)], class_of[int(c)], s, b) for i, c, s, b in zip(
-        detections.image_keys, detections.class_ids, detections.scores, detections.in_format("xyxy"))]
+    dets = [
+        (image_of[int(i)], class_of[int(c)], s, b)
+        for i, c, s, b in zip(
+            detections.image_keys, detections.class_ids, detections.scores, detections.in_format("xyxy")
+        )
+    ]
     start = time.perf_counter()
     worst = 0.0
     for metric in ("iou", "giou"):
@@ -125,8 +149,10 @@ def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
     loop_time = time.perf_counter() - start
     print(f"VOC style, {n_images} images, {len(dets)} detections, 10 thresholds x IoU+GIoU:")
     print(f"  per-threshold voc_eval loop  {loop_time:8.3f} s")
-    print(f"  ours (one pass)              {ours_time:8.3f} s   speed-up x{loop_time / ours_time:.0f}"
-          f"   max |AP difference| {worst:.1e}")
+    print(
+        f"  ours (one pass)              {ours_time:8.3f} s   speed-up x{loop_time / ours_time:.0f}"
+        f"   max |AP difference| {worst:.1e}"
+    )
 
 
 def main() -> None:
@@ -138,8 +164,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="calls of ours to time (first and best)")
     args = parser.parse_args()
     gt_dict, results = synthetic_set(args.images, np.random.default_rng(args.seed))
-    print(f"set: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, "
-          f"{len(results)} detections")
+    print(f"set: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} detections")
     with tempfile.TemporaryDirectory() as tmp:
         gt_path, dt_path = Path(tmp) / "gt.json", Path(tmp) / "dt.json"
         gt_path.write_text(json.dumps(gt_dict))
@@ -148,18 +173,21 @@ def main() -> None:
         detections, dt_time = timed(read_darknet_coco_json, dt_path)
         ours, ours_time = timed(evaluate_coco, gt, detections)
         # later calls reuse memory the first one had the kernel map and zero
-        warm_time = min([timed(evaluate_coco, gt, detections)[1] for _ in range(args.repeat - 1)],
-                        default=ours_time)
+        warm_time = min([timed(evaluate_coco, gt, detections)[1] for _ in range(args.repeat - 1)], default=ours_time)
         print(f"load:     ours {gt_time + dt_time:7.3f} s (gt {gt_time:.3f}, detections {dt_time:.3f})")
-        print(f"evaluate: ours IoU+GIoU {ours_time:7.3f} s (first call; best of the next "
-              f"{args.repeat - 1}: {warm_time:.3f} s)")
+        print(
+            f"evaluate: ours IoU+GIoU {ours_time:7.3f} s (first call; best of the next "
+            f"{args.repeat - 1}: {warm_time:.3f} s)"
+        )
         if not args.skip_pycocotools:
             stats, load_time, ref_time = pycocotools_run(gt_path, dt_path)
             diff = np.max(np.abs(np.array(ours["metrics"]["iou"]["stats"]) - stats))
             print(f"load:     pycocotools {load_time:7.3f} s")
             print(f"evaluate: pycocotools IoU only {ref_time:7.3f} s")
-            print(f"ratio:    pycocotools IoU / ours IoU+GIoU = {ref_time / ours_time:.1f}x "
-                  f"(ours takes 1/{ref_time / ours_time:.0f}); max |stats difference| {diff:.1e}")
+            print(
+                f"ratio:    pycocotools IoU / ours IoU+GIoU = {ref_time / ours_time:.1f}x "
+                f"(ours takes 1/{ref_time / ours_time:.0f}); max |stats difference| {diff:.1e}"
+            )
     voc_comparison(gt_dict, results, args.voc_images)
 
 

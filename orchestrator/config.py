@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from orchestrator.darknet.cfg import read_names
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import read_names
 
 FLAVORS = ("pjreddie", "gdarknet", "alexeyab", "hankai")
 EXECUTORS = ("auto", "slurm", "local")
@@ -38,7 +38,7 @@ class Dataset:
 
     name: str
     train: str
-    valid: dict[str, str]          # split name -> image list file
+    valid: dict[str, str]  # split name -> image list file
     names: str
     eval: str = "voc"
     ground_truth: str | None = None
@@ -90,8 +90,11 @@ class Config:
             raise OrchError(f"unknown dataset '{name}' (known: {known})", str(self.path))
         dataset = self.datasets[name]
         root = self.path.parent
-        files = {"train": dataset.train, "names": dataset.names,
-                 **{f"valid.{split}": f for split, f in dataset.valid.items()}}
+        files = {
+            "train": dataset.train,
+            "names": dataset.names,
+            **{f"valid.{split}": f for split, f in dataset.valid.items()},
+        }
         if dataset.ground_truth:
             files["ground_truth"] = dataset.ground_truth
         if dataset.pretrained:
@@ -136,8 +139,14 @@ class _Section:
             if key not in known:
                 self.fail(f"{self.where}.{key}: unknown key (known: {', '.join(sorted(known))})")
 
-    def get(self, key: str, types: type | tuple[type, ...], default: Any,
-            choices: tuple[str, ...] | None = None, required: bool = False) -> Any:
+    def get(
+        self,
+        key: str,
+        types: type | tuple[type, ...],
+        default: Any,
+        choices: tuple[str, ...] | None = None,
+        required: bool = False,
+    ) -> Any:
         if key not in self.data or self.data[key] is None:
             if required:
                 self.fail(f"{self.where}.{key}: missing")
@@ -163,7 +172,7 @@ def load_config(path: Path) -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
-        raise OrchError(f"orch.yaml is not valid YAML{line}: {getattr(exc, 'problem', exc)}", str(path))
+        raise OrchError(f"orch.yaml is not valid YAML{line}: {getattr(exc, 'problem', exc)}", str(path)) from None
     top = _Section(raw, "orch.yaml", path)
     top.refuse_unknown({"darknet", "datasets", "slurm", "executor", "eval"})
     return Config(
@@ -178,14 +187,15 @@ def load_config(path: Path) -> Config:
 
 def _darknet(s: _Section) -> DarknetConfig:
     s.refuse_unknown({"binary", "flavor", "lib_folder"})
-    return DarknetConfig(binary=s.get("binary", str, "darknet"),
-                         flavor=s.get("flavor", str, "pjreddie", FLAVORS),
-                         lib_folder=s.get("lib_folder", str, None))
+    return DarknetConfig(
+        binary=s.get("binary", str, "darknet"),
+        flavor=s.get("flavor", str, "pjreddie", FLAVORS),
+        lib_folder=s.get("lib_folder", str, None),
+    )
 
 
 def _datasets(s: _Section) -> dict[str, Dataset]:
-    return {str(name): _dataset(str(name), _Section(body, f"datasets.{name}", s.path))
-            for name, body in s.data.items()}
+    return {str(name): _dataset(str(name), _Section(body, f"datasets.{name}", s.path)) for name, body in s.data.items()}
 
 
 def _dataset(name: str, s: _Section) -> Dataset:
@@ -196,11 +206,15 @@ def _dataset(name: str, s: _Section) -> Dataset:
     for split, list_file in valid.items():
         if not isinstance(list_file, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(split)):
             s.fail(f"{s.where}.valid.{split}: expected 'split-name: list-file'")
-    return Dataset(name=name, train=s.get("train", str, None, required=True), valid=valid,
-                   names=s.get("names", str, None, required=True),
-                   eval=s.get("eval", str, "voc", EVAL_STYLES),
-                   ground_truth=s.get("ground_truth", str, None),
-                   pretrained=s.get("pretrained", str, None))
+    return Dataset(
+        name=name,
+        train=s.get("train", str, None, required=True),
+        valid=valid,
+        names=s.get("names", str, None, required=True),
+        eval=s.get("eval", str, "voc", EVAL_STYLES),
+        ground_truth=s.get("ground_truth", str, None),
+        pretrained=s.get("pretrained", str, None),
+    )
 
 
 def _slurm(s: _Section) -> SlurmConfig:
@@ -209,29 +223,38 @@ def _slurm(s: _Section) -> SlurmConfig:
     if cpus < 1:
         s.fail("slurm.cpus_per_task: must be at least 1")
     extra = s.get("extra", dict, {})
-    return SlurmConfig(partition=s.get("partition", str, None), time=str(s.get("time", (str, int), "7-00:00:00")),
-                       cpus_per_task=cpus, mem=str(s.get("mem", (str, int), "32G")),
-                       gres_type=s.get("gres_type", str, None), extra=dict(extra))
+    return SlurmConfig(
+        partition=s.get("partition", str, None),
+        time=str(s.get("time", (str, int), "7-00:00:00")),
+        cpus_per_task=cpus,
+        mem=str(s.get("mem", (str, int), "32G")),
+        gres_type=s.get("gres_type", str, None),
+        extra=dict(extra),
+    )
 
 
 def _eval(s: _Section) -> EvalConfig:
-    s.refuse_unknown({"gpu", "every", "min_weight_id", "settle_seconds", "max_attempts",
-                      "ap_method", "metrics", "timeout"})
+    s.refuse_unknown(
+        {"gpu", "every", "min_weight_id", "settle_seconds", "max_attempts", "ap_method", "metrics", "timeout"}
+    )
     metrics = s.get("metrics", list, ["iou", "giou"])
     for metric in metrics:
         if metric not in MATCH_METRICS:
             s.fail(f"eval.metrics: {metric!r} is not one of {', '.join(MATCH_METRICS)}")
     if not metrics:
         s.fail("eval.metrics: give at least one of iou, giou")
-    config = EvalConfig(gpu=s.get("gpu", int, 0), every=str(s.get("every", (str, int), "10m")),
-                        min_weight_id=s.get("min_weight_id", int, 0),
-                        settle_seconds=float(s.get("settle_seconds", (int, float), 60)),
-                        max_attempts=s.get("max_attempts", int, 3),
-                        ap_method=s.get("ap_method", str, "11point", AP_METHODS),
-                        metrics=tuple(dict.fromkeys(metrics)),
-                        timeout=float(s.get("timeout", (int, float), 3600)))
+    config = EvalConfig(
+        gpu=s.get("gpu", int, 0),
+        every=str(s.get("every", (str, int), "10m")),
+        min_weight_id=s.get("min_weight_id", int, 0),
+        settle_seconds=float(s.get("settle_seconds", (int, float), 60)),
+        max_attempts=s.get("max_attempts", int, 3),
+        ap_method=s.get("ap_method", str, "11point", AP_METHODS),
+        metrics=tuple(dict.fromkeys(metrics)),
+        timeout=float(s.get("timeout", (int, float), 3600)),
+    )
     try:
-        config.every_seconds  # validated now, not at the first scheduled pass
+        _ = config.every_seconds  # validated now, not at the first scheduled pass
     except OrchError as exc:
         s.fail(exc.what)
     if config.max_attempts < 1:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import PassOptions, load_results, run_pass
@@ -29,7 +29,7 @@ DEFAULT_ITERATIONS = 600
 #: The two runs: name -> single-GPU base learning rate.
 RUNS = {"shapes-lr1e-3": 0.001, "shapes-lr5e-4": 0.0005}
 METRICS = ("iou", "giou")
-PROGRESS_EVERY = 10.0   # seconds between progress lines (evaluations are shown as they end)
+PROGRESS_EVERY = 10.0  # seconds between progress lines (evaluations are shown as they end)
 
 Printer = Callable[[str], None]
 
@@ -38,20 +38,30 @@ Printer = Callable[[str], None]
 class DemoResult:
     workspace: Workspace
     report: Path
-    best: dict[str, dict[str, dict]]    # run -> metric -> best record (by AP50)
+    best: dict[str, dict[str, dict]]  # run -> metric -> best record (by AP50)
     seconds: float
 
 
-def run_demo(folder: Path, iterations: int = DEFAULT_ITERATIONS, n_train: int = 200, n_valid: int = 40,
-             force: bool = False, out: Printer = print, poll_seconds: float = 3.0) -> DemoResult:
+def run_demo(
+    folder: Path,
+    iterations: int = DEFAULT_ITERATIONS,
+    n_train: int = 200,
+    n_valid: int = 40,
+    force: bool = False,
+    out: Printer = print,
+    poll_seconds: float = 3.0,
+) -> DemoResult:
     """Build, train, evaluate while training, report. Returns where things are and the best AP."""
     started = time.monotonic()
     ws = prepare_workspace(Path(folder), n_train, n_valid, force)
     out(f"workspace {ws.root}: {n_train} training and {n_valid} validation images of shapes")
     for name, rate in RUNS.items():
         steps = [iterations * 5 // 6, iterations * 11 // 12]
-        new_run(ws, name, RunSpec(template="tiny-shapes", dataset="shapes", learning_rate=rate,
-                                  max_batches=iterations, steps=steps))
+        new_run(
+            ws,
+            name,
+            RunSpec(template="tiny-shapes", dataset="shapes", learning_rate=rate, max_batches=iterations, steps=steps),
+        )
         out(f"built run {name}: tiny-shapes, learning rate {rate:g}, {iterations} iterations")
     executor = executor_named(ws, ws.config.executor)
     for name in RUNS:
@@ -74,10 +84,16 @@ def prepare_workspace(folder: Path, n_train: int, n_valid: int, force: bool) -> 
         if not force:
             raise OrchError("a demo workspace is already there (--force replaces it)", str(folder))
         shutil.rmtree(folder)
-    ws = shapes_workspace(folder, n_train, n_valid, settings={
-        "executor": "slurm" if slurm_answers() else "local",
-        "slurm": {"cpus_per_task": 1, "mem": "1G", "time": "1:00:00"},
-        "eval": {"settle_seconds": 1, "ap_method": "all", "timeout": 600}})
+    ws = shapes_workspace(
+        folder,
+        n_train,
+        n_valid,
+        settings={
+            "executor": "slurm" if slurm_answers() else "local",
+            "slurm": {"cpus_per_task": 1, "mem": "1G", "time": "1:00:00"},
+            "eval": {"settle_seconds": 1, "ap_method": "all", "timeout": 600},
+        },
+    )
     (folder / MARKER).write_text("made by 'orch demo'; 'orch demo --force' may delete this folder\n")
     return ws
 
@@ -125,8 +141,11 @@ def follow_training(ws: Workspace, runs: list[str], out: Printer, poll_seconds: 
 
 
 def outcome_line(outcome) -> str:
-    result = (", ".join(f"mAP@[.5:.95] {m.upper()} {v:.3f}" for m, v in outcome.mean.items())
-              if outcome.status == "ok" else f"FAILED: {outcome.error}")
+    result = (
+        ", ".join(f"mAP@[.5:.95] {m.upper()} {v:.3f}" for m, v in outcome.mean.items())
+        if outcome.status == "ok"
+        else f"FAILED: {outcome.error}"
+    )
     return f"  evaluated {outcome.run} iteration {outcome.iteration}: {result} ({outcome.seconds:.1f} s)"
 
 
@@ -141,8 +160,10 @@ def progress_line(rows: list[dict]) -> str:
     for row in rows:
         iteration = row.get("iteration") or 0
         loss = f", avg loss {row['avg_loss']:.2f}" if row.get("avg_loss") is not None else ""
-        parts.append(f"{row['run']} {row['state']} {iteration}/{row['max_batches']}{loss}, "
-                     f"{row.get('evaluated', 0)} checkpoints evaluated")
+        parts.append(
+            f"{row['run']} {row['state']} {iteration}/{row['max_batches']}{loss}, "
+            f"{row.get('evaluated', 0)} checkpoints evaluated"
+        )
     return time.strftime("[%H:%M:%S] ") + " | ".join(parts)
 
 
@@ -154,8 +175,9 @@ def write_demo_report(ws: Workspace) -> Path:
 
 def best_per_run(ws: Workspace) -> dict[str, dict[str, dict]]:
     split = next(iter(ws.config.datasets["shapes"].valid))
-    return {run: {metric: best_record(load_results(ws, run), metric, "ap50", split) for metric in METRICS}
-            for run in RUNS}
+    return {
+        run: {metric: best_record(load_results(ws, run), metric, "ap50", split) for metric in METRICS} for run in RUNS
+    }
 
 
 def summary_table(best: dict[str, dict[str, dict]]) -> str:
@@ -164,6 +186,7 @@ def summary_table(best: dict[str, dict[str, dict]]) -> str:
     for run, per_metric in best.items():
         for metric, record in per_metric.items():
             block = record["metrics"][metric]
-            lines.append(f"{run:<16} {metric.upper():<6} {block['ap'][0]:>9.3f} {record['iteration']:>7} "
-                         f"{block['mean']:>13.3f}")
+            lines.append(
+                f"{run:<16} {metric.upper():<6} {block['ap'][0]:>9.3f} {record['iteration']:>7} {block['mean']:>13.3f}"
+            )
     return "\n".join(lines)

@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from orchestrator.config import Dataset
-from orchestrator.darknet.cfg import CfgFile, Section, parse_cfg, render_data, basecfg
 from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
+from orchestrator.config import Dataset
+from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
 from orchestrator.templates import cfg_template, fill, shipped
 from orchestrator.workspace import Workspace, check_run_name
 
@@ -49,15 +49,15 @@ class RunSpec:
     iou_normalizer: float | None = None
     cls_normalizer: float | None = None
     representation: str | None = None
-    learning_rate: float | None = None   # single-GPU base rate
-    burn_in: int | None = None           # single-GPU base burn-in
+    learning_rate: float | None = None  # single-GPU base rate
+    burn_in: int | None = None  # single-GPU base burn-in
     max_batches: int | None = None
     steps: list[int] | None = None
     batch: int | None = None
     subdivisions: int | None = None
-    settings: dict[str, str] = field(default_factory=dict)   # --set SECTION.KEY=VALUE
+    settings: dict[str, str] = field(default_factory=dict)  # --set SECTION.KEY=VALUE
 
-    def updated(self, **changes: Any) -> "RunSpec":
+    def updated(self, **changes: Any) -> RunSpec:
         """This spec with the given (non-None) changes; `settings` are merged, not replaced."""
         given = {k: v for k, v in changes.items() if v is not None and k != "settings"}
         merged = {**self.settings, **(changes.get("settings") or {})}
@@ -95,8 +95,12 @@ class RunManifest:
 
     def spec(self) -> RunSpec:
         known = {f.name for f in fields(RunSpec)}
-        return RunSpec(template=self.template, dataset=self.dataset, gpus=self.gpus,
-                       **{k: v for k, v in self.params.items() if k in known})
+        return RunSpec(
+            template=self.template,
+            dataset=self.dataset,
+            gpus=self.gpus,
+            **{k: v for k, v in self.params.items() if k in known},
+        )
 
 
 @dataclass
@@ -115,10 +119,12 @@ def scale_for_gpus(flavor: str, gpus: int, base_lr: float, base_burn_in: int) ->
     the base rate; the burn-in still grows with N to keep the warm-up as gentle per image seen.
     """
     if flavor == "hankai":
-        return Scaling("hankai: lr = base, burn_in = base x N", gpus, base_lr, base_burn_in,
-                       base_lr, base_burn_in * gpus)
-    return Scaling("lr = base / N, burn_in = base x N", gpus, base_lr, base_burn_in,
-                   base_lr / gpus, base_burn_in * gpus)
+        return Scaling(
+            "hankai: lr = base, burn_in = base x N", gpus, base_lr, base_burn_in, base_lr, base_burn_in * gpus
+        )
+    return Scaling(
+        "lr = base / N, burn_in = base x N", gpus, base_lr, base_burn_in, base_lr / gpus, base_burn_in * gpus
+    )
 
 
 def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
@@ -145,15 +151,25 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
     run_dir = ws.run_dir(name)
     cfg_path, data_path = run_dir / f"{name}.cfg", run_dir / f"{name}.data"
     manifest = RunManifest(
-        name=name, template=spec.template, dataset=spec.dataset, flavor=flavor, gpus=spec.gpus,
+        name=name,
+        template=spec.template,
+        dataset=spec.dataset,
+        flavor=flavor,
+        gpus=spec.gpus,
         params={k: v for k, v in asdict(spec).items() if k not in ("template", "dataset", "gpus")},
         scaling=asdict(scaling),
-        files={"data": ws.relative(data_path), "cfg": ws.relative(cfg_path),
-               "sbatch": ws.relative(ws.sbatch_path(name)), "weights_base": basecfg(cfg_path),
-               "backup": ws.relative(ws.backup_dir(name))},
-        created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        classes=len(class_names), max_batches=int(_net_float(cfg, "max_batches", 0)),
-        submissions=_previous_submissions(ws, name))
+        files={
+            "data": ws.relative(data_path),
+            "cfg": ws.relative(cfg_path),
+            "sbatch": ws.relative(ws.sbatch_path(name)),
+            "weights_base": basecfg(cfg_path),
+            "backup": ws.relative(ws.backup_dir(name)),
+        },
+        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        classes=len(class_names),
+        max_batches=int(_net_float(cfg, "max_batches", 0)),
+        submissions=_previous_submissions(ws, name),
+    )
     files = {
         cfg_path: cfg.render(),
         data_path: render_data(run_data(ws, name, dataset, len(class_names), flavor)),
@@ -180,12 +196,19 @@ def write_run(built: BuiltRun) -> None:
         atomic_write(path, text, mode=0o755 if path.suffix == ".sbatch" else None)
 
 
-def compose_spec(ws: Workspace, from_run: str | None, template: str | None, dataset: str | None,
-                 settings: dict[str, str], **changes: Any) -> RunSpec:
+def compose_spec(
+    ws: Workspace,
+    from_run: str | None,
+    template: str | None,
+    dataset: str | None,
+    settings: dict[str, str],
+    **changes: Any,
+) -> RunSpec:
     """The spec `new-run` asked for: a fresh one, or `--from RUN`'s with the given changes."""
     if from_run:
-        return load_manifest(ws, from_run).spec().updated(template=template, dataset=dataset,
-                                                          settings=settings, **changes)
+        return (
+            load_manifest(ws, from_run).spec().updated(template=template, dataset=dataset, settings=settings, **changes)
+        )
     missing = [option for option, value in (("--template", template), ("--dataset", dataset)) if value is None]
     if missing:
         raise OrchError(f"new-run needs {' and '.join(missing)} (or --from RUN)", "new-run")
@@ -202,13 +225,21 @@ def _check_spec(spec: RunSpec, flavor: str) -> None:
     if spec.gpus < 1:
         raise OrchError(f"--gpus must be at least 1, got {spec.gpus}", "--gpus")
     if spec.iou_loss is not None and spec.iou_loss not in IOU_LOSSES[flavor]:
-        raise OrchError(f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} "
-                        f"(known: {', '.join(IOU_LOSSES[flavor])})", "--iou-loss")
+        raise OrchError(
+            f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} "
+            f"(known: {', '.join(IOU_LOSSES[flavor])})",
+            "--iou-loss",
+        )
     if spec.representation is not None and spec.representation not in REPRESENTATIONS:
         raise OrchError(f"representation must be one of {', '.join(REPRESENTATIONS)}", "--representation")
-    positive = {"--iou-normalizer": spec.iou_normalizer, "--cls-normalizer": spec.cls_normalizer,
-                "--lr": spec.learning_rate, "--max-batches": spec.max_batches, "--batch": spec.batch,
-                "--subdivisions": spec.subdivisions}
+    positive = {
+        "--iou-normalizer": spec.iou_normalizer,
+        "--cls-normalizer": spec.cls_normalizer,
+        "--lr": spec.learning_rate,
+        "--max-batches": spec.max_batches,
+        "--batch": spec.batch,
+        "--subdivisions": spec.subdivisions,
+    }
     for option, value in positive.items():
         if value is not None and not value > 0:
             raise OrchError(f"{option} must be > 0, got {value}", option)
@@ -223,9 +254,11 @@ def _check_spec(spec: RunSpec, flavor: str) -> None:
 def _flavor_warnings(spec: RunSpec, flavor: str) -> list[str]:
     given = [key for key in LOSS_KEYS if getattr(spec, key) is not None]
     if flavor == "pjreddie" and given:
-        return [f"darknet flavor pjreddie ignores {', '.join(given)} (it prints 'Unused field' and "
-                "trains with its built-in MSE box loss); use a g-darknet binary (flavor: gdarknet) "
-                "for IoU/GIoU losses"]
+        return [
+            f"darknet flavor pjreddie ignores {', '.join(given)} (it prints 'Unused field' and "
+            "trains with its built-in MSE box loss); use a g-darknet binary (flavor: gdarknet) "
+            "for IoU/GIoU losses"
+        ]
     return []
 
 
@@ -309,8 +342,15 @@ def _net_float(cfg: CfgFile, key: str, default: float) -> float:
 def run_data(ws: Workspace, name: str, dataset: Dataset, classes: int, flavor: str) -> dict[str, object]:
     """The run's .data: weights land in backup/<run>/ whichever fork reads it."""
     backup = "backup" if flavor == "gdarknet" else ws.relative(ws.backup_dir(name))  # g-darknet adds /<prefix>
-    return {"classes": classes, "train": dataset.train, "valid": next(iter(dataset.valid.values())),
-            "names": dataset.names, "backup": backup, "prefix": name, "eval": dataset.eval}
+    return {
+        "classes": classes,
+        "train": dataset.train,
+        "valid": next(iter(dataset.valid.values())),
+        "names": dataset.names,
+        "backup": backup,
+        "prefix": name,
+        "eval": dataset.eval,
+    }
 
 
 def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str) -> list[str]:
@@ -318,8 +358,14 @@ def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str
     slurm = ws.config.slurm
     gres = f"gpu:{slurm.gres_type}:{gpus}" if slurm.gres_type else f"gpu:{gpus}"
     options: dict[str, object] = {
-        "job-name": job_name, "chdir": str(ws.root), "output": f"logs/{manifest.name}/%j.log",
-        "gres": gres, "cpus-per-task": slurm.cpus_per_task, "mem": slurm.mem, "time": slurm.time}
+        "job-name": job_name,
+        "chdir": str(ws.root),
+        "output": f"logs/{manifest.name}/%j.log",
+        "gres": gres,
+        "cpus-per-task": slurm.cpus_per_task,
+        "mem": slurm.mem,
+        "time": slurm.time,
+    }
     if slurm.partition:
         options["partition"] = slurm.partition
     options.update({str(k).replace("_", "-"): v for k, v in slurm.extra.items()})
@@ -337,11 +383,17 @@ def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int,
     job_name = manifest.name if phase == "train" else f"{manifest.name}.{phase}"
     values = {
         "header": "\n".join(sbatch_header(ws, manifest, gpus, job_name)),
-        "run": manifest.name, "phase": phase, "workspace": shlex.quote(str(ws.root)),
-        "backup_dir": shlex.quote(manifest.files["backup"]), "logs_dir": shlex.quote(f"logs/{manifest.name}"),
-        "environment": environment, "pretrained": shlex.quote(dataset.pretrained or ""),
-        "darknet": shlex.quote(darknet.binary), "data": shlex.quote(manifest.files["data"]),
-        "cfg": shlex.quote(cfg_rel), "gpu_list": ",".join(str(i) for i in range(gpus)),
+        "run": manifest.name,
+        "phase": phase,
+        "workspace": shlex.quote(str(ws.root)),
+        "backup_dir": shlex.quote(manifest.files["backup"]),
+        "logs_dir": shlex.quote(f"logs/{manifest.name}"),
+        "environment": environment,
+        "pretrained": shlex.quote(dataset.pretrained or ""),
+        "darknet": shlex.quote(darknet.binary),
+        "data": shlex.quote(manifest.files["data"]),
+        "cfg": shlex.quote(cfg_rel),
+        "gpu_list": ",".join(str(i) for i in range(gpus)),
     }
     template = shipped("batch/train.sbatch.tmpl")
     return fill(template.read_text(), values, str(template))
@@ -349,7 +401,8 @@ def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int,
 
 def dump_manifest(manifest: RunManifest) -> str:
     return "# orch run manifest: written by orch, read by every command\n" + yaml.safe_dump(
-        asdict(manifest), sort_keys=False, default_flow_style=False)
+        asdict(manifest), sort_keys=False, default_flow_style=False
+    )
 
 
 def load_manifest(ws: Workspace, name: str) -> RunManifest:

@@ -55,8 +55,9 @@ class ShapesDataset:
     voc_annotations: Path
 
 
-def generate(folder: Path, n_train: int = 200, n_valid: int = 40, size: int = 96, seed: int = 0,
-             relative_to: Path | None = None) -> ShapesDataset:
+def generate(
+    folder: Path, n_train: int = 200, n_valid: int = 40, size: int = 96, seed: int = 0, relative_to: Path | None = None
+) -> ShapesDataset:
     """Draw the dataset into `folder`; list files name images relative to `relative_to`
     (the workspace root darknet runs from), so the dataset works wherever the workspace lives."""
     folder = Path(folder)
@@ -78,18 +79,29 @@ def generate(folder: Path, n_train: int = 200, n_valid: int = 40, size: int = 96
     return ShapesDataset(folder / "train.txt", folder / "valid.txt", names, coco_json, annotations)
 
 
-def shapes_workspace(folder: Path, n_train: int, n_valid: int, eval_style: str = "voc",
-                     ground_truth: str | None = "annotations",
-                     settings: dict[str, Any] | None = None) -> Workspace:
+def shapes_workspace(
+    folder: Path,
+    n_train: int,
+    n_valid: int,
+    eval_style: str = "voc",
+    ground_truth: str | None = "annotations",
+    settings: dict[str, Any] | None = None,
+) -> Workspace:
     """A new workspace whose orch.yaml has the drawn dataset as `shapes` (what the demo and the
     tests start from). `ground_truth`: "annotations" (VOC XML), "coco" (json) or None (Darknet
     labels); `settings` update orch.yaml's sections, e.g. {"eval": {"settle_seconds": 0}}."""
     ws = init_workspace(folder)
     data = generate(folder / "datasets" / "shapes", n_train=n_train, n_valid=n_valid, relative_to=folder)
-    dataset = {"train": ws.relative(data.train_list), "valid": ws.relative(data.valid_list),
-               "names": ws.relative(data.names), "eval": eval_style}
+    dataset = {
+        "train": ws.relative(data.train_list),
+        "valid": ws.relative(data.valid_list),
+        "names": ws.relative(data.names),
+        "eval": eval_style,
+    }
     if ground_truth is not None:
-        dataset["ground_truth"] = ws.relative({"annotations": data.voc_annotations, "coco": data.coco_json}[ground_truth])
+        dataset["ground_truth"] = ws.relative(
+            {"annotations": data.voc_annotations, "coco": data.coco_json}[ground_truth]
+        )
     config = yaml.safe_load((folder / CONFIG_NAME).read_text())
     config["datasets"] = {"shapes": dataset}
     for section, values in (settings or {}).items():
@@ -150,8 +162,7 @@ def _draw_shape(draw: ImageDraw.ImageDraw, box: Box, rng: np.random.Generator) -
     elif CLASSES[box.cls] == "circle":
         draw.ellipse(corners, fill=colour)
     else:
-        draw.polygon([((box.x0 + box.x1 - 1) / 2, box.y0), (box.x0, box.y1 - 1), (box.x1 - 1, box.y1 - 1)],
-                     fill=colour)
+        draw.polygon([((box.x0 + box.x1 - 1) / 2, box.y0), (box.x0, box.y1 - 1), (box.x1 - 1, box.y1 - 1)], fill=colour)
 
 
 def _coco_ground_truth(samples: list[tuple[Path, list[Box]]], size: int) -> dict:
@@ -162,9 +173,16 @@ def _coco_ground_truth(samples: list[tuple[Path, list[Box]]], size: int) -> dict
         images.append({"id": image_id, "file_name": path.name, "width": size, "height": size})
         for box in boxes:
             w, h = box.x1 - box.x0, box.y1 - box.y0
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id,  # never id 0
-                                "category_id": COCO_CATEGORY_IDS[box.cls], "bbox": [box.x0, box.y0, w, h],
-                                "area": w * h, "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,  # never id 0
+                    "category_id": COCO_CATEGORY_IDS[box.cls],
+                    "bbox": [box.x0, box.y0, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
     categories = [{"id": cid, "name": name} for cid, name in zip(COCO_CATEGORY_IDS, CLASSES)]
     return {"images": images, "annotations": annotations, "categories": categories}
 
@@ -174,6 +192,10 @@ def _voc_xml(filename: str, boxes: list[Box], size: int) -> str:
     objects = "".join(
         f"  <object>\n    <name>{escape(CLASSES[b.cls])}</name>\n    <difficult>0</difficult>\n"
         f"    <bndbox><xmin>{b.x0 + 1}</xmin><ymin>{b.y0 + 1}</ymin><xmax>{b.x1}</xmax><ymax>{b.y1}</ymax></bndbox>\n"
-        "  </object>\n" for b in boxes)
-    return (f"<annotation>\n  <filename>{escape(filename)}</filename>\n"
-            f"  <size><width>{size}</width><height>{size}</height><depth>3</depth></size>\n{objects}</annotation>\n")
+        "  </object>\n"
+        for b in boxes
+    )
+    return (
+        f"<annotation>\n  <filename>{escape(filename)}</filename>\n"
+        f"  <size><width>{size}</width><height>{size}</height><depth>3</depth></size>\n{objects}</annotation>\n"
+    )

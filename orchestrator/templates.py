@@ -56,6 +56,7 @@ def fill(template: str, values: dict[str, str], where: str) -> str:
     Shell text keeps its own `$var` and `${var}` untouched, which is why orch's templates do not
     use `string.Template`.
     """
+
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name not in values:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from orchestrator.config import Config, load_config
 from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
+from orchestrator.config import Config, load_config
 
 CONFIG_NAME = "orch.yaml"
 LAYOUT = ("cfg_templates", "runs", "batch", "backup", "logs", "results", "reports")
@@ -63,8 +63,10 @@ eval:
 def check_run_name(name: str) -> str:
     """Refuse names that could escape a folder or break a shell line (`../x`, `a b`, `a;rm`)."""
     if not RUN_NAME.fullmatch(name):
-        raise OrchError(f"invalid run name {name!r}: use letters, digits, '.', '_', '-' "
-                        "(first a letter or digit, at most 64)", "run name")
+        raise OrchError(
+            f"invalid run name {name!r}: use letters, digits, '.', '_', '-' (first a letter or digit, at most 64)",
+            "run name",
+        )
     return name
 
 
@@ -73,7 +75,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def find(cls, start: Path, explicit: bool = False) -> "Workspace":
+    def find(cls, start: Path, explicit: bool = False) -> Workspace:
         """The workspace at `start` (explicit -C) or the nearest one above it."""
         start = start.resolve()
         candidates = [start] if explicit else [start, *start.parents]
@@ -81,8 +83,10 @@ class Workspace:
             if (folder / CONFIG_NAME).is_file():
                 return cls(folder)
         where = str(start)
-        raise OrchError(f"no {CONFIG_NAME} found{'' if explicit else ' here or above'}; "
-                        "create a workspace with 'orch init DIR'", where)
+        raise OrchError(
+            f"no {CONFIG_NAME} found{'' if explicit else ' here or above'}; create a workspace with 'orch init DIR'",
+            where,
+        )
 
     @cached_property
     def config(self) -> Config:

@@ -18,14 +18,21 @@ from orchestrator.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 REFDATA = REPO.parent / "shared" / "refdata"
-TRAIN_ITERATIONS = 300     # weights at 100, 200, 300 and _final
+TRAIN_ITERATIONS = 300  # weights at 100, 200, 300 and _final
 
 
-def make_workspace(folder: Path, n_train: int = 64, n_valid: int = 16, eval_style: str = "voc",
-                   ground_truth: str | None = "annotations", **eval_settings) -> Workspace:
+def make_workspace(
+    folder: Path,
+    n_train: int = 64,
+    n_valid: int = 16,
+    eval_style: str = "voc",
+    ground_truth: str | None = "annotations",
+    **eval_settings,
+) -> Workspace:
     """A workspace with a shapes dataset named `shapes` (ground_truth: annotations | coco | None)."""
-    return shapes_workspace(folder, n_train, n_valid, eval_style, ground_truth,
-                            settings={"eval": {"settle_seconds": 0, **eval_settings}})
+    return shapes_workspace(
+        folder, n_train, n_valid, eval_style, ground_truth, settings={"eval": {"settle_seconds": 0, **eval_settings}}
+    )
 
 
 @pytest.fixture
@@ -44,12 +51,16 @@ def trained_run(tmp_path_factory) -> Path:
     if shutil.which("darknet") is None:
         pytest.fail("darknet is not installed: run 'make install' (Debian package darknet)")
     ws = make_workspace(tmp_path_factory.mktemp("trained") / "ws", n_train=64, n_valid=16)
-    new_run(ws, "tiny-shapes", RunSpec(template="tiny-shapes", dataset="shapes", max_batches=TRAIN_ITERATIONS,
-                                       steps=[200, 250]))
+    new_run(
+        ws,
+        "tiny-shapes",
+        RunSpec(template="tiny-shapes", dataset="shapes", max_batches=TRAIN_ITERATIONS, steps=[200, 250]),
+    )
     log = ws.root / "train.log"
     with open(log, "w") as output:
-        subprocess.run(["bash", str(ws.sbatch_path("tiny-shapes"))], stdout=output, stderr=subprocess.STDOUT,
-                       check=True)
+        subprocess.run(
+            ["bash", str(ws.sbatch_path("tiny-shapes"))], stdout=output, stderr=subprocess.STDOUT, check=True
+        )
     backup = ws.backup_dir("tiny-shapes")
     expected = [f"tiny-shapes_{n}.weights" for n in (100, 200, 300)] + ["tiny-shapes_final.weights"]
     missing = [name for name in expected if not (backup / name).is_file()]

@@ -20,20 +20,19 @@ def voc_pair_overlap(det, gt, metric: str) -> float:
     iw = max(min(det[2], gt[2]) - max(det[0], gt[0]) + 1.0, 0.0)
     ih = max(min(det[3], gt[3]) - max(det[1], gt[1]) + 1.0, 0.0)
     inter = iw * ih
-    union = ((det[2] - det[0] + 1.0) * (det[3] - det[1] + 1.0)
-             + (gt[2] - gt[0] + 1.0) * (gt[3] - gt[1] + 1.0) - inter)
+    union = (det[2] - det[0] + 1.0) * (det[3] - det[1] + 1.0) + (gt[2] - gt[0] + 1.0) * (gt[3] - gt[1] + 1.0) - inter
     iou = inter / union
     if metric == "iou":
         return iou
-    hull = ((max(det[2], gt[2]) - min(det[0], gt[0]) + 1.0)
-            * (max(det[3], gt[3]) - min(det[1], gt[1]) + 1.0))
+    hull = (max(det[2], gt[2]) - min(det[0], gt[0]) + 1.0) * (max(det[3], gt[3]) - min(det[1], gt[1]) + 1.0)
     return iou - max((hull - union) / hull, 0.0)
 
 
 def voc_ap_from_curve(recall: np.ndarray, precision: np.ndarray, use_07: bool) -> float:
     if use_07:
-        return sum((precision[recall >= t].max() if (recall >= t).any() else 0.0) / 11.0
-                   for t in np.arange(0.0, 1.1, 0.1))
+        return sum(
+            (precision[recall >= t].max() if (recall >= t).any() else 0.0) / 11.0 for t in np.arange(0.0, 1.1, 0.1)
+        )
     mrec = np.concatenate(([0.0], recall, [1.0]))
     mpre = np.concatenate(([0.0], precision, [0.0]))
     for i in range(len(mpre) - 1, 0, -1):
@@ -42,8 +41,7 @@ def voc_ap_from_curve(recall: np.ndarray, precision: np.ndarray, use_07: bool) -
     return float(np.sum((mrec[changes + 1] - mrec[changes]) * mpre[changes + 1]))
 
 
-def voc_eval_loop(gt: dict, dets: list, n_classes: int, threshold: float, metric: str,
-                  use_07: bool) -> list[float]:
+def voc_eval_loop(gt: dict, dets: list, n_classes: int, threshold: float, metric: str, use_07: bool) -> list[float]:
     """AP per class, voc_eval style, one detection at a time.
 
     gt: {(image, class): [(box, difficult), ...]}; dets: [(image, class, score, box)] in
@@ -100,8 +98,9 @@ def giou_compute(self, imgId, catId):
         return []
     order = np.argsort([-d["score"] for d in dt], kind="mergesort")
     dt = [dt[i] for i in order[: self.params.maxDets[-1]]]
-    return np.array([[coco_pair_giou(d["bbox"], g["bbox"], bool(g["iscrowd"])) for g in gt]
-                     for d in dt]).reshape(len(dt), len(gt))
+    return np.array([[coco_pair_giou(d["bbox"], g["bbox"], bool(g["iscrowd"])) for g in gt] for d in dt]).reshape(
+        len(dt), len(gt)
+    )
 
 
 def pycocotools_eval(gt_dict: dict, results: list, metric: str = "iou") -> COCOeval:

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
-
-from orchestrator.darknet.cfg import format_value, parse_cfg, parse_data, read_cfg, basecfg
-from orchestrator.base.errors import OrchError
 from conftest import REPO
+
+from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import basecfg, format_value, parse_cfg, parse_data, read_cfg
 
 CFGS = sorted((REPO / "cfg_templates").glob("*.cfg")) + sorted(Path("/usr/share/darknet/cfg").glob("*.cfg"))
 
@@ -27,8 +27,10 @@ def test_crlf_and_comments_survive_an_edit():
     cfg = parse_cfg(text)
     cfg.net.set("learning_rate", 0.00025)
     cfg.net.set("burn_in", 4000)
-    assert cfg.render() == ("# top comment\r\n[net]\r\nbatch=64\r\n; old style comment\r\n"
-                            "learning_rate = 0.00025\r\nburn_in=4000\r\n\r\n[yolo]\r\nclasses=80\r\n")
+    assert cfg.render() == (
+        "# top comment\r\n[net]\r\nbatch=64\r\n; old style comment\r\n"
+        "learning_rate = 0.00025\r\nburn_in=4000\r\n\r\n[yolo]\r\nclasses=80\r\n"
+    )
 
 
 def test_repeated_sections_are_kept_apart_in_order():
@@ -44,12 +46,15 @@ def test_darknet_reads_whitespace_free_keys():
     assert cfg.net.get("max_batches") == "500200"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[net]\nbatch\n", "line 2: expected key=value"),
-    ("batch=1\n[net]\n", "line 1: 'batch' appears before the first [section]"),
-    ("[net\nbatch=1\n", "line 1: malformed section header"),
-    ("# only a comment\n", "no [section] found"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[net]\nbatch\n", "line 2: expected key=value"),
+        ("batch=1\n[net]\n", "line 1: 'batch' appears before the first [section]"),
+        ("[net\nbatch=1\n", "line 1: malformed section header"),
+        ("# only a comment\n", "no [section] found"),
+    ],
+)
 def test_malformed_cfg_names_the_line(text, message):
     with pytest.raises(OrchError, match=message.replace("[", r"\[")):
         parse_cfg(text, "x.cfg")
@@ -62,8 +67,10 @@ def test_data_file_round_trip_and_lookup():
     assert data.get("classes") == "20" and data.get("names") == "data/voc.names"
 
 
-@pytest.mark.parametrize("value, text", [(0.001 / 4, "0.00025"), (1e-5, "0.00001"), (4000.0, "4000"),
-                                         (0.5, "0.5"), ([400, 450], "400,450"), (True, "1")])
+@pytest.mark.parametrize(
+    "value, text",
+    [(0.001 / 4, "0.00025"), (1e-5, "0.00001"), (4000.0, "4000"), (0.5, "0.5"), ([400, 450], "400,450"), (True, "1")],
+)
 def test_values_are_written_as_cfgs_spell_them(value, text):
     assert format_value(value) == text
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
 from orchestrator.demo import RUNS, run_demo
-from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import load_results
 
 FIGURES = ("loss.png", "map.png", "thresholds.png", "per_class.png", "region.png", "lr.png")
@@ -20,8 +20,14 @@ FIGURES = ("loss.png", "map.png", "thresholds.png", "per_class.png", "region.png
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     lines: list[str] = []
-    result = run_demo(tmp_path_factory.mktemp("demo") / "demo", iterations=200, n_train=64, n_valid=16,
-                      out=lines.append, poll_seconds=1)
+    result = run_demo(
+        tmp_path_factory.mktemp("demo") / "demo",
+        iterations=200,
+        n_train=64,
+        n_valid=16,
+        out=lines.append,
+        poll_seconds=1,
+    )
     return result, lines
 
 
@@ -32,7 +38,7 @@ def test_every_checkpoint_evaluated_once_with_both_metrics(demo):
         weights = sorted(p.name for p in result.workspace.backup_dir(run).glob("*.weights"))
         assert weights == [f"{run}_100.weights", f"{run}_200.weights", f"{run}_final.weights"]
         records = load_results(result.workspace, run)
-        assert sorted(Path(r["weights"]).name for r in records) == weights      # once each
+        assert sorted(Path(r["weights"]).name for r in records) == weights  # once each
         assert all(r["status"] == "ok" and set(r["metrics"]) == {"iou", "giou"} for r in records)
         by_iteration = sorted(records, key=lambda r: (r["iteration"], r["weights"]))
         first, last = by_iteration[0]["metrics"], by_iteration[-1]["metrics"]
@@ -59,7 +65,9 @@ def test_progress_was_visible_and_status_shows_both_finished(demo, capsys):
     assert main(["-C", str(result.workspace.root), "status", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["run"]: row["state"] for row in rows} in (
-        {run: "COMPLETED" for run in RUNS}, {run: "exited(0)" for run in RUNS})
+        {run: "COMPLETED" for run in RUNS},
+        {run: "exited(0)" for run in RUNS},
+    )
     assert all(row["iteration"] == 200 and row["evaluated"] == 3 and row["pending"] == 0 for row in rows)
 
 

@@ -24,7 +24,7 @@ def command_line(block: str) -> str:
 def test_the_line_cds_to_the_workspace_and_runs_orch_under_flock_with_absolute_paths(ws):
     line = command_line(render_block(ws, 10, 1))
     assert line.startswith("*/10 * * * * cd ")
-    shell = line[len("*/10 * * * * "):].replace(r"\%", "%")     # what cron hands to /bin/sh
+    shell = line[len("*/10 * * * * ") :].replace(r"\%", "%")  # what cron hands to /bin/sh
     words = shlex.split(shell)
     assert words[1] == str(ws.root)
     flock = words.index("-n") - 1

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_workspace
+
 from orchestrator.evaluation.discovery import discover_weights, still_unchanged
 from orchestrator.evaluation.passes import pending_targets
 from orchestrator.evaluation.store import StoreIndex
@@ -18,8 +18,9 @@ from orchestrator.runs import RunSpec, new_run
 @pytest.fixture
 def run(tmp_path):
     ws = make_workspace(tmp_path / "ws", n_train=4, n_valid=4)
-    manifest = new_run(ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes", max_batches=300,
-                                         steps=[200, 250])).manifest
+    manifest = new_run(
+        ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes", max_batches=300, steps=[200, 250])
+    ).manifest
     ws.backup_dir("r1").mkdir(parents=True)
     return ws, manifest
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import make_workspace
+from waiting import wait_for
+
 from orchestrator.cli import main
 from orchestrator.evaluation import exhausted_weights, load_results, pending_weights, run_pass
 from orchestrator.evaluation.passes import PassOptions
 from orchestrator.runs import RunSpec, new_run
 from orchestrator.workspace import Workspace
-from waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -32,14 +32,13 @@ FAKE_DARKNET = Path(__file__).parent / "fakes" / "darknet_fault"
 ALL_WEIGHTS = ("100", "200", "300", "final")
 
 
-def eval_workspace(folder: Path, trained_run: Path, weights=ALL_WEIGHTS, n_valid: int = 16,
-                   **settings) -> Workspace:
+def eval_workspace(folder: Path, trained_run: Path, weights=ALL_WEIGHTS, n_valid: int = 16, **settings) -> Workspace:
     """A workspace with run r1 of tiny-shapes whose backup holds copies of the trained weights."""
     ws = make_workspace(folder, n_train=4, n_valid=n_valid, **settings)
     new_run(ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes", max_batches=300, steps=[200, 250]))
     backup = ws.backup_dir("r1")
     backup.mkdir(parents=True)
-    for label in weights:   # darknet names weights after the cfg: runs/r1/r1.cfg -> r1_<n>.weights
+    for label in weights:  # darknet names weights after the cfg: runs/r1/r1.cfg -> r1_<n>.weights
         shutil.copy(trained_run / f"tiny-shapes_{label}.weights", backup / f"r1_{label}.weights")
     return ws
 
@@ -59,8 +58,12 @@ def orch_json(capsys, *args: str) -> dict:
 
 
 def orch_process(ws: Workspace, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "orchestrator", "-C", str(ws.root), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "-C", str(ws.root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def darknet_running(ws: Workspace) -> list[int]:
@@ -71,8 +74,12 @@ def darknet_running(ws: Workspace) -> list[int]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"valid" in argv and any(str(ws.root).encode() in a or a.startswith(b"results/r1/") for a in argv) \
-                and any(a.endswith(b"darknet") for a in argv) and b"setpriv" not in argv[0]:
+        if (
+            b"valid" in argv
+            and any(str(ws.root).encode() in a or a.startswith(b"results/r1/") for a in argv)
+            and any(a.endswith(b"darknet") for a in argv)
+            and b"setpriv" not in argv[0]
+        ):
             found.append(int(proc.name))
     return found
 
@@ -89,15 +96,21 @@ def key(record: dict) -> tuple:
 def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_path, trained_run, capsys):
     ws = eval_workspace(tmp_path / "ws", trained_run)
     first = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
-    assert [(o["iteration"], o["status"]) for o in first["evaluated"]] == [(300, "ok"), (300, "ok"), (200, "ok"),
-                                                                            (100, "ok")]
+    assert [(o["iteration"], o["status"]) for o in first["evaluated"]] == [
+        (300, "ok"),
+        (300, "ok"),
+        (200, "ok"),
+        (100, "ok"),
+    ]
     records = load_results(ws, "r1")
     assert sorted(r["weights"] for r in records) == sorted(f"backup/r1/r1_{w}.weights" for w in ALL_WEIGHTS)
     for record in records:
         assert record["status"] == "ok" and record["style"] == "voc" and record["error"] is None
         assert set(record["metrics"]) == {"iou", "giou"}
-        assert all(len(block["ap"]) == 10 and set(block["per_class"]) == {"square", "circle", "triangle"}
-                   for block in record["metrics"].values())
+        assert all(
+            len(block["ap"]) == 10 and set(block["per_class"]) == {"square", "circle", "triangle"}
+            for block in record["metrics"].values()
+        )
         assert record["darknet_seconds"] > 0 and record["attempt"] == 1 and record["flavor"] == "pjreddie"
     assert pending_weights(ws, "r1") == []
 
@@ -116,11 +129,24 @@ def test_voc_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_path
     [record] = load_results(ws, "r1")
     dataset = ws.config.datasets["shapes"]
     imageset = tmp_path / "imageset.txt"
-    imageset.write_text("".join(f"{Path(line).stem}\n" for line in (ws.root / dataset.valid["valid"]).read_text().split()))
-    direct = orch_json(capsys, "-C", str(ws.root), "map", "voc",
-                       "--detections", str(ws.results_dir("r1") / "final" / "valid"),
-                       "--annotations", str(ws.root / dataset.ground_truth), "--imageset", str(imageset),
-                       "--names", str(ws.root / dataset.names))
+    imageset.write_text(
+        "".join(f"{Path(line).stem}\n" for line in (ws.root / dataset.valid["valid"]).read_text().split())
+    )
+    direct = orch_json(
+        capsys,
+        "-C",
+        str(ws.root),
+        "map",
+        "voc",
+        "--detections",
+        str(ws.results_dir("r1") / "final" / "valid"),
+        "--annotations",
+        str(ws.root / dataset.ground_truth),
+        "--imageset",
+        str(imageset),
+        "--names",
+        str(ws.root / dataset.names),
+    )
     assert any(v > 0 for v in record["metrics"]["iou"]["ap"]), "trained weights should detect something"
     for metric in ("iou", "giou"):
         for field in ("ap", "mean", "per_class"):
@@ -134,8 +160,17 @@ def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_pat
     output = ws.results_dir("r1") / "final" / "valid" / "coco_results.json"
     assert record["status"] == "ok" and record["style"] == "coco" and output.is_file()
     assert record["ap_method"] == "101point"
-    direct = orch_json(capsys, "-C", str(ws.root), "map", "coco", "--gt",
-                       str(ws.root / ws.config.datasets["shapes"].ground_truth), "--dt", str(output))
+    direct = orch_json(
+        capsys,
+        "-C",
+        str(ws.root),
+        "map",
+        "coco",
+        "--gt",
+        str(ws.root / ws.config.datasets["shapes"].ground_truth),
+        "--dt",
+        str(output),
+    )
     for metric in ("iou", "giou"):
         assert len(record["metrics"][metric]["stats"]) == 12
         for field in ("ap", "mean", "stats"):
@@ -151,7 +186,7 @@ def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass
     evaluator.wait()
     wait_for(lambda: not darknet_running(ws), "darknet to die with its evaluator", 10)
     assert load_results(ws, "r1") == []
-    report = run_pass(ws, ["r1"], PassOptions(gpu=0))     # neither lock blocks
+    report = run_pass(ws, ["r1"], PassOptions(gpu=0))  # neither lock blocks
     assert [o.status for o in report.outcomes] == ["ok"] and not report.busy
     assert [r["status"] for r in load_results(ws, "r1")] == ["ok"]
 
@@ -171,7 +206,7 @@ def test_four_concurrent_evaluators_never_duplicate_a_record(tmp_path, trained_r
     for evaluator in evaluators:
         _, err = evaluator.communicate(timeout=120)
         assert evaluator.returncode == 0, err
-    run_pass(ws, ["r1"], PassOptions(gpu=0))    # finish anything a busy evaluator left
+    run_pass(ws, ["r1"], PassOptions(gpu=0))  # finish anything a busy evaluator left
     keys = [key(r) for r in load_results(ws, "r1")]
     assert len(keys) == len(set(keys)) == 4
 
@@ -182,7 +217,9 @@ def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, t
     os.truncate(weights, weights.stat().st_size // 2)
     first = run_pass(ws, ["r1"], PassOptions(gpu=0))
     assert sorted((o.weights, o.status) for o in first.outcomes) == [
-        ("backup/r1/r1_300.weights", "failed"), ("backup/r1/r1_final.weights", "ok")]
+        ("backup/r1/r1_300.weights", "failed"),
+        ("backup/r1/r1_final.weights", "ok"),
+    ]
     assert "truncated" in first.failed[0].error
     second = run_pass(ws, ["r1"], PassOptions(gpu=0))
     assert [(o.iteration, o.status) for o in second.outcomes] == [(300, "failed")]
@@ -194,20 +231,24 @@ def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, t
     assert [r["attempt"] for r in failures] == [1, 2, 3] and "metrics" not in failures[0]
 
 
-@pytest.mark.parametrize("fault, error, in_tail", [
-    ("segfault", "killed by SIGSEGV", "Loading weights"),
-    ("half", "darknet wrote no comp4_det_test_<class>.txt for 2 of 3 classes", "Couldn't open file"),
-    ("hang", "timed out after 1 s", "Loading weights"),
-])
-def test_darknet_faults_become_failure_records_with_the_log_tail(tmp_path, trained_run, monkeypatch, fault, error,
-                                                                 in_tail):
+@pytest.mark.parametrize(
+    "fault, error, in_tail",
+    [
+        ("segfault", "killed by SIGSEGV", "Loading weights"),
+        ("half", "darknet wrote no comp4_det_test_<class>.txt for 2 of 3 classes", "Couldn't open file"),
+        ("hang", "timed out after 1 s", "Loading weights"),
+    ],
+)
+def test_darknet_faults_become_failure_records_with_the_log_tail(
+    tmp_path, trained_run, monkeypatch, fault, error, in_tail
+):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("100", "200"), timeout=1)
     ws = use_darknet(ws, str(FAKE_DARKNET))
     monkeypatch.setenv("FAKE_DARKNET_FAULT", fault)
     started = time.monotonic()
     report = run_pass(ws, ["r1"], PassOptions(gpu=0))
     assert time.monotonic() - started < 20
-    assert [o.status for o in report.outcomes] == ["failed", "failed"]     # one failure does not stop the other
+    assert [o.status for o in report.outcomes] == ["failed", "failed"]  # one failure does not stop the other
     record = load_results(ws, "r1")[0]
     assert error in record["error"] and in_tail in record["log_tail"]
     assert not darknet_running(ws)
@@ -242,7 +283,7 @@ def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, 
     assert [r["iteration"] for r in load_results(ws, "r1")] == [100, 200]
 
 
-CRON_PIDFILE = "/run/crond.pid"   # Debian's cron writes its pid there
+CRON_PIDFILE = "/run/crond.pid"  # Debian's cron writes its pid there
 
 
 def cron_running() -> bool:
@@ -259,12 +300,18 @@ def test_cron_runs_the_installed_line(tmp_path, trained_run):
     if started_cron:
         subprocess.run(["cron"], check=True)
     try:
-        subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--install",
-                        "--every", "1"], check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--install", "--every", "1"],
+            check=True,
+            capture_output=True,
+        )
         wait_for(lambda: load_results(ws, "r1"), "cron to evaluate the weights", 130, every=1)
     finally:
-        subprocess.run([sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--uninstall"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "orchestrator", "-C", str(ws.root), "crontab", "--uninstall"],
+            check=True,
+            capture_output=True,
+        )
         assert str(ws.root) not in subprocess.run(["crontab", "-l"], capture_output=True, text=True).stdout
         if saved.returncode == 0:
             subprocess.run(["crontab", "-"], input=saved.stdout, text=True, check=True)

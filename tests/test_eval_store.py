@@ -8,8 +8,7 @@ import pytest
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.best import best_record, default_split
-from orchestrator.evaluation.store import (StoreIndex, append_record, load_results, record_identity,
-                                           store_path)
+from orchestrator.evaluation.store import StoreIndex, append_record, load_results, record_identity, store_path
 from orchestrator.workspace import Workspace, init_workspace
 
 
@@ -18,19 +17,39 @@ def ws(tmp_path) -> Workspace:
     return init_workspace(tmp_path / "ws")
 
 
-def record(iteration: int, status: str = "ok", mean: float = 0.5, split: str = "valid",
-           classes: int = 3) -> dict:
+def record(iteration: int, status: str = "ok", mean: float = 0.5, split: str = "valid", classes: int = 3) -> dict:
     """A record shaped like evaluate.make_record's (identifying keys before `metrics`)."""
-    out = {"run": "r1", "split": split, "weights": f"backup/r1/r1_{iteration}.weights", "size": 100,
-           "mtime": 1700000000.123456 + iteration, "iteration": iteration, "style": "voc",
-           "ap_method": "11point", "status": status, "thresholds": [0.5 + 0.05 * i for i in range(10)]}
+    out = {
+        "run": "r1",
+        "split": split,
+        "weights": f"backup/r1/r1_{iteration}.weights",
+        "size": 100,
+        "mtime": 1700000000.123456 + iteration,
+        "iteration": iteration,
+        "style": "voc",
+        "ap_method": "11point",
+        "status": status,
+        "thresholds": [0.5 + 0.05 * i for i in range(10)],
+    }
     if status == "ok":
-        block = {"ap": [mean + 0.01 * (9 - i) for i in range(10)], "mean": mean,
-                 "per_class": {f"class \"{c}\", \"metrics\": {{": [mean] * 10 for c in range(classes)}}
+        block = {
+            "ap": [mean + 0.01 * (9 - i) for i in range(10)],
+            "mean": mean,
+            "per_class": {f'class "{c}", "metrics": {{': [mean] * 10 for c in range(classes)},
+        }
         out["metrics"] = {"iou": block, "giou": {**block, "mean": mean / 2}}
-    out.update({"darknet_seconds": 1.0, "metric_seconds": 0.1, "flavor": "pjreddie", "orch_version": "0.1.0",
-                "timestamp": "2026-01-01T00:00:00+00:00", "attempt": 1,
-                "error": None if status == "ok" else "darknet was killed by SIGSEGV", "log_tail": None})
+    out.update(
+        {
+            "darknet_seconds": 1.0,
+            "metric_seconds": 0.1,
+            "flavor": "pjreddie",
+            "orch_version": "0.1.0",
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "attempt": 1,
+            "error": None if status == "ok" else "darknet was killed by SIGSEGV",
+            "log_tail": None,
+        }
+    )
     return out
 
 
@@ -49,7 +68,7 @@ def test_no_store_means_no_records(ws):
 def test_a_torn_last_line_is_skipped_with_a_warning_and_the_next_append_starts_a_new_line(ws, capsys):
     append_record(ws, "r1", record(100))
     with open(store_path(ws, "r1"), "a") as handle:
-        handle.write(json.dumps(record(200))[:57])          # a writer killed mid-line
+        handle.write(json.dumps(record(200))[:57])  # a writer killed mid-line
     assert [r["iteration"] for r in load_results(ws, "r1")] == [100]
     assert "torn last line" in capsys.readouterr().err
     append_record(ws, "r1", record(300))
@@ -57,7 +76,7 @@ def test_a_torn_last_line_is_skipped_with_a_warning_and_the_next_append_starts_a
 
 
 def test_identity_without_parsing_metrics_matches_the_full_record(ws):
-    line = json.dumps(record(100)).encode()      # class names containing the cut marker stay inside strings
+    line = json.dumps(record(100)).encode()  # class names containing the cut marker stay inside strings
     full = json.loads(line)
     identity = record_identity(line)
     assert "metrics" not in identity
@@ -79,8 +98,13 @@ def test_index_counts_successes_and_failures_per_file_and_split(ws):
 
 
 def test_best_takes_the_highest_measure_of_the_newest_record_per_file(ws):
-    records = [record(100, mean=0.3), record(200, mean=0.6), record(300, mean=0.5),
-               record(400, status="failed"), record(200, mean=0.1)]     # 200 re-evaluated lower
+    records = [
+        record(100, mean=0.3),
+        record(200, mean=0.6),
+        record(300, mean=0.5),
+        record(400, status="failed"),
+        record(200, mean=0.1),
+    ]  # 200 re-evaluated lower
     assert best_record(records, "iou", "mean", "valid")["iteration"] == 300
     assert best_record(records, "iou", "ap75", "valid")["iteration"] == 300
     with pytest.raises(OrchError):
@@ -99,5 +123,6 @@ def test_best_before_any_successful_evaluation_is_a_one_line_error(shapes_ws, ca
 
     new_run(shapes_ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes"))
     assert main(["-C", str(shapes_ws.root), "best", "r1"]) == 2
-    assert capsys.readouterr().err == ("orch: error: run r1 has no successful evaluation yet "
-                                       "(run 'orch eval r1') (r1)\n")
+    assert capsys.readouterr().err == (
+        "orch: error: run r1 has no successful evaluation yet (run 'orch eval r1') (r1)\n"
+    )

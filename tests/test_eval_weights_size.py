@@ -6,18 +6,21 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from orchestrator.darknet.cfg import read_cfg
 from orchestrator.darknet.weights import parameter_count, truncation
 
 DEBIAN_CFGS = Path("/usr/share/darknet/cfg")
 
 
-@pytest.mark.parametrize("cfg, weights_bytes", [
-    ("yolov3.cfg", 248007048),        # sizes of the published yolov3.weights / yolov3-tiny.weights
-    ("yolov3-tiny.cfg", 35434956),
-])
+@pytest.mark.parametrize(
+    "cfg, weights_bytes",
+    [
+        ("yolov3.cfg", 248007048),  # sizes of the published yolov3.weights / yolov3-tiny.weights
+        ("yolov3-tiny.cfg", 35434956),
+    ],
+)
 def test_parameter_count_matches_the_published_weights(cfg, weights_bytes):
     if not (DEBIAN_CFGS / cfg).is_file():
         pytest.skip("Debian package darknet not installed")

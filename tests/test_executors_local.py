@@ -7,16 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
-from orchestrator.darknet.cfg import parse_cfg, basecfg
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import basecfg, parse_cfg
 from orchestrator.executors import executor_name, plan_run, submit_run
 from orchestrator.executors.base import Job
 from orchestrator.executors.local import LocalExecutor, is_our_process
 from orchestrator.executors.submission import submit_lock
-from orchestrator.views.status import collect_status
 from orchestrator.runs import RunSpec, new_run, save_manifest
-from waiting import wait_for
+from orchestrator.views.status import collect_status
 
 FINISHED_WITHIN = 30.0
 
@@ -64,8 +64,11 @@ def test_cancel_kills_the_process_group(shapes_ws, tmp_path):
     executor.cancel(records)
     assert executor.states(records) == ["exited(143)", "never started"]
     child = int(marker.read_text())
-    wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
-             "the grandchild to die with its group", FINISHED_WITHIN)
+    wait_for(
+        lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2],
+        "the grandchild to die with its group",
+        FINISHED_WITHIN,
+    )
 
 
 def test_local_job_numbers_of_different_runs_do_not_mix_in_status(shapes_ws, tmp_path):
@@ -92,7 +95,7 @@ def test_a_reused_pid_is_not_our_job():
 def test_job_numbers_continue_after_earlier_submissions(shapes_ws, tmp_path):
     add_run(shapes_ws, "r")
     quick = script(tmp_path, "quick.sh", "true")
-    first = submit_run(shapes_ws, "r", LocalExecutor(shapes_ws))   # the real script; cancelled at once
+    first = submit_run(shapes_ws, "r", LocalExecutor(shapes_ws))  # the real script; cancelled at once
     LocalExecutor(shapes_ws).cancel(first)
     second = LocalExecutor(shapes_ws).submit([Job("r", "x", quick, 1)], chain=2)
     assert second[0]["job_id"] == "2"
@@ -101,9 +104,8 @@ def test_job_numbers_continue_after_earlier_submissions(shapes_ws, tmp_path):
 
 def test_a_run_another_orch_is_submitting_is_refused_and_nothing_started(shapes_ws):
     add_run(shapes_ws, "r")
-    with submit_lock(shapes_ws, "r"):
-        with pytest.raises(OrchError, match="another orch is submitting run r"):
-            submit_run(shapes_ws, "r", LocalExecutor(shapes_ws))
+    with submit_lock(shapes_ws, "r"), pytest.raises(OrchError, match="another orch is submitting run r"):
+        submit_run(shapes_ws, "r", LocalExecutor(shapes_ws))
     assert shapes_ws.load_run("r").submissions == [] and not shapes_ws.logs_dir("r").exists()
 
 
@@ -130,7 +132,7 @@ def test_plan_after_warmup_or_with_weights_is_one_job(shapes_ws):
     manifest = shapes_ws.load_run("m")
     backup = shapes_ws.backup_dir("m")
     backup.mkdir(parents=True)
-    (backup / "warmup-m.backup").write_bytes(b"")   # an interrupted warm-up is redone
+    (backup / "warmup-m.backup").write_bytes(b"")  # an interrupted warm-up is redone
     assert len(plan_run(shapes_ws, manifest, warmup=10).jobs) == 2
     (backup / "warmup-m_final.weights").write_bytes(b"")
     assert [j.phase for j in plan_run(shapes_ws, manifest, warmup=10).jobs] == ["train"]
@@ -156,6 +158,7 @@ def test_auto_executor_is_local_without_sbatch(shapes_ws, monkeypatch):
 def test_local_executor_trains_a_run_with_darknet(shapes_ws):
     add_run(shapes_ws, "tiny", max_batches=20, steps=[10, 15], batch=2)
     records = submit_run(shapes_ws, "tiny", LocalExecutor(shapes_ws))
+
     def finished() -> dict | None:
         row = collect_status(shapes_ws, ["tiny"])[0]
         return row if row["state"] not in ("pending", "running") else None

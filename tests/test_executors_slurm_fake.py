@@ -8,14 +8,13 @@ import subprocess
 
 import pytest
 
-from orchestrator.cli import main
 from orchestrator.base.errors import OrchError
-from orchestrator.executors import collect_status, submit_run
-from orchestrator.executors import slurm
+from orchestrator.cli import main
+from orchestrator.executors import collect_status, slurm, submit_run
 from orchestrator.executors.base import Job
 from orchestrator.executors.slurm import SlurmExecutor
-from orchestrator.views.status import STATUS_KEYS
 from orchestrator.runs import RunSpec, new_run, save_manifest
+from orchestrator.views.status import STATUS_KEYS
 
 
 class FakeSlurm:
@@ -54,8 +53,11 @@ def add_run(ws, name: str, gpus: int = 1) -> None:
 def test_refused_sbatch_is_one_line_with_its_stderr_and_nothing_recorded(shapes_ws, fake, capsys):
     add_run(shapes_ws, "r")
     before = (shapes_ws.run_dir("r") / "run.yaml").read_text()
-    fake.handlers["sbatch"] = lambda argv: (1, "", "sbatch: error: invalid partition specified: nope\n"
-                                                   "sbatch: error: Batch job submission failed\n")
+    fake.handlers["sbatch"] = lambda argv: (
+        1,
+        "",
+        "sbatch: error: invalid partition specified: nope\nsbatch: error: Batch job submission failed\n",
+    )
     assert main(["-C", str(shapes_ws.root), "submit", "r", "--executor", "slurm"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid partition specified: nope" in err
@@ -65,8 +67,13 @@ def test_refused_sbatch_is_one_line_with_its_stderr_and_nothing_recorded(shapes_
 def test_a_chained_job_waits_for_success_and_dies_with_a_failed_predecessor(tmp_path):
     # the real chain (warm-up then train) runs on the cluster in test_slurm_cluster.py
     job = Job("multi", "train", tmp_path / "multi.sbatch", 2)
-    assert slurm.sbatch_argv(job, "7") == ["sbatch", "--parsable", "--dependency=afterok:7",
-                                           "--kill-on-invalid-dep=yes", str(job.script)]
+    assert slurm.sbatch_argv(job, "7") == [
+        "sbatch",
+        "--parsable",
+        "--dependency=afterok:7",
+        "--kill-on-invalid-dep=yes",
+        str(job.script),
+    ]
     assert slurm.sbatch_argv(job, None) == ["sbatch", "--parsable", str(job.script)]
 
 
@@ -90,7 +97,8 @@ def test_status_asks_squeue_once_for_every_run_then_scontrol_for_the_rest(shapes
     fake.handlers.update(
         squeue=lambda argv: (0, "10|RUNNING\n11|PENDING\n", ""),
         sacct=lambda argv: (1, "", "Slurm accounting storage is disabled\n"),
-        scontrol=lambda argv: (0, f"JobId={argv[-1]} JobName=c JobState=TIMEOUT Reason=TimeLimit\n", ""))
+        scontrol=lambda argv: (0, f"JobId={argv[-1]} JobName=c JobState=TIMEOUT Reason=TimeLimit\n", ""),
+    )
     rows = collect_status(shapes_ws, [])
     assert fake.count("squeue") == 1 and "10,11,12" in fake.calls[0]
     assert fake.count("scontrol") == 1 and fake.calls[-1][-1] == "12"
@@ -99,8 +107,10 @@ def test_status_asks_squeue_once_for_every_run_then_scontrol_for_the_rest(shapes
 
 
 def test_sacct_answers_when_accounting_exists(shapes_ws, fake):
-    fake.handlers.update(squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
-                         sacct=lambda argv: (0, "12|CANCELLED by 0\n", ""))
+    fake.handlers.update(
+        squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
+        sacct=lambda argv: (0, "12|CANCELLED by 0\n", ""),
+    )
     states = SlurmExecutor(shapes_ws).states([{"job_id": "12"}, {"job_id": "13"}])
     assert states == ["CANCELLED", "UNKNOWN"]
     assert fake.count("scontrol") == 0
@@ -119,8 +129,9 @@ def test_status_without_slurm_installed(shapes_ws, fake, capsys):
 
 def test_dry_run_prints_both_scripts_and_submits_nothing(shapes_ws, fake, capsys):
     add_run(shapes_ws, "multi", gpus=2)
-    assert main(["-C", str(shapes_ws.root), "submit", "multi", "--executor", "slurm", "--warmup", "10",
-                 "--dry-run"]) == 0
+    assert (
+        main(["-C", str(shapes_ws.root), "submit", "multi", "--executor", "slurm", "--warmup", "10", "--dry-run"]) == 0
+    )
     out = capsys.readouterr().out
     assert "warmup-multi.cfg" in out and "-gpus 0,1" in out and "afterok:<job id of warmup>" in out
     assert fake.count("sbatch") == 0
@@ -140,9 +151,16 @@ def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
     def record(name: str, status: str, iou: float = 0.0) -> dict:
         stat = (backup / name).stat()
         metrics = {"iou": {"mean": iou, "ap": [iou] * 10}, "giou": {"mean": iou / 2, "ap": [iou / 2] * 10}}
-        return {"run": "r", "split": "valid", "weights": f"backup/r/{name}", "size": stat.st_size,
-                "mtime": stat.st_mtime, "iteration": int(name[2:5]), "status": status,
-                **({"metrics": metrics} if status == "ok" else {})}
+        return {
+            "run": "r",
+            "split": "valid",
+            "weights": f"backup/r/{name}",
+            "size": stat.st_size,
+            "mtime": stat.st_mtime,
+            "iteration": int(name[2:5]),
+            "status": status,
+            **({"metrics": metrics} if status == "ok" else {}),
+        }
 
     append_record(shapes_ws, "r", record("r_100.weights", "ok", 0.25))
     append_record(shapes_ws, "r", record("r_200.weights", "ok", 0.5))

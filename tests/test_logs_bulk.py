@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from conftest import REFDATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REFDATA
 from orchestrator.logs.model import ParsedLog
 from orchestrator.logs.parser import LogParser
 from orchestrator.logs.regular import sort_lines
@@ -16,8 +15,9 @@ from orchestrator.logs.regular import sort_lines
 LOGS = REFDATA / "logs"
 REFDATA = sorted(p for p in LOGS.rglob("*") if p.suffix in (".log", ".txt"))
 
-REGION = (b"Region %d Avg IOU: %s, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "
-          b".5R: 1.000000, .75R: %s,  count: %d\n")
+REGION = (
+    b"Region %d Avg IOU: %s, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, .5R: 1.000000, .75R: %s,  count: %d\n"
+)
 ITERATION = b"%d: %s, %s avg, 0.001000 rate, 0.196614 seconds, %d images\n"
 
 
@@ -34,14 +34,13 @@ def parse(data: bytes, bulk: bool, pieces: int = 1) -> ParsedLog:
 
 def assert_identical(fast: ParsedLog, slow: ParsedLog) -> None:
     """Bit for bit: columns compared as bytes (NaN payloads and signs included)."""
-    assert {k: v.tobytes() for k, v in fast.series.items()} == \
-        {k: v.tobytes() for k, v in slow.series.items()}
+    assert {k: v.tobytes() for k, v in fast.series.items()} == {k: v.tobytes() for k, v in slow.series.items()}
     assert list(fast.region) == list(slow.region)
     for layer, columns in slow.region.items():
-        assert {k: v.tobytes() for k, v in fast.region[layer].items()} == \
-            {k: v.tobytes() for k, v in columns.items()}, layer
-    assert repr((fast.summary(), fast.map_points, fast.lines)) == \
-        repr((slow.summary(), slow.map_points, slow.lines))
+        assert {k: v.tobytes() for k, v in fast.region[layer].items()} == {
+            k: v.tobytes() for k, v in columns.items()
+        }, layer
+    assert repr((fast.summary(), fast.map_points, fast.lines)) == repr((slow.summary(), slow.map_points, slow.lines))
 
 
 def generated_log() -> bytes:
@@ -58,14 +57,12 @@ def generated_log() -> bytes:
         out.append(b"Loaded: 0.000034 seconds\n")
         for sub in range(2):
             for layer in (82, 94, 106):
-                iou = b"-nan" if (step + layer + sub) % 7 == 0 \
-                    else b"0.%06d" % (step * 7919 % 10**6)
+                iou = b"-nan" if (step + layer + sub) % 7 == 0 else b"0.%06d" % (step * 7919 % 10**6)
                 r75 = b"nan" if step % 13 == 0 else b"0.500000"
                 out.append(REGION % (layer, iou, r75, (step + sub) % 9))
         loss = b"-nan" if 150 <= step < 153 else b"%d.%06d" % (step % 3000, step * 31 % 10**6)
-        avg = b"nan" if 150 <= step < 155 else b"-%d.121626" % (step % 2) if step % 50 == 7 \
-            else b"123456789.000001"
-        out.append(ITERATION % (iteration, loss, avg, 64 * iteration * 10**(step % 11)))
+        avg = b"nan" if 150 <= step < 155 else b"-%d.121626" % (step % 2) if step % 50 == 7 else b"123456789.000001"
+        out.append(ITERATION % (iteration, loss, avg, 64 * iteration * 10 ** (step % 11)))
     out.append(b"Region 82 Avg IOU: 0.5, Class: 0.6, Obj")  # truncated
     return b"".join(out)
 
@@ -92,7 +89,7 @@ def test_regular_lines_are_read_in_bulk():
     last line of the chunk (the windows read for it would reach past the chunk's end)."""
     data = generated_log()
     lines = data.split(b"\n")
-    chunk = sort_lines(data[:data.rfind(b"\n") + 1], LogParser()._handled)
+    chunk = sort_lines(data[: data.rfind(b"\n") + 1], LogParser()._handled)
     assert len(chunk.region.lines) == 400 * 6 and len(chunk.iterations.lines) == 399
     assert chunk.slow[-1] == len(lines) - 2
     assert {lines[i][:8] for i in chunk.slow[:-1].tolist()} == {b"Learning"}
@@ -102,9 +99,9 @@ def mutated(line: bytes, position: int, byte: int, kind: int) -> bytes:
     """One byte of a line replaced, deleted or inserted (never its newline)."""
     at = position % (len(line) - 1)
     if kind == 0:
-        return line[:at] + bytes([byte]) + line[at + 1:]
+        return line[:at] + bytes([byte]) + line[at + 1 :]
     if kind == 1:
-        return line[:at] + line[at + 1:]
+        return line[:at] + line[at + 1 :]
     return line[:at] + bytes([byte]) + line[at:]
 
 
@@ -115,17 +112,25 @@ def outcome(data: bytes, bulk: bool) -> str | type:
         log = parse(data, bulk)
     except ValueError as error:
         return type(error)
-    return repr(({k: v.tobytes() for k, v in log.series.items()},
-                 {layer: {k: v.tobytes() for k, v in c.items()} for layer, c in log.region.items()},
-                 log.summary(), log.lines))
+    return repr(
+        (
+            {k: v.tobytes() for k, v in log.series.items()},
+            {layer: {k: v.tobytes() for k, v in c.items()} for layer, c in log.region.items()},
+            log.summary(),
+            log.lines,
+        )
+    )
 
 
 LINE_BYTES = st.sampled_from(b"0123456789.,:- \tnaRrx\x00\r")
 
 
 @settings(max_examples=300, deadline=None)
-@given(edits=st.lists(st.tuples(st.integers(0, 200), st.integers(0, 200), LINE_BYTES,
-                                st.integers(0, 2)), min_size=1, max_size=8))
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, 200), st.integers(0, 200), LINE_BYTES, st.integers(0, 2)), min_size=1, max_size=8
+    )
+)
 def test_damaged_regular_lines_go_the_same_way(edits):
     lines = generated_log().split(b"\n")[:200]
     lines = [line + b"\n" for line in lines]

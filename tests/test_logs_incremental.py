@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-
+from conftest import REFDATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REFDATA
 from orchestrator.logs import parse_bytes, parse_file
 from orchestrator.logs.model import ParsedLog
 
@@ -30,22 +29,27 @@ def sample_log(choices: list[int]) -> bytes:
     for step, choice in enumerate(choices):
         out.append(SAMPLE_LINES[choice % len(SAMPLE_LINES)])
         iteration = iteration + 1 if choice % 5 else max(1, iteration - 3)
-        out.append(b"%d: %d.5, %d.25 avg, 0.001000 rate, 1.5 seconds, %d images\n"
-                   % (iteration, step, step, 64 * iteration))
+        out.append(
+            b"%d: %d.5, %d.25 avg, 0.001000 rate, 1.5 seconds, %d images\n" % (iteration, step, step, 64 * iteration)
+        )
     return b"".join(out)
 
 
 def canonical(log: ParsedLog) -> str:
     """Everything parsed, as text (repr keeps NaN comparable)."""
-    return repr((log.summary(), {k: list(v) for k, v in log.series.items()},
-                 {layer: {k: list(v) for k, v in cols.items()} for layer, cols in log.region.items()},
-                 log.map_points, log.lines))
+    return repr(
+        (
+            log.summary(),
+            {k: list(v) for k, v in log.series.items()},
+            {layer: {k: list(v) for k, v in cols.items()} for layer, cols in log.region.items()},
+            log.map_points,
+            log.lines,
+        )
+    )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(choices=st.lists(st.integers(0, 50), min_size=1, max_size=60),
-       cuts=st.lists(st.floats(0, 1), max_size=6))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choices=st.lists(st.integers(0, 50), min_size=1, max_size=60), cuts=st.lists(st.floats(0, 1), max_size=6))
 def test_random_appends_equal_full_parse(tmp_path_factory, choices, cuts):
     folder = tmp_path_factory.mktemp("inc")
     data = sample_log(choices)
@@ -68,11 +72,12 @@ def test_cache_reads_only_new_bytes(tmp_path, monkeypatch):
     parse_file(log_path, cache)
     fed: list[int] = []
     original = cache_module.LogParser.feed
-    monkeypatch.setattr(cache_module.LogParser, "feed",
-                        lambda self, data: (fed.append(len(data)), original(self, data)))
+    monkeypatch.setattr(
+        cache_module.LogParser, "feed", lambda self, data: (fed.append(len(data)), original(self, data))
+    )
     log_path.write_bytes(real)
     result = parse_file(log_path, cache)
-    assert sum(fed) < len(real) - 990_000      # only the appended part (from the last newline)
+    assert sum(fed) < len(real) - 990_000  # only the appended part (from the last newline)
     assert result.iterations == 6000 and result.row(-1)["avg_loss"] == 0.752329
 
 
@@ -81,7 +86,7 @@ def test_truncated_or_replaced_log_is_reread(tmp_path):
     log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
     log_path.write_bytes(real)
     assert parse_file(log_path, cache).iterations == 6000
-    log_path.write_bytes(real[:50_000])                       # truncated
+    log_path.write_bytes(real[:50_000])  # truncated
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real[:50_000]))
     other = real[:50_000].replace(b"avg, 0.00", b"avg, 0.01")  # replaced, same size
     log_path.write_bytes(other)
@@ -98,8 +103,9 @@ def test_append_writes_only_the_new_values(tmp_path, monkeypatch):
     parse_file(log_path, cache)
     written: list[int] = []
     pwrite = cache_module.os.pwrite
-    monkeypatch.setattr(cache_module.os, "pwrite", lambda fd, data, at: (
-        written.append(len(data)), pwrite(fd, data, at))[1])
+    monkeypatch.setattr(
+        cache_module.os, "pwrite", lambda fd, data, at: (written.append(len(data)), pwrite(fd, data, at))[1]
+    )
     log_path.write_bytes(real)
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
     saved = sum(f.stat().st_size for f in (tmp_path / "c.pickle.columns").iterdir())
@@ -113,12 +119,12 @@ def test_short_or_missing_column_files_cost_a_reread(tmp_path):
     log_path.write_bytes(real)
     parse_file(log_path, cache)
     columns = tmp_path / "c.pickle.columns"
-    (columns / "3").write_bytes(b"\0" * 8)                     # short
+    (columns / "3").write_bytes(b"\0" * 8)  # short
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
-    with open(columns / "0", "ab") as handle:                  # longer: only the saved part
+    with open(columns / "0", "ab") as handle:  # longer: only the saved part
         handle.write(b"\1" * 80)
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
-    for column in columns.iterdir():                           # gone
+    for column in columns.iterdir():  # gone
         column.unlink()
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
 

@@ -6,8 +6,8 @@ import csv
 import math
 
 import pytest
-
 from conftest import REFDATA
+
 from orchestrator.logs import parse_file
 
 LOGS = REFDATA / "logs"
@@ -35,11 +35,23 @@ def test_pjreddie_counts_first_and_last(pjreddie):
     assert pjreddie.iterations == 6000
     assert list(pjreddie.series["iteration"]) == list(range(1, 6001))
     assert pjreddie.row(0) | {"hours_left": 0} == {
-        "iteration": 1, "loss": 1123.449341, "avg_loss": 1123.449341, "rate": 0.0,
-        "seconds": 0.190143, "images": 1, "hours_left": 0}
+        "iteration": 1,
+        "loss": 1123.449341,
+        "avg_loss": 1123.449341,
+        "rate": 0.0,
+        "seconds": 0.190143,
+        "images": 1,
+        "hours_left": 0,
+    }
     last = pjreddie.row(-1)
-    assert (last["iteration"], last["loss"], last["avg_loss"], last["rate"], last["seconds"],
-            last["images"]) == (6000, 0.121626, 0.752329, 0.00001, 0.196614, 6000)
+    assert (last["iteration"], last["loss"], last["avg_loss"], last["rate"], last["seconds"], last["images"]) == (
+        6000,
+        0.121626,
+        0.752329,
+        0.00001,
+        0.196614,
+        6000,
+    )
     assert pjreddie.map_points == [] and pjreddie.restarts == [] and pjreddie.errors == []
 
 
@@ -63,8 +75,14 @@ def test_alexeyab_crlf_series_and_map(crlf):
     assert crlf.iterations == 10007
     first, last = crlf.row(0), crlf.row(-1)
     assert (first["iteration"], first["loss"], first["avg_loss"]) == (1, 4113.835938, 4113.835938)
-    assert (last["iteration"], last["loss"], last["avg_loss"], last["rate"], last["images"],
-            last["hours_left"]) == (10007, 1.571393, 1.818007, 0.001, 640448, 80.336352)
+    assert (last["iteration"], last["loss"], last["avg_loss"], last["rate"], last["images"], last["hours_left"]) == (
+        10007,
+        1.571393,
+        1.818007,
+        0.001,
+        640448,
+        80.336352,
+    )
     assert len(crlf.map_points) == 91
     assert crlf.map_points[0]["map"] == 0.028207
     assert crlf.map_points[0]["iteration"] == 1000
@@ -78,11 +96,22 @@ def test_alexeyab_title_escapes(escapes):
     assert escapes.iterations == 2497
     assert escapes.series["iteration"][0] == 1 and escapes.series["iteration"][-1] == 2500
     last = escapes.row(-1)
-    assert (last["loss"], last["avg_loss"], last["rate"], last["seconds"], last["images"],
-            last["hours_left"]) == (0.772856, 0.574155, 0.001, 21.194184, 160000, 0.423661)
+    assert (last["loss"], last["avg_loss"], last["rate"], last["seconds"], last["images"], last["hours_left"]) == (
+        0.772856,
+        0.574155,
+        0.001,
+        21.194184,
+        160000,
+        0.423661,
+    )
     assert [p["map"] for p in escapes.map_points] == [0.807477, 0.836247, 0.847292, 0.866229]
     assert escapes.map_points[-1]["per_class"] == {
-        "Eagle": 0.9468, "Elephant": 0.7203, "Lion": 0.9057, "Monkey": 0.8869, "Parrot": 0.8715}
+        "Eagle": 0.9468,
+        "Elephant": 0.7203,
+        "Lion": 0.9057,
+        "Monkey": 0.8869,
+        "Parrot": 0.8715,
+    }
     # Iterations 703-705 are missing: a gap, not a resumed run.
     assert escapes.gaps == [{"line": 3188, "iteration": 706, "previous": 702}]
     assert escapes.restarts == []
@@ -98,15 +127,23 @@ def test_alexeyab_escapes_match_origin_csv_row_for_row(escapes):
 def test_crash_before_training_surfaces_the_error():
     log = parse_file(LOGS / "alexeyab-crash-before-training.log")
     assert log.iterations == 0
-    assert log.errors == [{"line": 114, "kind": "darknet-error", "text":
-                           "Darknet error location: ./src/parser.c, parse_yolo(), line #458"}]
+    assert log.errors == [
+        {
+            "line": 114,
+            "kind": "darknet-error",
+            "text": "Darknet error location: ./src/parser.c, parse_yolo(), line #458",
+        }
+    ]
 
 
 def test_excerpts_v3_lines_give_loss_settings():
     giou = parse_file(LOGS / "excerpts" / "alexeyab_darknet_issue4597_v3_mse_giou.txt")
-    assert giou.loss_settings == {"iou_loss": "mse", "iou_normalizer": 0.75,
-                                  "cls_normalizer": 1.0}
+    assert giou.loss_settings == {"iou_loss": "mse", "iou_normalizer": 0.75, "cls_normalizer": 1.0}
     iou = parse_file(LOGS / "excerpts" / "alexeyab_darknet_issue7090_v3_iou_loss.txt")
-    assert iou.loss_settings == {"iou_loss": "iou", "iou_normalizer": 0.05,
-                                 "obj_normalizer": 4.0, "cls_normalizer": 0.5}
+    assert iou.loss_settings == {
+        "iou_loss": "iou",
+        "iou_normalizer": 0.05,
+        "obj_normalizer": 4.0,
+        "cls_normalizer": 0.5,
+    }
     assert iou.series["iteration"][0] == 2649

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REFDATA
+
 from orchestrator.cli import main
 
 TOY = REFDATA / "voc" / "toy-example"
@@ -17,26 +17,63 @@ COCO = REFDATA / "coco"
 
 
 def test_map_voc_text_table(capsys):
-    assert main(["map", "voc", "--detections", str(TOY / "derived_comp4"),
-                 "--annotations", str(TOY / "gts_vocpascal_format"),
-                 "--imageset", str(TOY / "derived_comp4" / "imageset.txt"),
-                 "--ap", "all", "--metric", "iou"]) == 0
+    assert (
+        main(
+            [
+                "map",
+                "voc",
+                "--detections",
+                str(TOY / "derived_comp4"),
+                "--annotations",
+                str(TOY / "gts_vocpascal_format"),
+                "--imageset",
+                str(TOY / "derived_comp4" / "imageset.txt"),
+                "--ap",
+                "all",
+                "--metric",
+                "iou",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Threshold: 0.50 | mAP: 0.896" in out and "Threshold: 0.75 | mAP: 0.510" in out
     assert "GIOU" not in out
 
 
 def test_map_coco_json(capsys):
-    assert main(["map", "coco", "--gt", str(COCO / "instances_val2014_100.json"),
-                 "--dt", str(COCO / "instances_val2014_fakebbox100_results.json"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "map",
+                "coco",
+                "--gt",
+                str(COCO / "instances_val2014_100.json"),
+                "--dt",
+                str(COCO / "instances_val2014_fakebbox100_results.json"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["style"] == "coco" and set(result["metrics"]) == {"iou", "giou"}
     assert result["metrics"]["iou"]["stats"][0] == pytest.approx(0.5045806987249628, abs=1e-12)
 
 
 def test_map_coco_text_has_the_twelve_lines(capsys):
-    main(["map", "coco", "--gt", str(COCO / "instances_val2014_100.json"),
-          "--dt", str(COCO / "instances_val2014_fakebbox100_results.json"), "--metric", "giou"])
+    main(
+        [
+            "map",
+            "coco",
+            "--gt",
+            str(COCO / "instances_val2014_100.json"),
+            "--dt",
+            str(COCO / "instances_val2014_fakebbox100_results.json"),
+            "--metric",
+            "giou",
+        ]
+    )
     out = capsys.readouterr().out
     assert out.count("maxDets=") == 12
     assert " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.504" in out
@@ -54,8 +91,7 @@ def test_map_darknet_against_labels(tmp_path, monkeypatch, capsys):
     (tmp_path / "names").write_text("thing\n")
     (tmp_path / "dets").mkdir()
     (tmp_path / "dets" / "comp4_det_test_thing.txt").write_text("x_000001 0.8 11 6 31 16\n")
-    assert main(["map", "darknet", "--detections", "dets", "--valid", "valid.txt",
-                 "--names", "names", "--json"]) == 0
+    assert main(["map", "darknet", "--detections", "dets", "--valid", "valid.txt", "--names", "names", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["metrics"]["iou"]["ap"] == [1.0] * 10
 
 
@@ -70,8 +106,15 @@ def test_map_bad_input_is_one_line_error(capsys):
 
 def test_building_the_cli_imports_no_numerics():
     """`orch --help` (every command registered) must not load the engine, Pillow or plots."""
-    code = ("import sys; from orchestrator.cli import build_parser; build_parser(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'matplotlib'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys; from orchestrator.cli import build_parser; build_parser(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'matplotlib'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.strip() == "[]"

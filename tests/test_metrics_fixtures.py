@@ -6,22 +6,42 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import REFDATA
+
 from orchestrator.base.errors import OrchError
-from orchestrator.metrics import (Detections, GroundTruth, evaluate_coco, evaluate_detections,
-                                  evaluate_voc, load_ground_truth, read_coco_gt, read_comp4_folder,
-                                  read_darknet_coco_json, read_names, read_voc_annotations)
-from orchestrator.metrics.readers import (darknet_image_id, basecfg,
-                                          darknet_label_path)
+from orchestrator.metrics import (
+    Detections,
+    GroundTruth,
+    evaluate_coco,
+    evaluate_detections,
+    evaluate_voc,
+    load_ground_truth,
+    read_coco_gt,
+    read_comp4_folder,
+    read_darknet_coco_json,
+    read_names,
+    read_voc_annotations,
+)
+from orchestrator.metrics.readers import basecfg, darknet_image_id, darknet_label_path
 
 COCO = REFDATA / "coco"
 TOY = REFDATA / "voc" / "toy-example"
 CASE1 = REFDATA / "voc" / "test-case-1" / "test_case_1"
 VALID = REFDATA / "darknet-valid"
-COCO_STATS = [0.5045806987249628, 0.6969727247299577, 0.5729816669904824, 0.5856257209410443,
-              0.5193996948036719, 0.5013978986347466, 0.38681277964578054, 0.5936795762842003,
-              0.595352982877607, 0.6398109626113442, 0.5664205978994309, 0.5642905982905982]
+COCO_STATS = [
+    0.5045806987249628,
+    0.6969727247299577,
+    0.5729816669904824,
+    0.5856257209410443,
+    0.5193996948036719,
+    0.5013978986347466,
+    0.38681277964578054,
+    0.5936795762842003,
+    0.595352982877607,
+    0.6398109626113442,
+    0.5664205978994309,
+    0.5642905982905982,
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +92,7 @@ def test_voc_toy_example_cited_ap(method, at50, at75):
 
 def test_voc_class_without_ground_truth_has_ap_zero_and_counts_in_the_mean():
     names = read_names(TOY / "voc.names")
-    gt = read_voc_annotations(TOY / "gts_vocpascal_format", TOY / "derived_comp4" / "imageset.txt",
-                              names)
+    gt = read_voc_annotations(TOY / "gts_vocpascal_format", TOY / "derived_comp4" / "imageset.txt", names)
     dt = read_comp4_folder(TOY / "derived_comp4", names)
     iou = evaluate_voc(gt, dt, ap_method="all", metrics=("iou",))["metrics"]["iou"]
     assert iou["per_class"]["dog"] == [0.0] * 10
@@ -82,6 +101,7 @@ def test_voc_class_without_ground_truth_has_ap_zero_and_counts_in_the_mean():
 
 def read_test_case_1() -> tuple[GroundTruth, Detections]:
     """test-case-1: `class [score] left top width height`, one file per image."""
+
     def rows(kind: str):
         for path in sorted((CASE1 / kind).glob("*.txt")):
             for line in path.read_text().split("\n"):
@@ -91,42 +111,58 @@ def read_test_case_1() -> tuple[GroundTruth, Detections]:
                     score = numbers.pop(0) if kind == "dets" else 0.0
                     x, y, w, h = numbers
                     yield path.stem, score, (x, y, x + w, y + h)
+
     gts, dets = list(rows("gts")), list(rows("dets"))
     images = sorted({r[0] for r in gts})
-    gt = GroundTruth(image_names=tuple(images), image_ids=np.arange(len(images)),
-                     class_names=("object",), class_ids=np.array([0]),
-                     image=np.array([images.index(r[0]) for r in gts]), label=np.zeros(len(gts), int),
-                     boxes=np.array([r[2] for r in gts]), box_format="xyxy",
-                     area=np.zeros(len(gts)), crowd=np.zeros(len(gts), bool),
-                     difficult=np.zeros(len(gts), bool))
-    dt = Detections(image_keys=np.array([r[0] for r in dets], dtype=object),
-                    class_ids=np.zeros(len(dets), int), scores=np.array([r[1] for r in dets]),
-                    boxes=np.array([r[2] for r in dets]), box_format="xyxy")
+    gt = GroundTruth(
+        image_names=tuple(images),
+        image_ids=np.arange(len(images)),
+        class_names=("object",),
+        class_ids=np.array([0]),
+        image=np.array([images.index(r[0]) for r in gts]),
+        label=np.zeros(len(gts), int),
+        boxes=np.array([r[2] for r in gts]),
+        box_format="xyxy",
+        area=np.zeros(len(gts)),
+        crowd=np.zeros(len(gts), bool),
+        difficult=np.zeros(len(gts), bool),
+    )
+    dt = Detections(
+        image_keys=np.array([r[0] for r in dets], dtype=object),
+        class_ids=np.zeros(len(dets), int),
+        scores=np.array([r[1] for r in dets]),
+        boxes=np.array([r[2] for r in dets]),
+        box_format="xyxy",
+    )
     return gt, dt
 
 
-@pytest.mark.parametrize("method, expected", [
-    ("11point", [0.3333333333, 0.2683982683, 0.0303030303, 0.0]),
-    ("all", [0.3371980676, 0.2456866804, 0.0222222222, 0.0]),
-])
+@pytest.mark.parametrize(
+    "method, expected",
+    [
+        ("11point", [0.3333333333, 0.2683982683, 0.0303030303, 0.0]),
+        ("all", [0.3371980676, 0.2456866804, 0.0222222222, 0.0]),
+    ],
+)
 def test_voc_test_case_1_needs_stable_ties(method, expected):
     gt, dt = read_test_case_1()
     assert len(gt) == 15 and len(dt) == 24
-    result = evaluate_voc(gt, dt, ap_method=method, metrics=("iou",),
-                          thresholds=np.array([0.1, 0.3, 0.5, 0.75]))
+    result = evaluate_voc(gt, dt, ap_method=method, metrics=("iou",), thresholds=np.array([0.1, 0.3, 0.5, 0.75]))
     assert result["metrics"]["iou"]["ap"] == pytest.approx(expected, abs=1e-10)
 
 
 def test_darknet_valid_comp4_and_json_read_the_same_detections():
-    names = [p.name[len("comp4_det_test_"):-4] for p in sorted((VALID / "comp4").glob("*.txt"))]
+    names = [p.name[len("comp4_det_test_") : -4] for p in sorted((VALID / "comp4").glob("*.txt"))]
     comp4 = read_comp4_folder(VALID / "comp4", names)
     coco = read_darknet_coco_json(VALID / "coco" / "coco_results.json")
     assert len(comp4) == len(coco) == 180
     assert "baseball bat" in names
     as_xywh = comp4.in_format("xywh")
     paired = {(round(s, 6), k): b for s, k, b in zip(comp4.scores, comp4.image_keys, as_xywh)}
-    diffs = [np.abs(paired[(round(s, 6), f"sample_{k:06d}")] - b).max()
-             for s, k, b in zip(coco.scores, coco.image_keys, coco.boxes)]
+    diffs = [
+        np.abs(paired[(round(s, 6), f"sample_{k:06d}")] - b).max()
+        for s, k, b in zip(coco.scores, coco.image_keys, coco.boxes)
+    ]
     assert sum(d < 1e-4 for d in diffs) > 150 and max(diffs) <= 1.0 + 1e-4
 
 
@@ -143,8 +179,7 @@ def test_darknet_naming_rules():
     assert darknet_label_path("VOC/JPEGImages/x.JPEG") == "VOC/labels/x.txt"
 
 
-@pytest.mark.parametrize("content, where", [
-    ("img 0.5 1 2 3\n", ":1"), ("ok 0.5 1 2 3 4\nimg 0.x 1 2 3 4\n", ":2")])
+@pytest.mark.parametrize("content, where", [("img 0.5 1 2 3\n", ":1"), ("ok 0.5 1 2 3 4\nimg 0.x 1 2 3 4\n", ":2")])
 def test_malformed_comp4_line_names_file_and_line(tmp_path, content, where):
     (tmp_path / "comp4_det_test_cat.txt").write_text(content)
     with pytest.raises(OrchError) as error:
@@ -176,8 +211,7 @@ def test_darknet_labels_ground_truth_and_dataset_api(tmp_path, monkeypatch):
     (tmp_path / "names").write_text("a\nb\n")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "comp4_det_test_b.txt").write_text("pic_000003 0.9 51 31 151 71\n")
-    (tmp_path / "r.json").write_text(
-        '[{"image_id":3, "category_id":1, "bbox":[50, 30, 100, 40], "score":0.9}]')
+    (tmp_path / "r.json").write_text('[{"image_id":3, "category_id":1, "bbox":[50, 30, 100, 40], "score":0.9}]')
     for style in ("voc", "coco"):
         gt = load_ground_truth(style, "valid.txt", "names")
         assert gt.boxes.tolist() == [[50.0, 30.0, 100.0, 40.0]]

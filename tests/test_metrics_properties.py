@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from metrics_reference import pycocotools_eval, voc_eval_loop
+
 from orchestrator.metrics import evaluate_coco, evaluate_voc
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth
 from orchestrator.metrics.results import THRESHOLDS
@@ -23,7 +23,7 @@ SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(H
 @st.composite
 def coco_sets(draw):
     """A random COCO ground truth dict and results list (at least one detection)."""
-    seed = draw(st.integers(0, 2 ** 32 - 1))
+    seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     n_images = draw(st.integers(1, 6))
     cat_ids = sorted(rng.choice(np.arange(1, 10), size=draw(st.integers(1, 4)), replace=False))
@@ -40,10 +40,16 @@ def coco_sets(draw):
     for image in image_ids[: max(1, n_images - 1)]:  # the last image may stay empty
         for _ in range(rng.integers(0, 6)):
             b = box()
-            annotations.append({"id": len(annotations) + 1, "image_id": int(image),
-                                "category_id": int(rng.choice(cat_ids)), "bbox": b,
-                                "area": b[2] * b[3] * float(rng.choice([1.0, 0.3, 2.5])),
-                                "iscrowd": int(rng.random() < 0.15)})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": int(image),
+                    "category_id": int(rng.choice(cat_ids)),
+                    "bbox": b,
+                    "area": b[2] * b[3] * float(rng.choice([1.0, 0.3, 2.5])),
+                    "iscrowd": int(rng.random() < 0.15),
+                }
+            )
     scores = rng.choice([0.9, 0.5, 0.5, 0.3], size=64) if draw(st.booleans()) else rng.random(64)
     results = []
     for i in range(draw(st.integers(1, 60))):
@@ -57,17 +63,19 @@ def coco_sets(draw):
         else:
             b, image = box(), int(rng.choice(image_ids))
             category = int(rng.choice(cat_ids + [99]))  # 99: a category the GT lacks
-        results.append({"image_id": image, "category_id": category, "bbox": b,
-                        "score": float(scores[i % len(scores)])})
-    gt = {"images": [{"id": int(i), "file_name": f"im_{i}.jpg"} for i in image_ids],
-          "categories": [{"id": int(c), "name": f"c{c}"} for c in cat_ids],
-          "annotations": annotations}
+        results.append({"image_id": image, "category_id": category, "bbox": b, "score": float(scores[i % len(scores)])})
+    gt = {
+        "images": [{"id": int(i), "file_name": f"im_{i}.jpg"} for i in image_ids],
+        "categories": [{"id": int(c), "name": f"c{c}"} for c in cat_ids],
+        "annotations": annotations,
+    }
     return gt, results
 
 
 def ours(gt: dict, results: list, metric: str) -> dict:
-    return evaluate_coco(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"),
-                         metrics=(metric,))["metrics"][metric]
+    return evaluate_coco(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), metrics=(metric,))["metrics"][
+        metric
+    ]
 
 
 @SETTINGS
@@ -77,8 +85,7 @@ def test_coco_iou_equals_pycocotools(data):
     reference = pycocotools_eval(gt, results, "iou")
     result = ours(gt, results, "iou")
     assert result["stats"] == pytest.approx(list(reference.stats), abs=1e-12)
-    np.testing.assert_allclose(coco_arrays(gt, results, "iou"),
-                               reference.eval["precision"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(coco_arrays(gt, results, "iou"), reference.eval["precision"], atol=1e-12, rtol=0)
 
 
 @SETTINGS
@@ -93,8 +100,7 @@ def coco_arrays(gt: dict, results: list, metric: str) -> np.ndarray:
     """The full precision array (T, R, K, A, M), to compare beyond the 12 averages."""
     from orchestrator.metrics.coco import precision_recall
 
-    precision, _ = precision_recall(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"),
-                                    (metric,))
+    precision, _ = precision_recall(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), (metric,))
     return precision[0]
 
 
@@ -105,20 +111,25 @@ def test_voc_equals_per_detection_loop(data, method, metric):
     ground_truth = coco_ground_truth(gt_dict, "gt")
     detections = coco_detections(results, "dt")
     # Reuse the COCO sets as VOC boxes: crowd becomes difficult, xyxy from xywh.
-    ground_truth = dataclasses.replace(ground_truth, difficult=ground_truth.crowd,
-                                       crowd=np.zeros(len(ground_truth), bool))
+    ground_truth = dataclasses.replace(
+        ground_truth, difficult=ground_truth.crowd, crowd=np.zeros(len(ground_truth), bool)
+    )
     result = evaluate_voc(ground_truth, detections, ap_method=method, metrics=(metric,))
     gt_boxes = ground_truth.in_format("xyxy")
     by_key: dict = {}
-    for image, label, b, difficult in zip(ground_truth.image, ground_truth.label, gt_boxes,
-                                          ground_truth.difficult):
+    for image, label, b, difficult in zip(ground_truth.image, ground_truth.label, gt_boxes, ground_truth.difficult):
         by_key.setdefault((int(image), int(label)), []).append((b, bool(difficult)))
     image_of = {int(i): n for n, i in enumerate(ground_truth.image_ids)}
     class_of = {int(c): n for n, c in enumerate(ground_truth.class_ids)}
-    dets = [(image_of[int(i)], class_of[int(c)], s, b) for i, c, s, b in
-            zip(detections.image_keys, detections.class_ids, detections.scores,
-                detections.in_format("xyxy")) if int(c) in class_of]
-    expected = np.array([voc_eval_loop(by_key, dets, len(class_of), t, metric, method == "11point")
-                         for t in THRESHOLDS]).T
+    dets = [
+        (image_of[int(i)], class_of[int(c)], s, b)
+        for i, c, s, b in zip(
+            detections.image_keys, detections.class_ids, detections.scores, detections.in_format("xyxy")
+        )
+        if int(c) in class_of
+    ]
+    expected = np.array(
+        [voc_eval_loop(by_key, dets, len(class_of), t, metric, method == "11point") for t in THRESHOLDS]
+    ).T
     got = np.array(list(result["metrics"][metric]["per_class"].values()))
     np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)

@@ -8,22 +8,42 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO
+
+from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
 from orchestrator.darknet.cfg import read_cfg, read_data
-from orchestrator.base.errors import OrchError
 from orchestrator.runs import RunSpec, load_manifest, new_run, save_manifest, scale_for_gpus
 from orchestrator.workspace import Workspace, init_workspace
 
-VOC_NAMES = ("aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse "
-             "motorbike person pottedplant sheep sofa train tvmonitor").split()
+VOC_NAMES = [
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
+]
 
 
 @pytest.fixture
 def voc_ws(tmp_path: Path) -> Workspace:
     """A workspace whose `voc` dataset has the 20 VOC classes and a `shapes3` one with 3."""
-    root = tmp_path / "my ws"   # a space in the path must not matter
+    root = tmp_path / "my ws"  # a space in the path must not matter
     init_workspace(root)
     for name, classes in (("voc", VOC_NAMES), ("shapes3", ("square", "circle", "triangle"))):
         (root / "data" / name).mkdir(parents=True)
@@ -33,9 +53,15 @@ def voc_ws(tmp_path: Path) -> Workspace:
     (root / "darknet53.conv.74").write_bytes(b"")
     config = yaml.safe_load((root / "orch.yaml").read_text())
     config["datasets"] = {
-        name: {"train": f"data/{name}/train.txt", "valid": f"data/{name}/valid.txt",
-               "names": f"data/{name}/names", "eval": "voc", "pretrained": "darknet53.conv.74"}
-        for name in ("voc", "shapes3")}
+        name: {
+            "train": f"data/{name}/train.txt",
+            "valid": f"data/{name}/valid.txt",
+            "names": f"data/{name}/names",
+            "eval": "voc",
+            "pretrained": "darknet53.conv.74",
+        }
+        for name in ("voc", "shapes3")
+    }
     (root / "orch.yaml").write_text(yaml.safe_dump(config))
     return Workspace(root.resolve())
 
@@ -49,8 +75,26 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 def test_four_gpu_giou_run_on_voc(voc_ws: Workspace, capsys):
-    assert orch(voc_ws, "new-run", "r4", "--template", "yolov3-voc", "--dataset", "voc", "--gpus", "4",
-                "--iou-loss", "giou", "--iou-normalizer", "0.5", "--cls-normalizer", "1") == 0
+    assert (
+        orch(
+            voc_ws,
+            "new-run",
+            "r4",
+            "--template",
+            "yolov3-voc",
+            "--dataset",
+            "voc",
+            "--gpus",
+            "4",
+            "--iou-loss",
+            "giou",
+            "--iou-normalizer",
+            "0.5",
+            "--cls-normalizer",
+            "1",
+        )
+        == 0
+    )
     cfg = read_cfg(voc_ws.root / "runs/r4/r4.cfg")
     assert float(cfg.net.get("learning_rate")) == pytest.approx(0.001 / 4)
     assert int(cfg.net.get("burn_in")) == 1000 * 4
@@ -68,10 +112,15 @@ def test_four_gpu_giou_run_on_voc(voc_ws: Workspace, capsys):
     assert "#SBATCH --output=logs/r4/%j.log\n" in sbatch
     assert "stdbuf -oL -eL darknet detector train runs/r4/r4.data runs/r4/r4.cfg" in sbatch
     manifest = load_manifest(voc_ws, "r4")
-    assert manifest.scaling == {"rule": "lr = base / N, burn_in = base x N", "gpus": 4,
-                                "base_learning_rate": 0.001, "base_burn_in": 1000,
-                                "cfg_learning_rate": 0.00025, "cfg_burn_in": 4000}
-    assert "ignores iou_loss" in capsys.readouterr().err   # pjreddie would silently train MSE
+    assert manifest.scaling == {
+        "rule": "lr = base / N, burn_in = base x N",
+        "gpus": 4,
+        "base_learning_rate": 0.001,
+        "base_burn_in": 1000,
+        "cfg_learning_rate": 0.00025,
+        "cfg_burn_in": 4000,
+    }
+    assert "ignores iou_loss" in capsys.readouterr().err  # pjreddie would silently train MSE
 
 
 def test_one_gpu_three_classes_rewrites_classes_and_filters(voc_ws: Workspace):
@@ -85,19 +134,51 @@ def test_one_gpu_three_classes_rewrites_classes_and_filters(voc_ws: Workspace):
 
 
 def test_only_edited_lines_differ_from_the_template(voc_ws: Workspace):
-    orch(voc_ws, "new-run", "t", "--template", "yolov3-tiny", "--dataset", "voc", "--set", "net.momentum=0.95",
-         "--set", "yolo.ignore_thresh=0.5")
+    orch(
+        voc_ws,
+        "new-run",
+        "t",
+        "--template",
+        "yolov3-tiny",
+        "--dataset",
+        "voc",
+        "--set",
+        "net.momentum=0.95",
+        "--set",
+        "yolo.ignore_thresh=0.5",
+    )
     template = (REPO / "cfg_templates/yolov3-tiny.cfg").read_text().splitlines()
     built = (voc_ws.root / "runs/t/t.cfg").read_text().splitlines()
     changed = {(a, b) for a, b in zip(template, built) if a != b}
     assert len(template) == len(built)
-    assert changed == {("momentum=0.9", "momentum=0.95"), ("ignore_thresh = .7", "ignore_thresh = 0.5"),
-                       ("filters=255", "filters=75"), ("classes=80", "classes=20")}
+    assert changed == {
+        ("momentum=0.9", "momentum=0.95"),
+        ("ignore_thresh = .7", "ignore_thresh = 0.5"),
+        ("filters=255", "filters=75"),
+        ("classes=80", "classes=20"),
+    }
 
 
 def test_clone_with_from_keeps_parameters_and_applies_changes(voc_ws: Workspace):
-    orch(voc_ws, "new-run", "a", "--template", "yolov3-voc", "--dataset", "voc", "--gpus", "2",
-         "--iou-loss", "giou", "--iou-normalizer", "0.5", "--lr", "0.002", "--set", "net.momentum=0.95")
+    orch(
+        voc_ws,
+        "new-run",
+        "a",
+        "--template",
+        "yolov3-voc",
+        "--dataset",
+        "voc",
+        "--gpus",
+        "2",
+        "--iou-loss",
+        "giou",
+        "--iou-normalizer",
+        "0.5",
+        "--lr",
+        "0.002",
+        "--set",
+        "net.momentum=0.95",
+    )
     assert orch(voc_ws, "new-run", "b", "--from", "a", "--iou-normalizer", "0.25") == 0
     a, b = load_manifest(voc_ws, "a"), load_manifest(voc_ws, "b")
     assert b.params == {**a.params, "iou_normalizer": 0.25}
@@ -129,8 +210,14 @@ BAD = [
     (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--gpus", "0"], "--gpus must be at least 1"),
     (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--iou-normalizer", "0"], "must be > 0"),
     (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--cls-normalizer", "-1"], "must be > 0"),
-    (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--iou-loss", "ciou"], "not known to darknet flavor pjreddie"),
-    (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--set", "nothing.key=1"], "no [nothing] section"),
+    (
+        ["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--iou-loss", "ciou"],
+        "not known to darknet flavor pjreddie",
+    ),
+    (
+        ["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--set", "nothing.key=1"],
+        "no [nothing] section",
+    ),
     (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--set", "net.a=1 2"], "--set expects"),
     (["new-run", "x", "--template", "yolov3-voc", "--dataset", "voc", "--steps", "900000"], "beyond max_batches"),
     (["new-run", "x", "--template", "broken", "--dataset", "voc"], "line 3: expected key=value"),
@@ -148,7 +235,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(voc_ws: Workspace, c
     (templates / "broken.cfg").write_text("[net]\nbatch=1\nthis line is wrong\n")
     (templates / "noconv.cfg").write_text("[net]\nmax_batches=10\n[maxpool]\nsize=2\n[yolo]\nmask=0\nnum=1\n")
     (templates / "noyolo.cfg").write_text("[net]\nmax_batches=10\n[convolutional]\nfilters=1\n")
-    (templates / "badmask.cfg").write_text("[net]\nmax_batches=10\n[convolutional]\nfilters=1\n[yolo]\nmask=0,5\nnum=3\n")
+    (templates / "badmask.cfg").write_text(
+        "[net]\nmax_batches=10\n[convolutional]\nfilters=1\n[yolo]\nmask=0,5\nnum=3\n"
+    )
     new_run(voc_ws, "exists", RunSpec(template="yolov3-voc", dataset="voc"))
     capsys.readouterr()
     before = snapshot(voc_ws.root)
@@ -168,18 +257,22 @@ def test_sbatch_is_valid_bash_that_resumes_from_the_newest_weights(voc_ws: Works
     new_run(voc_ws, "r", RunSpec(template="tiny-shapes", dataset="shapes3"))
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "stdbuf").write_text('#!/bin/sh\nshift 2\necho "$@"\n')   # prints the darknet command line
+    (fake / "stdbuf").write_text('#!/bin/sh\nshift 2\necho "$@"\n')  # prints the darknet command line
     (fake / "stdbuf").chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
-    run = lambda: subprocess.run(["bash", str(voc_ws.sbatch_path("r"))], env=env, capture_output=True,
-                                 text=True, check=True).stdout.splitlines()[-1]
+
+    def run():
+        return subprocess.run(
+            ["bash", str(voc_ws.sbatch_path("r"))], env=env, capture_output=True, text=True, check=True
+        ).stdout.splitlines()[-1]
+
     assert run().endswith("runs/r/r.cfg darknet53.conv.74 -gpus 0")
     backup = voc_ws.backup_dir("r")
     for name, age in (("tiny-shapes_100.weights", 30), ("r.backup", 10), ("r_200.weights", 20)):
         (backup / name).write_bytes(b"w")
         os.utime(backup / name, (1e9 - age, 1e9 - age))
     assert run().endswith("runs/r/r.cfg backup/r/r.backup -gpus 0")
-    (backup / "r_300.weights").write_bytes(b"")          # newest, but cut short by a killed job
+    (backup / "r_300.weights").write_bytes(b"")  # newest, but cut short by a killed job
     assert run().endswith("runs/r/r.cfg backup/r/r.backup -gpus 0")
 
 
@@ -188,6 +281,6 @@ def test_templates_lists_shipped_and_workspace_templates(voc_ws: Workspace, tmp_
     monkeypatch.chdir(voc_ws.root / "runs")
     assert main(["templates"]) == 0
     assert capsys.readouterr().out.split() == ["mine", "tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]
-    monkeypatch.chdir(tmp_path)          # outside any workspace: the shipped ones
+    monkeypatch.chdir(tmp_path)  # outside any workspace: the shipped ones
     assert main(["templates"]) == 0
     assert capsys.readouterr().out.split() == ["tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import make_workspace
+from waiting import wait_for
 
 from orchestrator.cli import main
 from orchestrator.executors import cancel_runs, collect_status, slurm
@@ -19,11 +21,12 @@ from orchestrator.executors.slurm import SlurmExecutor
 from orchestrator.logs import parse_file
 from orchestrator.runs import RunSpec, new_run, sbatch_header
 from orchestrator.workspace import Workspace
-from conftest import make_workspace
-from waiting import wait_for
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow,
-              pytest.mark.skipif(shutil.which("sinfo") is None, reason="no Slurm (sinfo) on this machine")]
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("sinfo") is None, reason="no Slurm (sinfo) on this machine"),
+]
 
 TIMEOUT = 180.0
 
@@ -43,8 +46,11 @@ def cluster_ws(tmp_path) -> Workspace:
 
 def add_run(ws: Workspace, name: str, max_batches: int, gpus: int = 1) -> None:
     steps = [max_batches - 2, max_batches - 1]
-    new_run(ws, name, RunSpec(template="tiny-shapes", dataset="shapes", gpus=gpus, max_batches=max_batches,
-                              steps=steps, batch=2))
+    new_run(
+        ws,
+        name,
+        RunSpec(template="tiny-shapes", dataset="shapes", gpus=gpus, max_batches=max_batches, steps=steps, batch=2),
+    )
 
 
 def orch(ws: Workspace, *args: str) -> int:
@@ -77,8 +83,11 @@ def test_submit_pending_running_completed_with_weights(cluster_ws, monkeypatch):
     assert (cluster_ws.backup_dir("one") / "one_final.weights").is_file()
 
     calls: list[list[str]] = []
-    monkeypatch.setattr(slurm, "run_command", lambda argv: calls.append(argv) or slurm.subprocess.run(
-        argv, capture_output=True, text=True, check=False))
+    monkeypatch.setattr(
+        slurm,
+        "run_command",
+        lambda argv: calls.append(argv) or slurm.subprocess.run(argv, capture_output=True, text=True, check=False),
+    )
     assert orch(cluster_ws, "submit", "other") == 0
     calls.clear()
     rows = {row["run"]: row for row in collect_status(cluster_ws, [])}
@@ -93,9 +102,17 @@ def test_two_phase_run_resumes_the_warmup_after_it_ended(cluster_ws):
     assert orch(cluster_ws, "submit", "multi", "--warmup", "10") == 0
     warmup, train = cluster_ws.load_run("multi").submissions
     assert (warmup["phase"], train["phase"], train["after"]) == ("warmup", "train", warmup["job_id"])
-    assert (warmup["script"], warmup["warmup"], warmup["gpus"], train["gpus"]) == ("batch/multi.warmup.sbatch", 10, 1, 2)
-    wait_for(lambda: collect_status(cluster_ws, ["multi"])[0]["state"] not in ("PENDING", "RUNNING")
-             or None, "both phases to end", TIMEOUT)
+    assert (warmup["script"], warmup["warmup"], warmup["gpus"], train["gpus"]) == (
+        "batch/multi.warmup.sbatch",
+        10,
+        1,
+        2,
+    )
+    wait_for(
+        lambda: collect_status(cluster_ws, ["multi"])[0]["state"] not in ("PENDING", "RUNNING") or None,
+        "both phases to end",
+        TIMEOUT,
+    )
     row = collect_status(cluster_ws, ["multi"])[0]
     assert (row["phase"], row["state"]) == ("train", "COMPLETED")
     first, second = job_log(cluster_ws, "multi", 0), job_log(cluster_ws, "multi", 1)
@@ -114,7 +131,7 @@ def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws, capsys):
     # iteration 102 is printed once the weights of 100 (.backup, then _100.weights) are written
     wait_for(lambda: first.is_file() and max(iterations(first), default=0) >= 102, "iteration 102", TIMEOUT)
     capsys.readouterr()
-    assert orch(cluster_ws, "submit", "long") == 2          # a running run is not submitted twice
+    assert orch(cluster_ws, "submit", "long") == 2  # a running run is not submitted twice
     assert "run long is already queued or running: slurm job" in capsys.readouterr().err
     assert len(cluster_ws.load_run("long").submissions) == 1
     assert (cluster_ws.backup_dir("long") / "long.backup").is_file()
@@ -135,8 +152,12 @@ def test_gres_jobs_see_two_cuda_devices(cluster_ws, tmp_path):
     output = tmp_path / "cuda.out"
     script = tmp_path / "cuda.sbatch"
     header = [line for line in header if not line.startswith("#SBATCH --output")]
-    script.write_text("\n".join(["#!/bin/bash", *header, f"#SBATCH --output={output}",
-                                 'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"']) + "\n")
+    script.write_text(
+        "\n".join(
+            ["#!/bin/bash", *header, f"#SBATCH --output={output}", 'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"']
+        )
+        + "\n"
+    )
     executor = SlurmExecutor(cluster_ws)
     records = executor.submit([Job("gpus", "check", script, 2)], chain=1)
     wait_for(lambda: not is_active(executor.states(records)[0]), "the check job", TIMEOUT)

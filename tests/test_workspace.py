@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
 from orchestrator.config import load_config
-from orchestrator.base.errors import OrchError
 from orchestrator.workspace import LAYOUT, Workspace, init_workspace
 
 
@@ -34,7 +34,7 @@ def test_workspace_is_found_from_a_subfolder_or_with_C(tmp_path: Path, monkeypat
     init_workspace(tmp_path / "w")
     monkeypatch.chdir(tmp_path / "w" / "runs")
     assert Workspace.find(Path.cwd()).root == (tmp_path / "w").resolve()
-    with pytest.raises(OrchError, match="no orch.yaml found"):
+    with pytest.raises(OrchError, match=r"no orch\.yaml found"):
         Workspace.find(tmp_path / "w" / "runs", explicit=True)
 
 
@@ -52,21 +52,27 @@ def test_unknown_option_is_one_line_exit_2(capsys):
     assert capsys.readouterr().err.count("\n") == 1
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"colour": "blue"}, "orch.yaml.colour: unknown key"),
-    ({"darknet": {"flavor": "tensorflow"}}, "darknet.flavor: 'tensorflow' is not one of"),
-    ({"darknet": {"binray": "x"}}, "darknet.binray: unknown key"),
-    ({"eval": {"gpu": "zero"}}, "eval.gpu: expected int, got str"),
-    ({"eval": {"gpu": True}}, "eval.gpu: expected int, got a boolean"),
-    ({"eval": {"every": "soon"}}, "eval.every: not a duration"),
-    ({"eval": {"metrics": ["iou", "diou"]}}, "eval.metrics: 'diou' is not one of"),
-    ({"eval": {"ap_method": "101point"}}, "eval.ap_method: '101point' is not one of"),
-    ({"slurm": {"cpus_per_task": 0}}, "slurm.cpus_per_task: must be at least 1"),
-    ({"executor": "kubernetes"}, "executor: 'kubernetes' is not one of"),
-    ({"datasets": {"voc": {"train": "t.txt", "names": "n"}}}, "datasets.voc.valid: missing"),
-    ({"datasets": {"voc": {"train": "t", "valid": "v", "names": "n", "eval": "kitti"}}}, "datasets.voc.eval"),
-    ({"datasets": {"voc": {"train": "t", "valid": "v", "names": "n", "extra": 1}}}, "datasets.voc.extra: unknown key"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"colour": "blue"}, "orch.yaml.colour: unknown key"),
+        ({"darknet": {"flavor": "tensorflow"}}, "darknet.flavor: 'tensorflow' is not one of"),
+        ({"darknet": {"binray": "x"}}, "darknet.binray: unknown key"),
+        ({"eval": {"gpu": "zero"}}, "eval.gpu: expected int, got str"),
+        ({"eval": {"gpu": True}}, "eval.gpu: expected int, got a boolean"),
+        ({"eval": {"every": "soon"}}, "eval.every: not a duration"),
+        ({"eval": {"metrics": ["iou", "diou"]}}, "eval.metrics: 'diou' is not one of"),
+        ({"eval": {"ap_method": "101point"}}, "eval.ap_method: '101point' is not one of"),
+        ({"slurm": {"cpus_per_task": 0}}, "slurm.cpus_per_task: must be at least 1"),
+        ({"executor": "kubernetes"}, "executor: 'kubernetes' is not one of"),
+        ({"datasets": {"voc": {"train": "t.txt", "names": "n"}}}, "datasets.voc.valid: missing"),
+        ({"datasets": {"voc": {"train": "t", "valid": "v", "names": "n", "eval": "kitti"}}}, "datasets.voc.eval"),
+        (
+            {"datasets": {"voc": {"train": "t", "valid": "v", "names": "n", "extra": 1}}},
+            "datasets.voc.extra: unknown key",
+        ),
+    ],
+)
 def test_bad_config_names_key_and_file(tmp_path: Path, config, message):
     path = tmp_path / "orch.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -84,6 +90,18 @@ def test_yaml_syntax_error_gives_the_line(tmp_path: Path):
 
 def test_valid_mapping_of_splits(tmp_path: Path):
     path = tmp_path / "orch.yaml"
-    path.write_text(yaml.safe_dump({"datasets": {"coco": {"train": "t", "names": "n", "eval": "coco",
-                                                          "valid": {"minival": "a.txt", "val2017": "b.txt"}}}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {
+                    "coco": {
+                        "train": "t",
+                        "names": "n",
+                        "eval": "coco",
+                        "valid": {"minival": "a.txt", "val2017": "b.txt"},
+                    }
+                }
+            }
+        )
+    )
     assert load_config(path).datasets["coco"].valid == {"minival": "a.txt", "val2017": "b.txt"}

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import pkgutil
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from orchestrator import __version__
 from orchestrator.base.errors import OrchError
@@ -30,22 +30,29 @@ class OneLineParser(argparse.ArgumentParser):
 def common_options() -> argparse.ArgumentParser:
     """Options every command accepts, before or after the command name."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-C", "--workspace", metavar="DIR", default=argparse.SUPPRESS,
-                        help="workspace folder (default: found from the current folder upwards)")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show tracebacks instead of one-line errors")
+    common.add_argument(
+        "-C",
+        "--workspace",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="workspace folder (default: found from the current folder upwards)",
+    )
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks instead of one-line errors"
+    )
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = common_options()
     parser = OneLineParser(
-        prog="orch", parents=[common],
+        prog="orch",
+        parents=[common],
         description="Orchestrate Darknet (YOLO) training on Slurm and evaluate every checkpoint "
-                    "with VOC and COCO mAP under the IoU and GIoU matching metrics.")
+        "with VOC and COCO mAP under the IoU and GIoU matching metrics.",
+    )
     parser.add_argument("--version", action="version", version=f"orch {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                       parser_class=OneLineParser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=OneLineParser)
     subparsers.common = common  # type: ignore[attr-defined]
     for name in command_modules():
         importlib.import_module(f"{__name__}.{name}").register(subparsers)

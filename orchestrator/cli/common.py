@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 
-def add_command(subparsers: Any, name: str, func: Callable[[argparse.Namespace], int | None],
-                help: str, description: str | None = None) -> argparse.ArgumentParser:
+def add_command(
+    subparsers: Any,
+    name: str,
+    func: Callable[[argparse.Namespace], int | None],
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
     """Add a sub-command that accepts the common options and runs `func(args)`."""
-    parser = subparsers.add_parser(name, help=help, description=description or help,
-                                   parents=[subparsers.common])
+    parser = subparsers.add_parser(name, help=help, description=description or help, parents=[subparsers.common])
     parser.set_defaults(func=func)
     return parser
 

@@ -8,9 +8,9 @@ import logging
 import sys
 import threading
 
+from orchestrator.base.errors import OrchError
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import parse_duration
-from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import crontab
 from orchestrator.evaluation.best import MEASURES, best_record, shown_split, summary
 from orchestrator.evaluation.signals import stop_on_signals
@@ -23,36 +23,53 @@ LOG_HANDLER = "orch-evaluation-cli"
 
 
 def register(subparsers) -> None:
-    parser = add_command(subparsers, "eval", cmd_eval, help="evaluate new weights files once (what cron runs)",
-                         description="Evaluate every new weights file of the runs with darknet detector valid "
-                                     "and append one record per file and split to results/RUN/metrics.jsonl.")
+    parser = add_command(
+        subparsers,
+        "eval",
+        cmd_eval,
+        help="evaluate new weights files once (what cron runs)",
+        description="Evaluate every new weights file of the runs with darknet detector valid "
+        "and append one record per file and split to results/RUN/metrics.jsonl.",
+    )
     parser.add_argument("runs", nargs="*", metavar="RUN")
     parser.add_argument("--all", action="store_true", help="every run of the workspace")
     _gpu_option(parser)
     parser.add_argument("--once", action="store_true", help="one pass (the default; for symmetry with watch)")
     parser.add_argument("--max-files", type=_positive_int, metavar="K", help="evaluate at most K files")
-    parser.add_argument("--retry-failed", action="store_true",
-                        help="try again the files that failed eval.max_attempts times")
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="try again the files that failed eval.max_attempts times"
+    )
     parser.add_argument("--json", action="store_true", help="print the pass as JSON")
 
     parser = add_command(subparsers, "best", cmd_best, help="the best weights file of a run")
     parser.add_argument("run", metavar="RUN")
     parser.add_argument("--metric", choices=("iou", "giou"), default="iou", help="matching metric (default iou)")
-    parser.add_argument("--measure", choices=tuple(MEASURES), default="mean",
-                        help="mean = AP over .50:.05:.95 (default), ap50, ap75")
+    parser.add_argument(
+        "--measure", choices=tuple(MEASURES), default="mean", help="mean = AP over .50:.05:.95 (default), ap50, ap75"
+    )
     parser.add_argument("--split", help="validation split (default: the dataset's first)")
     parser.add_argument("--json", action="store_true")
 
-    parser = add_command(subparsers, "watch", cmd_watch, help="evaluate new weights on an interval (APScheduler)",
-                         description="Run the evaluation pass every --every for the given runs (default: all), "
-                                     "never overlapping itself; stops cleanly on Ctrl-C or SIGTERM.")
+    parser = add_command(
+        subparsers,
+        "watch",
+        cmd_watch,
+        help="evaluate new weights on an interval (APScheduler)",
+        description="Run the evaluation pass every --every for the given runs (default: all), "
+        "never overlapping itself; stops cleanly on Ctrl-C or SIGTERM.",
+    )
     parser.add_argument("runs", nargs="*", metavar="RUN")
     _gpu_option(parser)
     parser.add_argument("--every", help="interval like 90s, 10m, 1h (default: eval.every of orch.yaml)")
 
-    parser = add_command(subparsers, "crontab", cmd_crontab, help="cron lines running 'orch eval --all' under flock",
-                         description="Print the crontab block (rendered from crontab.tmpl) or merge it into "
-                                     "the user's crontab (--install, idempotent) or remove it (--uninstall).")
+    parser = add_command(
+        subparsers,
+        "crontab",
+        cmd_crontab,
+        help="cron lines running 'orch eval --all' under flock",
+        description="Print the crontab block (rendered from crontab.tmpl) or merge it into "
+        "the user's crontab (--install, idempotent) or remove it (--uninstall).",
+    )
     parser.add_argument("--every", type=int, metavar="MINUTES", help="minutes between passes (default: eval.every)")
     _gpu_option(parser)
     action = parser.add_mutually_exclusive_group()
@@ -81,8 +98,9 @@ def _show_log(timestamps: bool) -> None:
         logger.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(LOG_HANDLER)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s" if timestamps else "%(message)s",
-                                           "%Y-%m-%d %H:%M:%S"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(message)s" if timestamps else "%(message)s", "%Y-%m-%d %H:%M:%S")
+    )
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
 
@@ -95,7 +113,7 @@ def _chosen_runs(ws, runs: list[str], all_runs: bool) -> list[str]:
     if not runs:
         raise OrchError("name the runs to evaluate or use --all", "eval")
     for run in runs:
-        ws.load_run(run)   # an unknown run is an error before anything starts
+        ws.load_run(run)  # an unknown run is an error before anything starts
     return runs
 
 
@@ -109,8 +127,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     stop = threading.Event()
     restore = stop_on_signals(stop)
     try:
-        report = run_pass(ws, runs, PassOptions(gpu=gpu, max_files=args.max_files, retry_failed=args.retry_failed,
-                                                show_progress=not args.json), stop)
+        report = run_pass(
+            ws,
+            runs,
+            PassOptions(gpu=gpu, max_files=args.max_files, retry_failed=args.retry_failed, show_progress=not args.json),
+            stop,
+        )
     finally:
         restore()
     if args.json:
@@ -122,9 +144,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _report_json(report) -> dict:
     """`orch eval --json`: the pass report (a passes.PassReport) as plain data."""
-    return {"evaluated": [dataclasses.asdict(o) for o in report.outcomes],
-            "failed": len(report.failed), "busy": report.busy, "interrupted": report.interrupted,
-            "seconds": round(report.seconds, 3)}
+    return {
+        "evaluated": [dataclasses.asdict(o) for o in report.outcomes],
+        "failed": len(report.failed),
+        "busy": report.busy,
+        "interrupted": report.interrupted,
+        "seconds": round(report.seconds, 3),
+    }
 
 
 def cmd_best(args: argparse.Namespace) -> int:
@@ -139,8 +165,10 @@ def cmd_best(args: argparse.Namespace) -> int:
         print_json(best)
         return 0
     print(best["weights"])
-    print_table(["iteration", "split", "metric", *MEASURES],
-                [[best["iteration"], best["split"], best["metric"], *(f"{best[m]:.4f}" for m in MEASURES)]])
+    print_table(
+        ["iteration", "split", "metric", *MEASURES],
+        [[best["iteration"], best["split"], best["metric"], *(f"{best[m]:.4f}" for m in MEASURES)]],
+    )
     return 0
 
 
@@ -170,7 +198,11 @@ def cmd_crontab(args: argparse.Namespace) -> int:
     gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
     if args.uninstall:
         removed = crontab.uninstall(ws)
-        print("removed the orch block from your crontab" if removed else "no orch block for this workspace in your crontab")
+        print(
+            "removed the orch block from your crontab"
+            if removed
+            else "no orch block for this workspace in your crontab"
+        )
         return 0
     if args.install:
         crontab.install(ws, every, gpu)

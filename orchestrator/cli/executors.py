@@ -6,19 +6,37 @@ import argparse
 
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import EXECUTORS
-from orchestrator.executors import (DEFAULT_WARMUP, cancel_runs, collect_status, describe_submission,
-                                    executor_name, executor_named, resubmit_run, status_table,
-                                    submit_run)
+from orchestrator.executors import (
+    DEFAULT_WARMUP,
+    cancel_runs,
+    collect_status,
+    describe_submission,
+    executor_name,
+    executor_named,
+    resubmit_run,
+    status_table,
+    submit_run,
+)
 
 
 def register(subparsers) -> None:
-    submit = add_command(subparsers, "submit", cmd_submit, help="submit runs for training (Slurm or local)",
-                         description="Submit runs: one job, or for a multi-GPU run without weights a one-GPU "
-                                     "warm-up and the N-GPU phase after it (--dependency=afterok).")
+    submit = add_command(
+        subparsers,
+        "submit",
+        cmd_submit,
+        help="submit runs for training (Slurm or local)",
+        description="Submit runs: one job, or for a multi-GPU run without weights a one-GPU "
+        "warm-up and the N-GPU phase after it (--dependency=afterok).",
+    )
     submit.add_argument("runs", nargs="+", metavar="RUN")
     _executor_option(submit)
-    submit.add_argument("--warmup", type=int, default=None, metavar="N",
-                        help=f"warm-up iterations on one GPU for multi-GPU runs (default {DEFAULT_WARMUP}; 0: none)")
+    submit.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"warm-up iterations on one GPU for multi-GPU runs (default {DEFAULT_WARMUP}; 0: none)",
+    )
     submit.add_argument("--dry-run", action="store_true", help="print the scripts and commands, submit nothing")
 
     status = add_command(subparsers, "status", cmd_status, help="one table: jobs, progress, weights, evaluations")
@@ -28,9 +46,12 @@ def register(subparsers) -> None:
     cancel = add_command(subparsers, "cancel", cmd_cancel, help="cancel the queued or running jobs of runs")
     cancel.add_argument("runs", nargs="+", metavar="RUN")
 
-    resubmit = add_command(subparsers, "resubmit", cmd_resubmit,
-                           help="submit a run again (same executor unless --executor); it resumes "
-                                "from its newest weights")
+    resubmit = add_command(
+        subparsers,
+        "resubmit",
+        cmd_resubmit,
+        help="submit a run again (same executor unless --executor); it resumes from its newest weights",
+    )
     resubmit.add_argument("run", metavar="RUN")
     _executor_option(resubmit)
 

@@ -5,34 +5,49 @@ from __future__ import annotations
 import argparse
 import sys
 
-from orchestrator.cli.common import add_command, workspace_of
 from orchestrator.base.errors import OrchError
+from orchestrator.cli.common import add_command, workspace_of
 from orchestrator.runs import compose_spec, new_run, parse_setting
 from orchestrator.templates import template_names
 
 
 def register(subparsers) -> None:
-    parser = add_command(subparsers, "new-run", cmd_new_run, help="build a run (.data, .cfg, .sbatch, run.yaml)",
-                         description="Build a run from a cfg template: writes runs/NAME/NAME.data, "
-                                     "runs/NAME/NAME.cfg, batch/NAME.sbatch and runs/NAME/run.yaml.")
+    parser = add_command(
+        subparsers,
+        "new-run",
+        cmd_new_run,
+        help="build a run (.data, .cfg, .sbatch, run.yaml)",
+        description="Build a run from a cfg template: writes runs/NAME/NAME.data, "
+        "runs/NAME/NAME.cfg, batch/NAME.sbatch and runs/NAME/run.yaml.",
+    )
     parser.add_argument("name", help="run name: letters, digits, '.', '_', '-'")
     parser.add_argument("--template", help="cfg template (see 'orch templates')")
     parser.add_argument("--dataset", help="dataset name from orch.yaml")
-    parser.add_argument("--from", dest="from_run", metavar="RUN", help="clone RUN's parameters, then apply the options given")
+    parser.add_argument(
+        "--from", dest="from_run", metavar="RUN", help="clone RUN's parameters, then apply the options given"
+    )
     parser.add_argument("--gpus", type=int, help="GPU count (lr / N and burn_in x N in the cfg)")
     parser.add_argument("--iou-loss", help="mse | iou | giou (and the fork's extras) on every [yolo]")
     parser.add_argument("--iou-normalizer", type=float, help="iou_normalizer on every [yolo]")
     parser.add_argument("--cls-normalizer", type=float, help="cls_normalizer on every [yolo]")
     parser.add_argument("--representation", help="lin | exp on every [yolo] (g-darknet)")
-    parser.add_argument("--lr", type=float, dest="learning_rate", help="single-GPU base learning rate (default: template)")
+    parser.add_argument(
+        "--lr", type=float, dest="learning_rate", help="single-GPU base learning rate (default: template)"
+    )
     parser.add_argument("--burn-in", type=int, help="single-GPU base burn-in (default: template)")
     parser.add_argument("--max-batches", type=int, help="[net] max_batches")
     parser.add_argument("--steps", type=_steps, help="[net] steps, e.g. 40000,45000")
     parser.add_argument("--batch", type=int, help="[net] batch")
     parser.add_argument("--subdivisions", type=int, help="[net] subdivisions")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="any cfg key: net.momentum=0.95, yolo.ignore_thresh=0.7 (every [yolo]), "
-                             "convolutional[0].filters=32; repeatable")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="any cfg key: net.momentum=0.95, yolo.ignore_thresh=0.7 (every [yolo]), "
+        "convolutional[0].filters=32; repeatable",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild an existing run")
     add_command(subparsers, "templates", cmd_templates, help="list the cfg templates available")
 
@@ -47,9 +62,22 @@ def _steps(text: str) -> list[int]:
 def cmd_new_run(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     settings = dict(parse_setting(s) for s in args.settings)
-    changes = {k: getattr(args, k) for k in ("gpus", "iou_loss", "iou_normalizer", "cls_normalizer",
-                                             "representation", "learning_rate", "burn_in", "max_batches",
-                                             "steps", "batch", "subdivisions")}
+    changes = {
+        k: getattr(args, k)
+        for k in (
+            "gpus",
+            "iou_loss",
+            "iou_normalizer",
+            "cls_normalizer",
+            "representation",
+            "learning_rate",
+            "burn_in",
+            "max_batches",
+            "steps",
+            "batch",
+            "subdivisions",
+        )
+    }
     spec = compose_spec(ws, args.from_run, args.template, args.dataset, settings, **changes)
     built = new_run(ws, args.name, spec, force=args.force)
     for warning in built.warnings:
@@ -57,8 +85,10 @@ def cmd_new_run(args: argparse.Namespace) -> int:
     m = built.manifest
     s = m.scaling
     print(f"run {m.name}: template {m.template}, dataset {m.dataset} ({m.classes} classes), {m.gpus} GPU(s)")
-    print(f"  learning_rate {s['cfg_learning_rate']:g} (base {s['base_learning_rate']:g}), "
-          f"burn_in {s['cfg_burn_in']} (base {s['base_burn_in']}), max_batches {m.max_batches}  [{s['rule']}]")
+    print(
+        f"  learning_rate {s['cfg_learning_rate']:g} (base {s['base_learning_rate']:g}), "
+        f"burn_in {s['cfg_burn_in']} (base {s['base_burn_in']}), max_batches {m.max_batches}  [{s['rule']}]"
+    )
     for path in built.files:
         print(f"  wrote {ws.relative(path)}")
     return 0

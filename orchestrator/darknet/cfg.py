@@ -25,15 +25,15 @@ class Line:
     value: str | None = None
 
     @classmethod
-    def entry(cls, key: str, value: str, newline: str = "\n") -> "Line":
+    def entry(cls, key: str, value: str, newline: str = "\n") -> Line:
         return cls(f"{key}={value}{newline}", key, value)
 
-    def with_value(self, value: str) -> "Line":
+    def with_value(self, value: str) -> Line:
         """The same line with a new value, keeping the key's spelling and the line ending."""
         body = self.raw.rstrip("\r\n")
-        ending = self.raw[len(body):]
+        ending = self.raw[len(body) :]
         head = body[: body.index("=") + 1]
-        spacing = " " if head.endswith(" =") or body[len(head):].startswith(" ") else ""
+        spacing = " " if head.endswith(" =") or body[len(head) :].startswith(" ") else ""
         return Line(f"{head}{spacing}{value}{ending}", self.key, value)
 
 

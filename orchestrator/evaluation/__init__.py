@@ -29,8 +29,14 @@ from typing import Any
 
 # Names are imported on first use: the CLI imports this package for every command, and the
 # pass pulls in NumPy and the metrics engine, which `orch --help` should not pay for.
-_API = {"PassOptions": "passes", "PassReport": "passes", "exhausted_weights": "passes",
-        "pending_weights": "passes", "run_pass": "passes", "load_results": "store"}
+_API = {
+    "PassOptions": "passes",
+    "PassReport": "passes",
+    "exhausted_weights": "passes",
+    "pending_weights": "passes",
+    "run_pass": "passes",
+    "load_results": "store",
+}
 __all__ = sorted(_API)
 
 

@@ -8,7 +8,7 @@ from orchestrator.base.errors import OrchError
 
 # measure -> how to read it from one metric block of a record
 MEASURES = {
-    "mean": lambda block: block["mean"],        # AP averaged over IoU thresholds .50:.05:.95
+    "mean": lambda block: block["mean"],  # AP averaged over IoU thresholds .50:.05:.95
     "ap50": lambda block: block["ap"][0],
     "ap75": lambda block: block["ap"][5],
 }
@@ -52,7 +52,13 @@ def best_record(records: list[dict[str, Any]], metric: str, measure: str, split:
 def summary(record: dict[str, Any], metric: str, measure: str) -> dict[str, Any]:
     """What `orch best --json` prints: the weights and its values under every measure."""
     block = record["metrics"][metric]
-    return {"run": record["run"], "split": record["split"], "weights": record["weights"],
-            "iteration": record["iteration"], "metric": metric, "measure": measure,
-            "value": MEASURES[measure](block),
-            **{name: read(block) for name, read in MEASURES.items()}}
+    return {
+        "run": record["run"],
+        "split": record["split"],
+        "weights": record["weights"],
+        "iteration": record["iteration"],
+        "metric": metric,
+        "measure": measure,
+        "value": MEASURES[measure](block),
+        **{name: read(block) for name, read in MEASURES.items()},
+    }

@@ -53,11 +53,16 @@ def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
         raise OrchError("flock not found (Debian package util-linux)", "orch crontab")
     template = shipped("crontab.tmpl")
     values = {
-        "workspace_label": root, "every": str(every_minutes), "gpu": str(gpu),
-        "schedule": schedule(every_minutes), "workspace": cron_quote(root),
-        "path": cron_quote(os.environ.get("PATH", "/usr/bin:/bin")), "flock": cron_quote(flock),
+        "workspace_label": root,
+        "every": str(every_minutes),
+        "gpu": str(gpu),
+        "schedule": schedule(every_minutes),
+        "workspace": cron_quote(root),
+        "path": cron_quote(os.environ.get("PATH", "/usr/bin:/bin")),
+        "flock": cron_quote(flock),
         "lock": cron_quote(str(ws.root / "results" / f".eval-cron-gpu{gpu}.lock")),
-        "orch": orch_command(), "log": cron_quote(str(ws.root / CRON_LOG)),
+        "orch": orch_command(),
+        "log": cron_quote(str(ws.root / CRON_LOG)),
     }
     return fill(template.read_text(), values, str(template))
 

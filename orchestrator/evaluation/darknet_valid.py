@@ -13,6 +13,7 @@ its log is complete up to the moment it crashed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,9 +21,9 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from orchestrator.base.errors import OrchError
 
@@ -66,8 +67,20 @@ def command(call: ValidCall) -> list[str]:
     """The argv: CUDA_VISIBLE_DEVICES leaves darknet exactly one GPU, which it then sees as 0."""
     setpriv = shutil.which("setpriv")
     wrapper = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
-    return [*wrapper, "stdbuf", "-oL", "-eL", resolve_binary(call.darknet, call.cwd), "detector", "valid",
-            call.data, call.cfg, call.weights, "-i", "0"]
+    return [
+        *wrapper,
+        "stdbuf",
+        "-oL",
+        "-eL",
+        resolve_binary(call.darknet, call.cwd),
+        "detector",
+        "valid",
+        call.data,
+        call.cfg,
+        call.weights,
+        "-i",
+        "0",
+    ]
 
 
 def resolve_binary(darknet: str, root: Path) -> str:
@@ -94,8 +107,15 @@ def run_valid(call: ValidCall, stop: threading.Event, on_progress: ProgressCallb
     argv = command(call)
     started = time.monotonic()
     with open(call.log, "wb") as log:
-        process = subprocess.Popen(argv, cwd=call.cwd, env=environment(call), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            argv,
+            cwd=call.cwd,
+            env=environment(call),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         pump = threading.Thread(target=_pump, args=(process, log, on_progress), daemon=True)
         pump.start()
         try:
@@ -133,19 +153,15 @@ def _kill_group(process: subprocess.Popen) -> None:
     """SIGTERM darknet's whole process group, SIGKILL what is left after a grace period."""
     if process.poll() is None:
         _signal_group(process, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=KILL_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            pass
     _signal_group(process, signal.SIGKILL)
     process.wait()
 
 
 def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _pump(process: subprocess.Popen, log, on_progress: ProgressCallback | None) -> None:
@@ -185,6 +201,9 @@ def check_outputs(folder: Path, style: str, class_names: list[str], log: Path) -
         return output
     missing = [name for name in class_names if not (folder / f"{VOC_PREFIX}{name}.txt").is_file()]
     if missing:
-        raise EvaluationFailed(f"darknet wrote no {VOC_PREFIX}<class>.txt for {len(missing)} of "
-                               f"{len(class_names)} classes (e.g. {missing[0]!r})", log_tail(log))
+        raise EvaluationFailed(
+            f"darknet wrote no {VOC_PREFIX}<class>.txt for {len(missing)} of "
+            f"{len(class_names)} classes (e.g. {missing[0]!r})",
+            log_tail(log),
+        )
     return folder

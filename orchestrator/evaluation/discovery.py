@@ -22,7 +22,7 @@ from orchestrator.workspace import Workspace
 class WeightsFile:
     """One checkpoint as seen on disk; (path, size, mtime) identifies what was evaluated."""
 
-    path: str          # relative to the workspace root, as recorded in metrics.jsonl
+    path: str  # relative to the workspace root, as recorded in metrics.jsonl
     iteration: int
     final: bool
     size: int
@@ -48,8 +48,9 @@ def weights_folders(ws: Workspace, manifest: RunManifest) -> list[Path]:
     return [backup, backup / manifest.name]
 
 
-def discover_weights(ws: Workspace, manifest: RunManifest, min_weight_id: int = 0,
-                     settle_seconds: float = 0.0, now: float | None = None) -> list[WeightsFile]:
+def discover_weights(
+    ws: Workspace, manifest: RunManifest, min_weight_id: int = 0, settle_seconds: float = 0.0, now: float | None = None
+) -> list[WeightsFile]:
     """The run's settled checkpoints with iteration >= min_weight_id, newest iteration first.
 
     Newest first is what the user wants to see while training goes on; the older ones follow
@@ -59,7 +60,7 @@ def discover_weights(ws: Workspace, manifest: RunManifest, min_weight_id: int = 
     pattern = weights_pattern(manifest.files["weights_base"])
     found: list[WeightsFile] = []
     for folder in weights_folders(ws, manifest):
-        relative_folder = ws.relative(folder)   # once per folder, not once per file
+        relative_folder = ws.relative(folder)  # once per folder, not once per file
         for entry in _scan(folder):
             match = pattern.fullmatch(entry.name)
             if not match or not entry.is_file():
@@ -69,8 +70,15 @@ def discover_weights(ws: Workspace, manifest: RunManifest, min_weight_id: int = 
             iteration = manifest.max_batches if final else int(match.group(1))
             if iteration < min_weight_id or now - stat.st_mtime < settle_seconds:
                 continue
-            found.append(WeightsFile(path=f"{relative_folder}/{entry.name}", iteration=iteration, final=final,
-                                     size=stat.st_size, mtime=stat.st_mtime))
+            found.append(
+                WeightsFile(
+                    path=f"{relative_folder}/{entry.name}",
+                    iteration=iteration,
+                    final=final,
+                    size=stat.st_size,
+                    mtime=stat.st_mtime,
+                )
+            )
     found.sort(key=lambda w: (w.iteration, w.final, w.mtime), reverse=True)
     return found
 

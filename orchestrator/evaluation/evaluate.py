@@ -17,15 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__
+from orchestrator.base.errors import OrchError
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import render_data
-from orchestrator.base.errors import OrchError
-from orchestrator.evaluation.darknet_valid import (EvaluationFailed, ProgressCallback, ValidCall,
-                                                   check_outputs, clear_outputs, run_valid)
+from orchestrator.darknet.weights import truncation
+from orchestrator.evaluation.darknet_valid import (
+    EvaluationFailed,
+    ProgressCallback,
+    ValidCall,
+    check_outputs,
+    clear_outputs,
+    run_valid,
+)
 from orchestrator.evaluation.discovery import WeightsFile
 from orchestrator.evaluation.progress import count_images
-from orchestrator.darknet.weights import truncation
-from orchestrator.base.fsutil import atomic_write
 from orchestrator.metrics import evaluate_detections, load_ground_truth
 from orchestrator.metrics.boxes import GroundTruth
 from orchestrator.runs import RunManifest
@@ -49,8 +55,9 @@ class Target:
         return (self.split, *self.weights.key)
 
 
-def evaluate(ws: Workspace, target: Target, gpu: int, stop: threading.Event,
-             on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+def evaluate(
+    ws: Workspace, target: Target, gpu: int, stop: threading.Event, on_progress: ProgressCallback | None = None
+) -> dict[str, Any]:
     """Evaluate the target and return its record (status ok or failed); Interrupted propagates."""
     dataset = dataset_of(ws, target.manifest)
     timings = {"darknet_seconds": None, "metric_seconds": None}
@@ -71,8 +78,10 @@ def dataset_of(ws: Workspace, manifest: RunManifest) -> Dataset:
     try:
         return ws.config.datasets[manifest.dataset]
     except KeyError:
-        raise OrchError(f"run {manifest.name} uses dataset '{manifest.dataset}', which orch.yaml "
-                        "no longer defines", str(ws.config.path)) from None
+        raise OrchError(
+            f"run {manifest.name} uses dataset '{manifest.dataset}', which orch.yaml no longer defines",
+            str(ws.config.path),
+        ) from None
 
 
 def check_valid_list(root: Path, dataset: Dataset, split: str) -> None:
@@ -82,38 +91,60 @@ def check_valid_list(root: Path, dataset: Dataset, split: str) -> None:
         raise EvaluationFailed(f"the valid list of split {split} is missing: {dataset.valid[split]}")
     images = count_images(str(list_file))
     if images < MIN_VALID_IMAGES:
-        raise EvaluationFailed(f"the valid list of split {split} has {images} image(s); "
-                               f"darknet detector valid needs at least {MIN_VALID_IMAGES}")
+        raise EvaluationFailed(
+            f"the valid list of split {split} has {images} image(s); "
+            f"darknet detector valid needs at least {MIN_VALID_IMAGES}"
+        )
 
 
 def output_folder(ws: Workspace, target: Target) -> Path:
     return ws.results_dir(target.manifest.name) / target.weights.label / target.split
 
 
-def _run_darknet(ws: Workspace, target: Target, dataset: Dataset, class_names: list[str], gpu: int,
-                 stop: threading.Event, on_progress: ProgressCallback | None, timings: dict) -> Path:
+def _run_darknet(
+    ws: Workspace,
+    target: Target,
+    dataset: Dataset,
+    class_names: list[str],
+    gpu: int,
+    stop: threading.Event,
+    on_progress: ProgressCallback | None,
+    timings: dict,
+) -> Path:
     """Write the eval .data, run darknet, and return its checked output (file or folder)."""
     problem = truncation(ws.root / target.weights.path, ws.root / target.manifest.files["cfg"])
     if problem:
         raise EvaluationFailed(problem)
     folder = output_folder(ws, target)
-    folder.mkdir(parents=True, exist_ok=True)   # darknet segfaults when results= is missing
+    folder.mkdir(parents=True, exist_ok=True)  # darknet segfaults when results= is missing
     clear_outputs(folder)
     data = folder / "eval.data"
     atomic_write(data, render_data(eval_data(ws, target, dataset, len(class_names), folder)))
     config = ws.config
-    call = ValidCall(darknet=config.darknet.binary, data=ws.relative(data), cfg=target.manifest.files["cfg"],
-                     weights=target.weights.path, gpu=gpu, cwd=ws.root, log=folder / "darknet.log",
-                     timeout=config.eval.timeout, lib_folder=config.darknet.lib_folder)
+    call = ValidCall(
+        darknet=config.darknet.binary,
+        data=ws.relative(data),
+        cfg=target.manifest.files["cfg"],
+        weights=target.weights.path,
+        gpu=gpu,
+        cwd=ws.root,
+        log=folder / "darknet.log",
+        timeout=config.eval.timeout,
+        lib_folder=config.darknet.lib_folder,
+    )
     timings["darknet_seconds"] = round(run_valid(call, stop, on_progress), 3)
     return check_outputs(folder, dataset.eval, class_names, call.log)
 
 
 def eval_data(ws: Workspace, target: Target, dataset: Dataset, classes: int, folder: Path) -> dict[str, object]:
     """The eval `.data`: the split's image list, and darknet's outputs into `folder`."""
-    return {"classes": classes,
-            "valid": dataset.valid[target.split], "names": dataset.names,
-            "results": ws.relative(folder), "eval": dataset.eval}
+    return {
+        "classes": classes,
+        "valid": dataset.valid[target.split],
+        "names": dataset.names,
+        "results": ws.relative(folder),
+        "eval": dataset.eval,
+    }
 
 
 def _score(ws: Workspace, gt: GroundTruth, dataset: Dataset, darknet_output: Path) -> dict:
@@ -129,8 +160,7 @@ def ground_truth(root: Path, dataset: Dataset, split: str) -> GroundTruth:
     """The split's ground truth, loaded once per process (not once per weights file)."""
     gt_path = str(root / dataset.ground_truth) if dataset.ground_truth else None
     try:
-        return _cached_ground_truth(dataset.eval, str(root / dataset.valid[split]), str(root / dataset.names),
-                                    gt_path)
+        return _cached_ground_truth(dataset.eval, str(root / dataset.valid[split]), str(root / dataset.names), gt_path)
     except (OrchError, OSError, ValueError) as exc:
         raise EvaluationFailed(f"cannot load the ground truth of split {split}: {exc}") from None
 
@@ -140,24 +170,45 @@ def _cached_ground_truth(style: str, valid_list: str, names: str, gt_path: str |
     return load_ground_truth(style, valid_list, names, gt_path)
 
 
-def make_record(ws: Workspace, target: Target, dataset: Dataset, timings: dict, *,
-                metrics: dict | None = None, ap_method: str | None = None, error: str | None = None,
-                log_tail: str | None = None) -> dict:
+def make_record(
+    ws: Workspace,
+    target: Target,
+    dataset: Dataset,
+    timings: dict,
+    *,
+    metrics: dict | None = None,
+    ap_method: str | None = None,
+    error: str | None = None,
+    log_tail: str | None = None,
+) -> dict:
     """The metrics.jsonl record; identifying keys come before `metrics` (see store.record_identity).
     `ap_method` is the engine's (COCO style is always 101point), else orch.yaml's."""
     weights, manifest = target.weights, target.manifest
     record: dict[str, Any] = {
-        "run": manifest.name, "split": target.split, "weights": weights.path, "size": weights.size,
-        "mtime": weights.mtime, "iteration": weights.iteration, "style": dataset.eval,
-        "ap_method": ap_method or ws.config.eval.ap_method, "status": "ok" if metrics is not None else "failed",
+        "run": manifest.name,
+        "split": target.split,
+        "weights": weights.path,
+        "size": weights.size,
+        "mtime": weights.mtime,
+        "iteration": weights.iteration,
+        "style": dataset.eval,
+        "ap_method": ap_method or ws.config.eval.ap_method,
+        "status": "ok" if metrics is not None else "failed",
         "thresholds": THRESHOLDS,
     }
     if metrics is not None:
-        record["metrics"] = {name: {k: v for k, v in block.items() if k != "thresholds"}
-                             for name, block in metrics.items()}
-    record.update({
-        **timings, "flavor": manifest.flavor, "orch_version": __version__,
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "attempt": target.attempt, "error": error, "log_tail": log_tail,
-    })
+        record["metrics"] = {
+            name: {k: v for k, v in block.items() if k != "thresholds"} for name, block in metrics.items()
+        }
+    record.update(
+        {
+            **timings,
+            "flavor": manifest.flavor,
+            "orch_version": __version__,
+            "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "attempt": target.attempt,
+            "error": error,
+            "log_tail": log_tail,
+        }
+    )
     return record

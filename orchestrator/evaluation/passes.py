@@ -12,10 +12,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from orchestrator.base.locks import Busy, gpu_lock, run_lock
 from orchestrator.evaluation.darknet_valid import Interrupted
 from orchestrator.evaluation.discovery import discover_weights, still_unchanged
 from orchestrator.evaluation.evaluate import Target, dataset_of, evaluate
-from orchestrator.base.locks import Busy, gpu_lock, run_lock
 from orchestrator.evaluation.progress import ImageProgress, count_images
 from orchestrator.evaluation.store import StoreIndex, append_record
 from orchestrator.runs import RunManifest
@@ -35,7 +35,7 @@ class Outcome:
     status: str
     seconds: float
     error: str | None = None
-    mean: dict[str, float] = field(default_factory=dict)   # metric -> mean AP over thresholds
+    mean: dict[str, float] = field(default_factory=dict)  # metric -> mean AP over thresholds
 
 
 @dataclass
@@ -58,8 +58,9 @@ class PassOptions:
     show_progress: bool = False
 
 
-def pending_targets(ws: Workspace, manifest: RunManifest, index: StoreIndex,
-                    retry_failed: bool = False) -> list[Target]:
+def pending_targets(
+    ws: Workspace, manifest: RunManifest, index: StoreIndex, retry_failed: bool = False
+) -> list[Target]:
     """The run's weights × splits that still need an evaluation, in evaluation order."""
     config = ws.config.eval
     splits = list(dataset_of(ws, manifest).valid)
@@ -94,8 +95,7 @@ def exhausted_weights(ws: Workspace, run: str) -> list[Target]:
     return backlog(ws, ws.load_run(run), StoreIndex.load(ws, run))[1]
 
 
-def run_pass(ws: Workspace, runs: list[str], options: PassOptions,
-             stop: threading.Event | None = None) -> PassReport:
+def run_pass(ws: Workspace, runs: list[str], options: PassOptions, stop: threading.Event | None = None) -> PassReport:
     """Evaluate what is pending in `runs` on one GPU; one bad weights file never stops the others."""
     stop = stop or threading.Event()
     report = PassReport()
@@ -116,8 +116,7 @@ def run_pass(ws: Workspace, runs: list[str], options: PassOptions,
     return report
 
 
-def _evaluate_run(ws: Workspace, run: str, options: PassOptions, stop: threading.Event,
-                  report: PassReport) -> None:
+def _evaluate_run(ws: Workspace, run: str, options: PassOptions, stop: threading.Event, report: PassReport) -> None:
     try:
         with run_lock(ws, run):
             manifest = ws.load_run(run)
@@ -149,10 +148,16 @@ def _evaluate_target(ws: Workspace, target: Target, options: PassOptions, stop: 
         if progress is not None:
             progress.close()
     append_record(ws, target.manifest.name, record)
-    outcome = Outcome(run=record["run"], split=record["split"], weights=record["weights"],
-                      iteration=record["iteration"], status=record["status"],
-                      seconds=round(time.monotonic() - started, 3), error=record["error"],
-                      mean={m: block["mean"] for m, block in record.get("metrics", {}).items()})
+    outcome = Outcome(
+        run=record["run"],
+        split=record["split"],
+        weights=record["weights"],
+        iteration=record["iteration"],
+        status=record["status"],
+        seconds=round(time.monotonic() - started, 3),
+        error=record["error"],
+        mean={m: block["mean"] for m, block in record.get("metrics", {}).items()},
+    )
     if outcome.status == "ok":
         means = ", ".join(f"{m} mAP {v:.4f}" for m, v in outcome.mean.items())
         log.info("%s: ok in %.1f s: %s", name, outcome.seconds, means)
@@ -168,6 +173,11 @@ def _budget_spent(report: PassReport, options: PassOptions) -> bool:
 def log_pass(report: PassReport) -> None:
     """One summary line per pass: what was evaluated, how long it took, what failed."""
     failed = report.failed
-    log.info("pass done in %.1f s: %d evaluated, %d failed%s%s", report.seconds, len(report.outcomes), len(failed),
-             "".join(f"; {o.run} {o.weights}: {o.error}" for o in failed),
-             "; interrupted" if report.interrupted else "")
+    log.info(
+        "pass done in %.1f s: %d evaluated, %d failed%s%s",
+        report.seconds,
+        len(report.outcomes),
+        len(failed),
+        "".join(f"; {o.run} {o.weights}: {o.error}" for o in failed),
+        "; interrupted" if report.interrupted else "",
+    )

@@ -24,27 +24,38 @@ from orchestrator.workspace import Workspace
 log = logging.getLogger("orchestrator.evaluation")
 
 
-def watch(ws: Workspace, runs: list[str] | None, options: PassOptions, every_seconds: float,
-          stop: threading.Event) -> int:
+def watch(
+    ws: Workspace, runs: list[str] | None, options: PassOptions, every_seconds: float, stop: threading.Event
+) -> int:
     """Run passes every `every_seconds` (the first one now) until `stop` is set; the pass count."""
     passes = []
 
     def one_pass() -> None:
         try:
             report = run_pass(ws, runs if runs else ws.run_names(), options, stop)
-        except OrchError as exc:       # e.g. orch.yaml edited badly: say so, try again next time
+        except OrchError as exc:  # e.g. orch.yaml edited badly: say so, try again next time
             log.error("pass failed: %s", exc)
             return
         passes.append(report)
         log_pass(report)
 
-    scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
-                                    job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
-    scheduler.add_job(one_pass, IntervalTrigger(seconds=every_seconds), id="evaluation-pass",
-                      next_run_time=_dt.datetime.now(_dt.timezone.utc))
+    scheduler = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+    )
+    scheduler.add_job(
+        one_pass,
+        IntervalTrigger(seconds=every_seconds),
+        id="evaluation-pass",
+        next_run_time=_dt.datetime.now(_dt.UTC),
+    )
     scheduler.start()
-    log.info("watching %s every %gs on GPU %d (Ctrl-C or SIGTERM stops)",
-             ", ".join(runs) if runs else "all runs", every_seconds, options.gpu)
+    log.info(
+        "watching %s every %gs on GPU %d (Ctrl-C or SIGTERM stops)",
+        ", ".join(runs) if runs else "all runs",
+        every_seconds,
+        options.gpu,
+    )
     stop.wait()
     log.info("stopping: waiting for the pass in progress to end")
     scheduler.shutdown(wait=True)

@@ -12,9 +12,10 @@ import json
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from orchestrator.workspace import Workspace
 
@@ -22,7 +23,7 @@ STORE_NAME = "metrics.jsonl"
 # The keys before `metrics` identify a record; `IDENTITY_END` lets the index stop reading there.
 IDENTITY_END = b', "metrics": '
 
-Key = tuple[str, str, int, float]   # (split, weights path, size, mtime)
+Key = tuple[str, str, int, float]  # (split, weights path, size, mtime)
 
 
 def store_path(ws: Workspace, run: str) -> Path:
@@ -42,7 +43,7 @@ def append_record(ws: Workspace, run: str, record: dict[str, Any]) -> None:
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         if _ends_torn(fd):
-            line = b"\n" + line      # never glue a record onto a torn line
+            line = b"\n" + line  # never glue a record onto a torn line
         os.write(fd, line)
         os.fsync(fd)
     finally:
@@ -57,11 +58,11 @@ class StoreIndex:
     failures: Counter = field(default_factory=Counter)
 
     @classmethod
-    def load(cls, ws: Workspace, run: str) -> "StoreIndex":
+    def load(cls, ws: Workspace, run: str) -> StoreIndex:
         return cls.of(record_identity(line) for line in _complete_lines(store_path(ws, run)))
 
     @classmethod
-    def of(cls, records: Iterable[dict[str, Any]]) -> "StoreIndex":
+    def of(cls, records: Iterable[dict[str, Any]]) -> StoreIndex:
         """The index of records already read (`orch status` has them from load_results)."""
         index = cls()
         for record in records:

@@ -11,10 +11,21 @@
 from orchestrator.executors.base import Executor, Job, is_active
 from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, plan_run
+from orchestrator.executors.submission import cancel_runs, describe_submission, resubmit_run, submit_run
 from orchestrator.views.status import collect_status, status_table
-from orchestrator.executors.submission import (cancel_runs, describe_submission, resubmit_run,
-                                               submit_run)
 
-__all__ = ["DEFAULT_WARMUP", "Executor", "Job", "cancel_runs", "collect_status", "describe_submission",
-           "executor_name", "executor_named", "is_active", "plan_run", "resubmit_run", "status_table",
-           "submit_run"]
+__all__ = [
+    "DEFAULT_WARMUP",
+    "Executor",
+    "Job",
+    "cancel_runs",
+    "collect_status",
+    "describe_submission",
+    "executor_name",
+    "executor_named",
+    "is_active",
+    "plan_run",
+    "resubmit_run",
+    "status_table",
+    "submit_run",
+]

@@ -19,9 +19,23 @@ from orchestrator.workspace import Workspace
 Record = dict[str, Any]
 
 #: Slurm states of a job that is not over yet (squeue's long names).
-SLURM_ACTIVE = frozenset({
-    "PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
-    "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"})
+SLURM_ACTIVE = frozenset(
+    {
+        "PENDING",
+        "RUNNING",
+        "CONFIGURING",
+        "COMPLETING",
+        "SUSPENDED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "STOPPED",
+        "RESV_DEL_HOLD",
+    }
+)
 #: States of the local executor's jobs that are not over yet.
 LOCAL_ACTIVE = frozenset({"pending", "running"})
 
@@ -43,9 +57,16 @@ def is_active(state: str) -> bool:
 
 def new_record(executor: str, job: Job, job_id: str, chain: int, ws: Workspace, **extra: Any) -> Record:
     """The run.yaml entry for a submitted job (`chain` numbers the submit calls of a run)."""
-    return {"executor": executor, "phase": job.phase, "job_id": job_id, "chain": chain,
-            "gpus": job.gpus, "script": ws.relative(job.script),
-            "submitted": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), **extra}
+    return {
+        "executor": executor,
+        "phase": job.phase,
+        "job_id": job_id,
+        "chain": chain,
+        "gpus": job.gpus,
+        "script": ws.relative(job.script),
+        "submitted": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **extra,
+    }
 
 
 class Executor(ABC):

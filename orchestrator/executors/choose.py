@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import shutil
 
-from orchestrator.config import EXECUTORS
 from orchestrator.base.errors import OrchError
+from orchestrator.config import EXECUTORS
 from orchestrator.executors.base import Executor
 from orchestrator.executors.local import LocalExecutor
 from orchestrator.executors.slurm import SlurmExecutor

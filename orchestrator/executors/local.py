@@ -40,7 +40,7 @@ def process_start_ticks(pid: int) -> int | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()   # the command name may hold spaces and ')'
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces and ')'
     if fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
@@ -79,10 +79,20 @@ class LocalExecutor(Executor):
             argv += [str(job.script), str(self.log_path(job.run, number)), str(self.rc_path(job.run, number))]
         pid = spawn_detached(argv)
         started = process_start_ticks(pid)
-        return [new_record(self.name, job, str(number), chain, self.ws, pid=pid, pid_start=started,
-                           log=self.ws.relative(self.log_path(job.run, number)),
-                           rc_file=self.ws.relative(self.rc_path(job.run, number)))
-                for number, job in zip(numbers, jobs)]
+        return [
+            new_record(
+                self.name,
+                job,
+                str(number),
+                chain,
+                self.ws,
+                pid=pid,
+                pid_start=started,
+                log=self.ws.relative(self.log_path(job.run, number)),
+                rc_file=self.ws.relative(self.rc_path(job.run, number)),
+            )
+            for number, job in zip(numbers, jobs)
+        ]
 
     def states(self, records: list[Record]) -> list[str]:
         return [self.state(r) for r in records]

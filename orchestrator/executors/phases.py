@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.darknet.cfg import basecfg
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import basecfg
 from orchestrator.evaluation.discovery import weights_pattern
 from orchestrator.executors.base import Job
 from orchestrator.runs import RunManifest, render_sbatch, render_warmup_cfg, warmup_cfg_path
@@ -42,14 +42,19 @@ def plan_run(ws: Workspace, manifest: RunManifest, warmup: int = DEFAULT_WARMUP)
     if manifest.gpus == 1 or warmup == 0 or warmup_done(ws, manifest) or has_weights(ws, manifest, main_base(manifest)):
         return Plan(manifest.name, [train])
     if warmup >= manifest.max_batches:
-        raise OrchError(f"--warmup {warmup} must be below max_batches {manifest.max_batches} "
-                        "(or 0 to train on all GPUs from the start)", manifest.name)
+        raise OrchError(
+            f"--warmup {warmup} must be below max_batches {manifest.max_batches} "
+            "(or 0 to train on all GPUs from the start)",
+            manifest.name,
+        )
     cfg_path = warmup_cfg_path(ws, manifest.name)
     if basecfg(cfg_path) == main_base(manifest):
         raise OrchError("warm-up and run cfgs would share weights names", ws.relative(cfg_path))
     script = warmup_script_path(ws, manifest.name)
-    files = {cfg_path: render_warmup_cfg(ws, manifest, warmup),
-             script: render_sbatch(ws, manifest, ws.relative(cfg_path), 1, WARMUP)}
+    files = {
+        cfg_path: render_warmup_cfg(ws, manifest, warmup),
+        script: render_sbatch(ws, manifest, ws.relative(cfg_path), 1, WARMUP),
+    }
     return Plan(manifest.name, [Job(manifest.name, WARMUP, script, 1), train], files)
 
 
@@ -71,5 +76,4 @@ def has_weights(ws: Workspace, manifest: RunManifest, base: str) -> bool:
     """Whether darknet saved anything under this weights base in the run's backup folder."""
     folder = ws.root / manifest.files["backup"]
     checkpoint = weights_pattern(base)
-    return folder.is_dir() and any(p.name == f"{base}.backup" or checkpoint.fullmatch(p.name)
-                                   for p in folder.iterdir())
+    return folder.is_dir() and any(p.name == f"{base}.backup" or checkpoint.fullmatch(p.name) for p in folder.iterdir())

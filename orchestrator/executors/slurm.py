@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
-from typing import Callable
+from collections.abc import Callable
 
 from orchestrator.base.errors import OrchError
 from orchestrator.executors.base import Executor, Job, Record, new_record
@@ -49,7 +49,7 @@ class SlurmExecutor(Executor):
 
     def __init__(self, ws: Workspace, run: Runner | None = None):
         super().__init__(ws)
-        self.run = run if run is not None else run_command   # looked up now: tests patch it
+        self.run = run if run is not None else run_command  # looked up now: tests patch it
 
     def commands(self, jobs: list[Job]) -> list[str]:
         previous = None
@@ -64,10 +64,13 @@ class SlurmExecutor(Executor):
         try:
             for job in jobs:
                 after = records[-1]["job_id"] if records else None
-                records.append(new_record(self.name, job, self.sbatch(job, after), chain, self.ws,
-                                          **({"after": after} if after else {})))
+                records.append(
+                    new_record(
+                        self.name, job, self.sbatch(job, after), chain, self.ws, **({"after": after} if after else {})
+                    )
+                )
         except OrchError:
-            if records:   # a chain is all or nothing: do not leave a warm-up without its sequel
+            if records:  # a chain is all or nothing: do not leave a warm-up without its sequel
                 self.cancel(records)
             raise
         return records
@@ -77,8 +80,10 @@ class SlurmExecutor(Executor):
         done = self.run(sbatch_argv(job, after))
         job_id = done.stdout.strip().split(";")[0]
         if done.returncode != 0 or not job_id.isdigit():
-            raise OrchError(f"sbatch refused run {job.run} ({job.phase}): {first_error_lines(done.stderr)}",
-                            self.ws.relative(job.script))
+            raise OrchError(
+                f"sbatch refused run {job.run} ({job.phase}): {first_error_lines(done.stderr)}",
+                self.ws.relative(job.script),
+            )
         return job_id
 
     def states(self, records: list[Record]) -> list[str]:
@@ -94,14 +99,15 @@ class SlurmExecutor(Executor):
     def squeue(self, ids: list[str]) -> dict[str, str]:
         """States of the queued and running jobs among `ids`: ONE call for all of them."""
         done = self.run(["squeue", "--noheader", "--all", "--jobs", ",".join(ids), "--format", "%i|%T"])
-        if done.returncode != 0:   # also "Invalid job id specified" when none is queued any more
+        if done.returncode != 0:  # also "Invalid job id specified" when none is queued any more
             return {}
         return dict(_pairs(done.stdout))
 
     def sacct(self, ids: list[str]) -> dict[str, str]:
         """Final states from accounting; {} when the cluster keeps none."""
-        done = self.run(["sacct", "--noheader", "--allocations", "--parsable2", "--jobs", ",".join(ids),
-                         "--format", "JobID,State"])
+        done = self.run(
+            ["sacct", "--noheader", "--allocations", "--parsable2", "--jobs", ",".join(ids), "--format", "JobID,State"]
+        )
         if done.returncode != 0:
             return {}
         # "CANCELLED by 0" -> CANCELLED

@@ -12,11 +12,11 @@ import time
 from contextlib import AbstractContextManager
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.base.locks import held
 from orchestrator.executors.base import Executor, Record, is_active
 from orchestrator.executors.choose import executor_name, executor_named
 from orchestrator.executors.phases import DEFAULT_WARMUP, WARMUP, Plan, plan_run
-from orchestrator.base.fsutil import atomic_write
 from orchestrator.runs import RunManifest, save_manifest
 from orchestrator.workspace import Workspace
 
@@ -54,16 +54,19 @@ def active_jobs(ws: Workspace, manifests: list[RunManifest]) -> list[Record]:
 
 def submit_lock(ws: Workspace, run: str) -> AbstractContextManager[None]:
     """Only one orch submits a run at a time (the same kernel lock the evaluators use)."""
-    return held(ws.run_dir(run) / LOCK_NAME,
-                OrchError(f"another orch is submitting run {run}", ws.relative(ws.run_dir(run))))
+    return held(
+        ws.run_dir(run) / LOCK_NAME, OrchError(f"another orch is submitting run {run}", ws.relative(ws.run_dir(run)))
+    )
 
 
 def refuse_if_active(ws: Workspace, manifest: RunManifest) -> None:
     active = active_jobs(ws, [manifest])
     if active:
         jobs = ", ".join(f"{r['executor']} job {r['job_id']} ({r['phase']})" for r in active)
-        raise OrchError(f"run {manifest.name} is already queued or running: {jobs}; "
-                        f"'orch cancel {manifest.name}' first", ws.relative(ws.run_dir(manifest.name)))
+        raise OrchError(
+            f"run {manifest.name} is already queued or running: {jobs}; 'orch cancel {manifest.name}' first",
+            ws.relative(ws.run_dir(manifest.name)),
+        )
 
 
 def last_warmup(manifest: RunManifest) -> int:
@@ -80,8 +83,9 @@ def write_plan_files(ws: Workspace, plan: Plan) -> None:
     ws.backup_dir(plan.run).mkdir(parents=True, exist_ok=True)
 
 
-def submit_run(ws: Workspace, run: str, executor: Executor, warmup: int | None = None,
-               resubmit: bool = False) -> list[Record]:
+def submit_run(
+    ws: Workspace, run: str, executor: Executor, warmup: int | None = None, resubmit: bool = False
+) -> list[Record]:
     """Submit the run's next chain and record it; `resubmit` insists it was submitted before
     (its jobs resume from the newest weights; an unfinished warm-up is redone first)."""
     with submit_lock(ws, run):

@@ -11,9 +11,18 @@ from orchestrator.logs.cache import parse_file
 from orchestrator.logs.gdarknet_csv import parse_gdarknet_csv
 from orchestrator.logs.model import SERIES_COLUMNS, ParsedLog
 from orchestrator.logs.parser import parse_bytes
-from orchestrator.logs.runs import (latest_rows, merge_logs, parse_paths, parse_run,
-                                    run_log_files, run_progress)
+from orchestrator.logs.runs import latest_rows, merge_logs, parse_paths, parse_run, run_log_files, run_progress
 
-__all__ = ["SERIES_COLUMNS", "ParsedLog", "latest_rows", "merge_logs", "parse_bytes",
-           "parse_file", "parse_gdarknet_csv", "parse_paths", "parse_run", "run_log_files",
-           "run_progress"]
+__all__ = [
+    "SERIES_COLUMNS",
+    "ParsedLog",
+    "latest_rows",
+    "merge_logs",
+    "parse_bytes",
+    "parse_file",
+    "parse_gdarknet_csv",
+    "parse_paths",
+    "parse_run",
+    "run_log_files",
+    "run_progress",
+]

@@ -81,9 +81,11 @@ def feed_whole_lines(entry: CacheEntry, handle: BinaryIO) -> bytes:
 def still_valid(entry: CacheEntry, handle: BinaryIO) -> bool:
     """The file still starts with what was parsed: not shorter, same bytes at both ends."""
     size = handle.seek(0, 2)
-    return (size >= entry.offset
-            and read_at(handle, 0, len(entry.head)) == entry.head
-            and bytes_before(handle, entry.offset) == entry.before_offset)
+    return (
+        size >= entry.offset
+        and read_at(handle, 0, len(entry.head)) == entry.head
+        and bytes_before(handle, entry.offset) == entry.before_offset
+    )
 
 
 def bytes_before(handle: BinaryIO, offset: int) -> bytes:
@@ -141,8 +143,7 @@ def write_from(path: Path, column: array, count: int) -> None:
     cut the file there (whatever followed belonged to no saved pickle)."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        new, position = memoryview(column).cast("B")[count * column.itemsize:], \
-            count * column.itemsize
+        new, position = memoryview(column).cast("B")[count * column.itemsize :], count * column.itemsize
         while new:
             written = os.pwrite(descriptor, new, position)
             new, position = new[written:], position + written

@@ -22,16 +22,14 @@ def parse_gdarknet_csv(data: bytes) -> ParsedLog:
         fields = line.strip().split(b",")
         if b"BATCH" not in fields:
             if line.strip():
-                log.errors.append({"line": number, "kind": "unparsed", "text": line[:200]
-                                   .decode(errors="replace")})
+                log.errors.append({"line": number, "kind": "unparsed", "text": line[:200].decode(errors="replace")})
             continue
         at = fields.index(b"BATCH")
         try:
             iteration, avg_loss = int(fields[at + 1]), float(fields[at + 3])
             means = overlap_means(fields[:at])
         except (IndexError, ValueError):
-            log.errors.append({"line": number, "kind": "truncated",
-                               "text": line[:200].decode(errors="replace")})
+            log.errors.append({"line": number, "kind": "truncated", "text": line[:200].decode(errors="replace")})
             continue
         log.lines = number
         add_row(log, iteration, avg_loss)
@@ -56,5 +54,7 @@ def overlap_means(groups: list[bytes]) -> dict[str, float]:
             value = float(field[1:])
             if not math.isnan(value):
                 found[field[:1]].append(value)
-    return {name: sum(values) / len(values) if values else math.nan
-            for name, values in (("iou", found[b"A"]), ("giou", found[b"G"]))}
+    return {
+        name: sum(values) / len(values) if values else math.nan
+        for name, values in (("iou", found[b"A"]), ("giou", found[b"G"]))
+    }

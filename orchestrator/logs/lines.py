@@ -15,8 +15,18 @@ NUMBER = rb"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
 #: pjreddie, g-darknet and AlexeyAB:
 #: `N: loss, avg avg, rate rate, s seconds, K images` (AlexeyAB: `avg loss`, `, H hours left`).
 ITERATION = re.compile(
-    rb"\s*(\d+): *(" + NUMBER + rb"), *(" + NUMBER + rb") avg( loss)?, *(" + NUMBER
-    + rb") rate, *(" + NUMBER + rb") seconds, *(\d+) images(?:, *(" + NUMBER + rb") hours left)?")
+    rb"\s*(\d+): *("
+    + NUMBER
+    + rb"), *("
+    + NUMBER
+    + rb") avg( loss)?, *("
+    + NUMBER
+    + rb") rate, *("
+    + NUMBER
+    + rb") seconds, *(\d+) images(?:, *("
+    + NUMBER
+    + rb") hours left)?"
+)
 
 #: Start-up banner printed by every fork when darknet (re)starts: marks a resumed run.
 BANNER = b"Learning Rate:"
@@ -25,9 +35,21 @@ BANNER = b"Learning Rate:"
 INT, FIXED = "%d", "%f"
 #: pjreddie's iteration line as literal text between named fields (series columns): exactly
 #: what ITERATION accepts from pjreddie, with the spacing its printf produces.
-ITERATION_PRINTF = (b"", ("iteration", INT), b": ", ("loss", FIXED), b", ", ("avg_loss", FIXED),
-                    b" avg, ", ("rate", FIXED), b" rate, ", ("seconds", FIXED), b" seconds, ",
-                    ("images", INT), b" images")
+ITERATION_PRINTF = (
+    b"",
+    ("iteration", INT),
+    b": ",
+    ("loss", FIXED),
+    b", ",
+    ("avg_loss", FIXED),
+    b" avg, ",
+    ("rate", FIXED),
+    b" rate, ",
+    ("seconds", FIXED),
+    b" seconds, ",
+    ("images", INT),
+    b" images",
+)
 
 #: hank-ai: `N: loss=…, avg loss=…, rate=…, … milliseconds, K images, time remaining=…`;
 #: newer versions add `last=…, best=…` fields, so the fields after `avg loss` are found by name.
@@ -40,18 +62,35 @@ HANK_REMAINING = re.compile(rb"time remaining=(" + NUMBER + rb") (second|minute|
 #: pjreddie YOLOv3: `Region 82 Avg IOU: …, Class: …, Obj: …, No Obj: …, .5R: …, .75R: …,  count: N`.
 REGION_V3 = re.compile(
     rb"Region (\d+) Avg IOU: ([^,]+), Class: ([^,]+), Obj: ([^,]+), No Obj: ([^,]+), "
-    rb"\.5R: ([^,]+), \.75R: ([^,]+),\s*count: (\d+)")
+    rb"\.5R: ([^,]+), \.75R: ([^,]+),\s*count: (\d+)"
+)
 
 #: REGION_V3's printf, fields named after the region statistics they feed.
-REGION_V3_PRINTF = (b"Region ", ("layer", INT), b" Avg IOU: ", ("iou", FIXED), b", Class: ",
-                    ("class", FIXED), b", Obj: ", ("obj", FIXED), b", No Obj: ", ("noobj", FIXED),
-                    b", .5R: ", ("recall50", FIXED), b", .75R: ", ("recall75", FIXED),
-                    b",  count: ", ("count", INT), b"")
+REGION_V3_PRINTF = (
+    b"Region ",
+    ("layer", INT),
+    b" Avg IOU: ",
+    ("iou", FIXED),
+    b", Class: ",
+    ("class", FIXED),
+    b", Obj: ",
+    ("obj", FIXED),
+    b", No Obj: ",
+    ("noobj", FIXED),
+    b", .5R: ",
+    ("recall50", FIXED),
+    b", .75R: ",
+    ("recall75", FIXED),
+    b",  count: ",
+    ("count", INT),
+    b"",
+)
 
 #: YOLOv2: `Region Avg IOU: …, Class: …, Obj: …, No Obj: …, Avg Recall: …,  count: N`.
 REGION_V2 = re.compile(
     rb"Region Avg IOU: ([^,]+), Class: ([^,]+), Obj: ([^,]+), No Obj: ([^,]+), "
-    rb"Avg Recall: ([^,]+),\s*count: (\d+)")
+    rb"Avg Recall: ([^,]+),\s*count: (\d+)"
+)
 
 #: g-darknet / AlexeyAB: `v3 (giou loss, Normalizer: (iou: x, cls: y) Region 82 Avg (IOU: a,
 #: GIOU: b), Class: …, Obj: …, No Obj: …, .5R: …, .75R: …, count: N[, …loss = …]`.
@@ -60,7 +99,8 @@ V3 = re.compile(
     rb"v3 \((\w+) loss, Normalizer: \(([^)]*)\) Region (\d+) Avg \(IOU: ([^,)]+)"
     rb"(?:, (\w+): ([^,)]+))?\)"
     rb"(?:, Class: ([^,]+), Obj: ([^,]+), No Obj: ([^,]+), \.5R: ([^,]+), \.75R: ([^,]+))?"
-    rb",\s*count: (\d+)")
+    rb",\s*count: (\d+)"
+)
 NORMALIZER_ITEM = re.compile(rb"(\w+): (" + NUMBER + rb")")
 
 #: AlexeyAB `-map`: `class_id = 0, name = fire, ap = 49.98%`.
@@ -69,9 +109,7 @@ CLASS_AP = re.compile(rb"class_id = (\d+), name = (.*?), ap = (" + NUMBER + rb")
 MAP = re.compile(rb"\s*mean average precision \(mAP@([\d.]+)\) = (" + NUMBER + rb")")
 #: AlexeyAB ` Last accuracy mAP@0.5 = 44.63 %, best = 48.12 %` and hank-ai
 #: `-> last accuracy mAP@0.50=42.67%, best=78.32%`.
-LAST_ACCURACY = re.compile(
-    rb"(?i)last accuracy mAP@([\d.]+) ?= ?(" + NUMBER + rb") ?%, best ?= ?("
-    + NUMBER + rb") ?%")
+LAST_ACCURACY = re.compile(rb"(?i)last accuracy mAP@([\d.]+) ?= ?(" + NUMBER + rb") ?%, best ?= ?(" + NUMBER + rb") ?%")
 
 #: Terminal control sequences: xterm title `ESC ] … BEL` and ANSI colours `ESC [ … m`.
 TERMINAL_ESCAPES = re.compile(rb"\x1b\][^\x07\n]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]")

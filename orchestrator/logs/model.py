@@ -22,14 +22,12 @@ SERIES_COLUMNS = ("iteration", "loss", "avg_loss", "rate", "seconds", "images")
 ALL_COLUMNS = SERIES_COLUMNS + ("hours_left",)
 
 #: Per-layer region statistics (means over the subdivisions of one iteration).
-REGION_STATS = ("iou", "giou", "ciou", "diou", "class", "obj", "noobj", "recall50", "recall75",
-                "count")
+REGION_STATS = ("iou", "giou", "ciou", "diou", "class", "obj", "noobj", "recall50", "recall75", "count")
 
 
 def new_series() -> dict[str, array]:
     """Empty per-iteration columns; iteration and images are integers, the rest doubles."""
-    return {name: array("q" if name in ("iteration", "images") else "d")
-            for name in ALL_COLUMNS}
+    return {name: array("q" if name in ("iteration", "images") else "d") for name in ALL_COLUMNS}
 
 
 def new_region_layer() -> dict[str, array]:
@@ -71,14 +69,15 @@ class ParsedLog:
     def columns(self) -> list[array]:
         """Every column, the series first, then each region layer: an order that only grows
         at its end as layers appear, so the cache can keep one growing file per column."""
-        return [*self.series.values(),
-                *(column for layer in self.region.values() for column in layer.values())]
+        return [*self.series.values(), *(column for layer in self.region.values() for column in layer.values())]
 
     def without_columns(self) -> ParsedLog:
         """A copy with empty columns of the same names and types: what the cache pickles."""
         return dataclasses.replace(
-            self, series=empty_like(self.series),
-            region={layer: empty_like(columns) for layer, columns in self.region.items()})
+            self,
+            series=empty_like(self.series),
+            region={layer: empty_like(columns) for layer, columns in self.region.items()},
+        )
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary `orch log --json` prints (issue 6, item 3)."""
@@ -89,8 +88,10 @@ class ParsedLog:
             "last": json_safe(self.row(-1)) if self.iterations else None,
             "restarts": self.restarts,
             "gaps": self.gaps,
-            "map": [{"iteration": p["iteration"], "map": p["map"],
-                     "iou_threshold": p["iou_threshold"]} for p in self.map_points],
+            "map": [
+                {"iteration": p["iteration"], "map": p["map"], "iou_threshold": p["iou_threshold"]}
+                for p in self.map_points
+            ],
             "last_accuracy": self.last_accuracy,
             "loss_settings": self.loss_settings,
             "errors": self.errors,
@@ -112,5 +113,4 @@ def empty_like(columns: dict[str, array]) -> dict[str, array]:
 
 def json_safe(row: dict[str, float | int]) -> dict[str, float | int | None]:
     """JSON has no NaN: a diverged loss is reported as null instead of an invalid document."""
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in row.items()}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}

@@ -20,15 +20,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from orchestrator.logs import lines as L
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog
 from orchestrator.logs.region import RegionCollector, region_rows
-from orchestrator.logs.regular import (Excerpt, Rows, SortedChunk, excerpt, sort_lines,
-                                       worth_sorting)
+from orchestrator.logs.regular import Excerpt, Rows, SortedChunk, excerpt, sort_lines, worth_sorting
 
 NAN = math.nan
 DIGITS = b"0123456789"
@@ -78,16 +77,17 @@ class LogParser:
 
     def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
         """First byte of a line -> the only handler that can make sense of it."""
-        table: dict[bytes, Callable[[bytes, int], None]] = {
-            bytes([d]): self._iteration_line for d in DIGITS}
-        table.update({
-            b" ": self._indented_line,
-            b"R": self._region_line,
-            b"v": self._v3_line,
-            b"c": self._class_ap_line,
-            b"L": self._banner_line,
-            b"-": self._last_accuracy_line,
-        })
+        table: dict[bytes, Callable[[bytes, int], None]] = {bytes([d]): self._iteration_line for d in DIGITS}
+        table.update(
+            {
+                b" ": self._indented_line,
+                b"R": self._region_line,
+                b"v": self._v3_line,
+                b"c": self._class_ap_line,
+                b"L": self._banner_line,
+                b"-": self._last_accuracy_line,
+            }
+        )
         return table
 
     # -- input --------------------------------------------------------------------------------
@@ -97,8 +97,7 @@ class LogParser:
             return
         first_line = self.log.lines + 1
         shown = L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
-        chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) \
-            else None
+        chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
             self.log.lines += self._feed_lines(shown, first_line)
             errors = self._failures_in(Excerpt.whole(data), first_line)
@@ -119,8 +118,7 @@ class LogParser:
         text = partial_line.strip()
         if not text:
             return self.log
-        truncated = {"line": self.log.lines + 1, "kind": "truncated",
-                     "text": text[:200].decode(errors="replace")}
+        truncated = {"line": self.log.lines + 1, "kind": "truncated", "text": text[:200].decode(errors="replace")}
         return dataclasses.replace(self.log, errors=[*self.log.errors, truncated])
 
     def _feed_lines(self, data: bytes, first_line: int) -> int:
@@ -143,12 +141,12 @@ class LogParser:
         region_done = iterations_done = 0
         for index, region_cut, iteration_cut in zip(slow, region_cuts, iteration_cuts):
             if region_cut > region_done or iteration_cut > iterations_done:
-                self._add_regular(chunk, slice(region_done, region_cut),
-                                  slice(iterations_done, iteration_cut), first_line)
+                self._add_regular(
+                    chunk, slice(region_done, region_cut), slice(iterations_done, iteration_cut), first_line
+                )
                 region_done, iterations_done = region_cut, iteration_cut
-            self._handle(data[chunk.starts[index]:chunk.ends[index]], first_line + index, returns)
-        self._add_regular(chunk, slice(region_done, None), slice(iterations_done, None),
-                          first_line)
+            self._handle(data[chunk.starts[index] : chunk.ends[index]], first_line + index, returns)
+        self._add_regular(chunk, slice(region_done, None), slice(iterations_done, None), first_line)
 
     def _handle(self, line: bytes, number: int, returns: bool) -> None:
         """One line to the handler its first byte picks (as a terminal shows it when the
@@ -159,20 +157,19 @@ class LogParser:
             return
         try:
             handler(line, number)
-        except ValueError:   # a damaged number (disk full, interleaved output): note it, go on
-            self.log.errors.append({"line": number, "kind": "unparsable",
-                                    "text": line.strip()[:200].decode(errors="replace")})
+        except ValueError:  # a damaged number (disk full, interleaved output): note it, go on
+            self.log.errors.append(
+                {"line": number, "kind": "unparsable", "text": line.strip()[:200].decode(errors="replace")}
+            )
 
-    def _add_regular(self, chunk: SortedChunk, region: slice, iterations: slice,
-                     first_line: int) -> None:
+    def _add_regular(self, chunk: SortedChunk, region: slice, iterations: slice, first_line: int) -> None:
         """Regular lines with no slow line between them: iteration lines appended to the
         series, region rows attributed to the iteration line after them (if printed yet)."""
         iteration_lines = chunk.iterations.lines[iterations]
         first_row = self.log.iterations
         if iteration_lines.size:
             self._region.attribute(first_row)  # rows waiting from before belong to the first
-            self._add_iterations(first_line + iteration_lines, sliced(chunk.iterations,
-                                                                       iterations))
+            self._add_iterations(first_line + iteration_lines, sliced(chunk.iterations, iterations))
         region_lines = chunk.region.lines[region]
         if region_lines.size:
             following = np.searchsorted(iteration_lines, region_lines)
@@ -189,10 +186,13 @@ class LogParser:
             while position >= 0:
                 start = data.rfind(b"\n", 0, position) + 1
                 end = data.find(b"\n", position)
-                found.append({"line": first_line + lines.line_of(position),
-                              "kind": kind,
-                              "text": visible_text(data[start:end]).strip()[:200]
-                              .decode(errors="replace")})
+                found.append(
+                    {
+                        "line": first_line + lines.line_of(position),
+                        "kind": kind,
+                        "text": visible_text(data[start:end]).strip()[:200].decode(errors="replace"),
+                    }
+                )
                 position = data.find(marker, end)
         return found
 
@@ -212,8 +212,16 @@ class LogParser:
         if match is not None:
             iteration, loss, avg, alexeyab, rate, seconds, images, hours = match.groups()
             self._set_format("alexeyab" if alexeyab else "pjreddie")
-            self._add_iteration(number, int(iteration), float(loss), float(avg), float(rate),
-                                float(seconds), int(images), optional(hours))
+            self._add_iteration(
+                number,
+                int(iteration),
+                float(loss),
+                float(avg),
+                float(rate),
+                float(seconds),
+                int(images),
+                optional(hours),
+            )
             return
         match = L.HANK_ITERATION.match(line)
         if match is not None:
@@ -222,30 +230,48 @@ class LogParser:
             millis = L.HANK_MILLISECONDS.search(line, match.end())
             images = L.HANK_IMAGES.search(line, match.end())
             remaining = L.HANK_REMAINING.search(line, match.end())
-            self._add_iteration(number, int(match[1]), float(match[2]), float(match[3]),
-                                float(rate[1]) if rate else NAN,
-                                float(millis[1]) / 1000 if millis else NAN,
-                                int(images[1]) if images else -1,
-                                float(remaining[1]) * HOURS_PER[remaining[2]] if remaining
-                                else NAN)
+            self._add_iteration(
+                number,
+                int(match[1]),
+                float(match[2]),
+                float(match[3]),
+                float(rate[1]) if rate else NAN,
+                float(millis[1]) / 1000 if millis else NAN,
+                int(images[1]) if images else -1,
+                float(remaining[1]) * HOURS_PER[remaining[2]] if remaining else NAN,
+            )
 
     def _set_format(self, name: str) -> None:
         """The first iteration line names the fork; g-darknet prints pjreddie's iteration
         line, so its `v3 (…)` lines (seen before or after) tell it apart."""
         if self.log.format == "unknown":
-            self.log.format = "g-darknet" if name == "pjreddie" and self.log.loss_settings \
-                else name
+            self.log.format = "g-darknet" if name == "pjreddie" and self.log.loss_settings else name
 
-    def _add_iteration(self, number: int, iteration: int, loss: float, avg: float, rate: float,
-                       seconds: float, images: int, hours_left: float) -> None:
+    def _add_iteration(
+        self,
+        number: int,
+        iteration: int,
+        loss: float,
+        avg: float,
+        rate: float,
+        seconds: float,
+        images: int,
+        hours_left: float,
+    ) -> None:
         series = self.log.series
         if series["iteration"]:
             self._note_discontinuity(number, iteration, series["iteration"][-1])
         self._banner_seen = False
         self._note_nan(number, iteration, loss, avg)
-        for name, value in (("iteration", iteration), ("loss", loss), ("avg_loss", avg),
-                            ("rate", rate), ("seconds", seconds), ("images", images),
-                            ("hours_left", hours_left)):
+        for name, value in (
+            ("iteration", iteration),
+            ("loss", loss),
+            ("avg_loss", avg),
+            ("rate", rate),
+            ("seconds", seconds),
+            ("images", images),
+            ("hours_left", hours_left),
+        ):
             series[name].append(value)
         self._region.attribute(len(series["iteration"]) - 1)
 
@@ -264,8 +290,7 @@ class LogParser:
         loss, avg = columns["loss"], columns["avg_loss"]
         is_nan = np.isnan(loss) | np.isnan(avg)
         for index in np.flatnonzero(is_nan != np.r_[self._in_nan_streak, is_nan[:-1]]).tolist():
-            self._note_nan(numbers[index], iterations[index], float(loss[index]),
-                           float(avg[index]))
+            self._note_nan(numbers[index], iterations[index], float(loss[index]), float(avg[index]))
         for name in ALL_COLUMNS:
             values = columns.get(name, np.full(len(numbers), NAN))
             series[name].frombytes(values.astype(series[name].typecode).tobytes())
@@ -284,8 +309,9 @@ class LogParser:
         """Report the first NaN of each streak: one error per divergence, not one per line."""
         is_nan = math.isnan(loss) or math.isnan(avg)
         if is_nan and not self._in_nan_streak:
-            self.log.errors.append({"line": number, "kind": "nan-loss",
-                                    "text": f"iteration {iteration}: loss {loss}, avg {avg}"})
+            self.log.errors.append(
+                {"line": number, "kind": "nan-loss", "text": f"iteration {iteration}: loss {loss}, avg {avg}"}
+            )
         self._in_nan_streak = is_nan
 
     def _banner_line(self, line: bytes, number: int) -> None:
@@ -297,21 +323,24 @@ class LogParser:
         match = L.REGION_V3.match(line)
         if match is not None:
             layer, iou, cls, obj, noobj, r50, r75, count = match.groups()
-            self._region.add(layer.decode(), (float(iou), NAN, NAN, NAN, float(cls), float(obj),
-                                              float(noobj), float(r50), float(r75), float(count)))
+            self._region.add(
+                layer.decode(),
+                (float(iou), NAN, NAN, NAN, float(cls), float(obj), float(noobj), float(r50), float(r75), float(count)),
+            )
             return
         match = L.REGION_V2.match(line)
         if match is not None:
             iou, cls, obj, noobj, recall, count = match.groups()
-            self._region.add(UNNAMED_LAYER, (float(iou), NAN, NAN, NAN, float(cls), float(obj),
-                                             float(noobj), float(recall), NAN, float(count)))
+            self._region.add(
+                UNNAMED_LAYER,
+                (float(iou), NAN, NAN, NAN, float(cls), float(obj), float(noobj), float(recall), NAN, float(count)),
+            )
 
     def _v3_line(self, line: bytes, number: int) -> None:
         match = L.V3.match(line)
         if match is None:
             return
-        (loss_kind, normalizer, layer, iou, overlap_name, overlap, cls, obj, noobj, r50, r75,
-         count) = match.groups()
+        (loss_kind, normalizer, layer, iou, overlap_name, overlap, cls, obj, noobj, r50, r75, count) = match.groups()
         if self.log.loss_settings is None:
             self.log.loss_settings = loss_settings(loss_kind, normalizer)
             if self.log.format == "pjreddie":
@@ -319,9 +348,21 @@ class LogParser:
         overlaps = dict.fromkeys(("giou", "ciou", "diou"), NAN)
         if overlap_name:
             overlaps[overlap_name.decode().lower()] = float(overlap)
-        self._region.add(layer.decode(), (
-            float(iou), overlaps["giou"], overlaps["ciou"], overlaps["diou"], optional(cls),
-            optional(obj), optional(noobj), optional(r50), optional(r75), float(count)))
+        self._region.add(
+            layer.decode(),
+            (
+                float(iou),
+                overlaps["giou"],
+                overlaps["ciou"],
+                overlaps["diou"],
+                optional(cls),
+                optional(obj),
+                optional(noobj),
+                optional(r50),
+                optional(r75),
+                float(count),
+            ),
+        )
 
     # -- in-training mAP (AlexeyAB -map, hank-ai) ---------------------------------------------
     def _class_ap_line(self, line: bytes, number: int) -> None:
@@ -333,18 +374,26 @@ class LogParser:
         match = L.MAP.match(line)
         if match is None:
             return
-        self.log.map_points.append({
-            "iteration": self._last_iteration(), "map": float(match[2]),
-            "iou_threshold": float(match[1]), "per_class": self._pending_class_ap,
-            "line": number})
+        self.log.map_points.append(
+            {
+                "iteration": self._last_iteration(),
+                "map": float(match[2]),
+                "iou_threshold": float(match[1]),
+                "per_class": self._pending_class_ap,
+                "line": number,
+            }
+        )
         self._pending_class_ap = {}
 
     def _last_accuracy_line(self, line: bytes, number: int) -> None:
         match = L.LAST_ACCURACY.search(line)
         if match is not None:
-            self.log.last_accuracy = {"iteration": self._last_iteration(),
-                                      "iou_threshold": float(match[1]),
-                                      "map": percent(match[2]), "best": percent(match[3])}
+            self.log.last_accuracy = {
+                "iteration": self._last_iteration(),
+                "iou_threshold": float(match[1]),
+                "map": percent(match[2]),
+                "best": percent(match[3]),
+            }
 
     def _last_iteration(self) -> int | None:
         iterations = self.log.series["iteration"]

@@ -21,8 +21,8 @@ class RegionCollector:
     """Queues raw rows per layer and folds them into per-iteration means."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, array] = {}      # layer -> flat raw rows (WIDTH doubles each)
-        self._owners: dict[str, array] = {}    # layer -> series row of each attributed row
+        self._rows: dict[str, array] = {}  # layer -> flat raw rows (WIDTH doubles each)
+        self._owners: dict[str, array] = {}  # layer -> series row of each attributed row
 
     def add(self, layer: str, row: tuple[float, ...]) -> None:
         self._layer(layer).extend(row)
@@ -74,15 +74,16 @@ class RegionCollector:
             columns["iteration"].frombytes(numbers.tobytes())
             for index, name in enumerate(REGION_STATS):
                 columns[name].frombytes(means[:, index].astype(np.float32).tobytes())
-            self._rows[layer] = rows[done * WIDTH:]
+            self._rows[layer] = rows[done * WIDTH :]
             self._owners[layer] = array("q")
 
 
 def region_rows(fields: dict[str, np.ndarray]) -> np.ndarray:
     """Rows (n x WIDTH, float64) from columns named after REGION_STATS; absent ones are NaN."""
     count = len(next(iter(fields.values())))
-    return np.column_stack([fields[name].astype(np.float64) if name in fields
-                            else np.full(count, np.nan) for name in REGION_STATS])
+    return np.column_stack(
+        [fields[name].astype(np.float64) if name in fields else np.full(count, np.nan) for name in REGION_STATS]
+    )
 
 
 def nan_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

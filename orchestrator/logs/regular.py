@@ -86,7 +86,7 @@ def excerpt(data: bytes, ends: np.ndarray, keep: np.ndarray) -> Excerpt:
     if keep.all():
         return Excerpt.whole(data)
     edges = np.flatnonzero(np.diff(np.r_[False, keep, False].view(np.int8)))
-    first, stop = edges[0::2], edges[1::2]           # runs of kept lines: [first, stop)
+    first, stop = edges[0::2], edges[1::2]  # runs of kept lines: [first, stop)
     begins = np.r_[0, ends[:-1] + 1][first]
     finishes = ends[stop - 1] + 1
     text = b"".join([data[a:b] for a, b in zip(begins.tolist(), finishes.tolist())])
@@ -101,10 +101,10 @@ class Lines:
     starts: np.ndarray
     ends: np.ndarray
     first_bytes: np.ndarray
-    commas: np.ndarray          # commas in each line
-    comma_marks: np.ndarray     # index in `marks` of each line's first comma
-    marks: np.ndarray           # positions of every comma and newline
-    readable: np.ndarray        # within the margins, no carriage return
+    commas: np.ndarray  # commas in each line
+    comma_marks: np.ndarray  # index in `marks` of each line's first comma
+    marks: np.ndarray  # positions of every comma and newline
+    readable: np.ndarray  # within the margins, no carriage return
 
 
 def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
@@ -120,8 +120,9 @@ def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
     if b"\r" in data:  # the handlers see what a terminal shows: the text after the last \r
         with_return[np.searchsorted(ends, np.flatnonzero(buffer == CARRIAGE_RETURN))] = True
     readable = (starts >= MARGIN) & (ends + MARGIN <= len(data)) & ~with_return
-    lines = Lines(Windows(data), starts, ends, buffer[starts], newline_marks - comma_marks,
-                  comma_marks, marks, readable)
+    lines = Lines(
+        Windows(data), starts, ends, buffer[starts], newline_marks - comma_marks, comma_marks, marks, readable
+    )
     region = read_regular(L.REGION_V3_PRINTF, lines)
     iterations = read_regular(L.ITERATION_PRINTF, lines)
     slow = handled[lines.first_bytes] & ~inert(lines) | with_return
@@ -140,8 +141,7 @@ def inert(lines: Lines) -> np.ndarray:
     no_comma = np.isin(lines.first_bytes, NEED_A_COMMA) & (lines.commas == 0)
     maybe_banner = np.flatnonzero(lines.first_bytes == ord("L"))
     not_banner = np.zeros(len(lines.starts), dtype=bool)
-    not_banner[maybe_banner] = ~matches(lines.windows.at(lines.starts[maybe_banner]), 0,
-                                        BANNER_START)
+    not_banner[maybe_banner] = ~matches(lines.windows.at(lines.starts[maybe_banner]), 0, BANNER_START)
     return no_comma | not_banner
 
 
@@ -152,8 +152,7 @@ def read_regular(printf: tuple, lines: Lines) -> Rows:
     One window per literal holds it and the word ending the field before it."""
     literals, fields = printf[0::2], printf[1::2]
     lead = literals[0][:1]
-    first_byte_fits = (lines.first_bytes == lead[0]) if lead else np.isin(lines.first_bytes,
-                                                                           DIGITS)
+    first_byte_fits = (lines.first_bytes == lead[0]) if lead else np.isin(lines.first_bytes, DIGITS)
     commas = sum(b"," in literal for literal in literals)
     candidates = np.flatnonzero(first_byte_fits & (lines.commas == commas) & lines.readable)
     starts = lines.starts[candidates]
@@ -173,8 +172,8 @@ def read_regular(printf: tuple, lines: Lines) -> Rows:
         windows = lines.windows.at(at - 8)
         fits &= (at > field_start) & matches(windows, 8, literal)
         values[name], parsed = PARSE[kind](
-            word(windows, 0), at - field_start,
-            lambda subset, at=at: word(lines.windows.at(at[subset] - 16), 0))
+            word(windows, 0), at - field_start, lambda subset, at=at: word(lines.windows.at(at[subset] - 16), 0)
+        )
         fits &= parsed
         field_start = at + len(literal)
     if fits.all():

@@ -9,8 +9,9 @@ that were not redone by a later job.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -82,8 +83,9 @@ def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:
     for name, log in logs:
         previous = merged.series["iteration"][-1] if merged.iterations else None
         if previous is not None and log.iterations:
-            merged.restarts.append({"file": name, "line": None, "iteration":
-                                    log.series["iteration"][0], "previous": previous})
+            merged.restarts.append(
+                {"file": name, "line": None, "iteration": log.series["iteration"][0], "previous": previous}
+            )
         if merged.format == "unknown":
             merged.format = log.format
         merged.lines += log.lines
@@ -93,8 +95,12 @@ def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:
             target = merged.region.setdefault(layer, new_region_layer())
             for column, values in columns.items():
                 target[column].extend(values)
-        for events, target in ((log.restarts, merged.restarts), (log.gaps, merged.gaps),
-                               (log.errors, merged.errors), (log.map_points, merged.map_points)):
+        for events, target in (
+            (log.restarts, merged.restarts),
+            (log.gaps, merged.gaps),
+            (log.errors, merged.errors),
+            (log.map_points, merged.map_points),
+        ):
             target.extend({**event, "file": name} for event in events)
         merged.last_accuracy = log.last_accuracy or merged.last_accuracy
         merged.loss_settings = merged.loss_settings or log.loss_settings
@@ -127,4 +133,3 @@ def run_progress(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> 
         "restarts": len(log.restarts),
         "errors": len(log.errors),
     }
-

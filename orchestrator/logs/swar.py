@@ -16,7 +16,7 @@ by 10**6 (itself exact) rounds it correctly, which is precisely what `float()` d
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -31,7 +31,7 @@ DOT_LIMIT = 0x7676767676767F76
 HIGH_BITS = 0x8080808080808080
 DECIMALS = 6
 #: The smallest integer of each digit count: a `%d` with fewer digits had a leading zero.
-SMALLEST = np.array([0] + [10**(digits - 1) for digits in range(1, 17)], dtype=np.int64)
+SMALLEST = np.array([0] + [10 ** (digits - 1) for digits in range(1, 17)], dtype=np.int64)
 #: printf's NaN, and whether it is negative (float() keeps the sign bit of `-nan`).
 NAN_TEXTS = ((b"nan", False), (b"-nan", True))
 
@@ -70,7 +70,7 @@ def matches(windows: np.ndarray, offset: int, text: bytes) -> np.ndarray:
     """Whether `text` (at most 16 bytes) is at `offset` in each window."""
     fits = np.ones(len(windows), dtype=bool)
     for start in range(0, len(text), 8):
-        piece = text[start:start + 8]
+        piece = text[start : start + 8]
         mask = (1 << 8 * len(piece)) - 1
         fits &= (word(windows, offset + start) & mask) == int.from_bytes(piece, "little")
     return fits
@@ -111,11 +111,10 @@ def last_digits(words: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.nd
     return eight_digits(values), all_digits(values) & (count >= 0) & (count <= 8)
 
 
-def integers(last: np.ndarray, length: np.ndarray,
-             earlier: Earlier) -> tuple[np.ndarray, np.ndarray]:
+def integers(last: np.ndarray, length: np.ndarray, earlier: Earlier) -> tuple[np.ndarray, np.ndarray]:
     """`%d` tokens of `length` bytes ending with the words `last`, as int64, and validity."""
     values, valid = last_digits(last, np.minimum(length, 8))
-    long = np.flatnonzero(length > 8)      # beyond 10**8 images or iterations: two words
+    long = np.flatnonzero(length > 8)  # beyond 10**8 images or iterations: two words
     if long.size:
         high, high_valid = last_digits(earlier(long), length[long] - 8)
         values[long] += high * 10**8
@@ -126,8 +125,7 @@ def integers(last: np.ndarray, length: np.ndarray,
     return values, valid & canonical
 
 
-def fixed_point(last: np.ndarray, length: np.ndarray,
-                earlier: Earlier) -> tuple[np.ndarray, np.ndarray]:
+def fixed_point(last: np.ndarray, length: np.ndarray, earlier: Earlier) -> tuple[np.ndarray, np.ndarray]:
     """`%f` tokens (and `nan`, `-nan`) of `length` bytes ending with the words `last`, as
     float64, and validity. `last` holds the last integer digit, the dot and the decimals;
     longer integer parts and the sign come from the word before, for the few that have them."""
@@ -141,15 +139,16 @@ def fixed_point(last: np.ndarray, length: np.ndarray,
         first_byte = (8 * (16 - length[longer])).clip(0, 56).astype(np.uint64)
         minus = (before >> first_byte) & 0xFF == ord("-")
         head, head_valid = last_digits(before, length[longer] - 8 - minus)
-        mantissa[longer] += head * 10**(DECIMALS + 1)
+        mantissa[longer] += head * 10 ** (DECIMALS + 1)
         valid[longer] &= head_valid
         negative.append(longer[minus])
     values = mantissa.astype(np.float64) / 10.0**DECIMALS
     short = np.flatnonzero(length < 8)
     if short.size:
         for text, signed in NAN_TEXTS:
-            nan = short[(length[short] == len(text))
-                        & (last[short] >> 64 - 8 * len(text) == int.from_bytes(text, "little"))]
+            nan = short[
+                (length[short] == len(text)) & (last[short] >> 64 - 8 * len(text) == int.from_bytes(text, "little"))
+            ]
             values[nan] = np.nan
             valid[nan] = True
             negative += [nan] if signed else []

@@ -34,12 +34,27 @@ from orchestrator.darknet.cfg import read_names
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.dataset import evaluate_detections, load_detections, load_ground_truth
-from orchestrator.metrics.readers import (read_coco_gt, read_comp4_folder, read_darknet_coco_json,
-                                          read_darknet_labels, read_voc_annotations)
+from orchestrator.metrics.readers import (
+    read_coco_gt,
+    read_comp4_folder,
+    read_darknet_coco_json,
+    read_darknet_labels,
+    read_voc_annotations,
+)
 from orchestrator.metrics.voc import evaluate_voc
 
 __all__ = [
-    "Detections", "GroundTruth", "evaluate_coco", "evaluate_detections", "evaluate_voc",
-    "load_detections", "load_ground_truth", "read_coco_gt", "read_comp4_folder",
-    "read_darknet_coco_json", "read_darknet_labels", "read_names", "read_voc_annotations",
+    "Detections",
+    "GroundTruth",
+    "evaluate_coco",
+    "evaluate_detections",
+    "evaluate_voc",
+    "load_detections",
+    "load_ground_truth",
+    "read_coco_gt",
+    "read_comp4_folder",
+    "read_darknet_coco_json",
+    "read_darknet_labels",
+    "read_names",
+    "read_voc_annotations",
 ]

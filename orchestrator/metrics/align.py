@@ -26,8 +26,9 @@ def align_detections(gt: GroundTruth, detections: Detections) -> tuple[np.ndarra
     missing = (image < 0) & (label >= 0)
     if missing.any():
         key = detections.image_keys[np.flatnonzero(missing)[0]]
-        raise OrchError(f"{int(missing.sum())} detection(s) for images not in the ground truth, "
-                        f"e.g. {key!r}", "detections")
+        raise OrchError(
+            f"{int(missing.sum())} detection(s) for images not in the ground truth, e.g. {key!r}", "detections"
+        )
     return image, label
 
 

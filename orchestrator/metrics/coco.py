@@ -11,7 +11,7 @@ and maxDets: the metrics share pairs, sort orders and grouping, only overlap val
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -20,20 +20,28 @@ from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco_match import greedy_matches, threshold_limits
 from orchestrator.metrics.curves import hits_needed, interpolated_precision
 from orchestrator.metrics.overlaps import coco_overlaps
-from orchestrator.metrics.pairs import (Pairs, dense_rank, group_keys, pairs_by_group,
-                                        rank_within_groups, stable_order)
+from orchestrator.metrics.pairs import Pairs, dense_rank, group_keys, pairs_by_group, rank_within_groups, stable_order
 from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
 
 RECALL_LEVELS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-AREA_RANGES = np.array([[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2],
-                        [96 ** 2, 1e5 ** 2]])
+AREA_RANGES = np.array([[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]])
 AREA_LABELS = ("all", "small", "medium", "large")
 MAX_DETS = (1, 10, 100)
 # (ap?, threshold, area, maxDets) of COCOeval.summarize's 12 numbers, in order.
-SUMMARY = ((True, None, "all", 100), (True, 0.5, "all", 100), (True, 0.75, "all", 100),
-           (True, None, "small", 100), (True, None, "medium", 100), (True, None, "large", 100),
-           (False, None, "all", 1), (False, None, "all", 10), (False, None, "all", 100),
-           (False, None, "small", 100), (False, None, "medium", 100), (False, None, "large", 100))
+SUMMARY = (
+    (True, None, "all", 100),
+    (True, 0.5, "all", 100),
+    (True, 0.75, "all", 100),
+    (True, None, "small", 100),
+    (True, None, "medium", 100),
+    (True, None, "large", 100),
+    (False, None, "all", 1),
+    (False, None, "all", 10),
+    (False, None, "all", 100),
+    (False, None, "small", 100),
+    (False, None, "medium", 100),
+    (False, None, "large", 100),
+)
 
 
 class CocoProblem:
@@ -59,8 +67,7 @@ class CocoProblem:
         # COCOeval.accumulate concatenates images in id order, each in score order, then
         # sorts stably by score: ties go by (image id, rank), which input order preserves.
         top = np.flatnonzero(kept)
-        curve = top[stable_order([label[top], score_rank[top], image_rank[top]],
-                                 [n_classes, n_scores, n_images])]
+        curve = top[stable_order([label[top], score_rank[top], image_rank[top]], [n_classes, n_scores, n_images])]
         place = np.empty(len(known), dtype=np.int64)
         place[curve] = np.arange(len(curve))
         grouped = by_group[kept[by_group]]  # pairing searches sorted keys: much faster
@@ -71,24 +78,27 @@ class CocoProblem:
         boxes = np.take(detections.in_format("xywh"), known[curve], axis=0)
         self.det_outside = outside(boxes[:, 2] * boxes[:, 3])
         self.pairs, self.overlaps = useful_pairs(
-            place[grouped], pairs_by_group(groups[grouped], group_keys(gt.image, gt.label, n_classes)),
-            boxes, gt, metrics)
+            place[grouped],
+            pairs_by_group(groups[grouped], group_keys(gt.image, gt.label, n_classes)),
+            boxes,
+            gt,
+            metrics,
+        )
         self.gt_crowd = gt.crowd
         self.gt_ignore = gt.crowd[None, :] | outside(gt.area)
-        self.positives = np.stack([np.bincount(gt.label[~ig], minlength=n_classes)
-                                   for ig in self.gt_ignore])
+        self.positives = np.stack([np.bincount(gt.label[~ig], minlength=n_classes) for ig in self.gt_ignore])
         self.class_start = np.searchsorted(self.label, np.arange(n_classes))
 
 
-def useful_pairs(place: np.ndarray, grouped: Pairs, boxes: np.ndarray, gt: GroundTruth,
-                 metrics: tuple[str, ...]) -> tuple[Pairs, np.ndarray]:
+def useful_pairs(
+    place: np.ndarray, grouped: Pairs, boxes: np.ndarray, gt: GroundTruth, metrics: tuple[str, ...]
+) -> tuple[Pairs, np.ndarray]:
     """Pairs (detections numbered by `place`) that reach the lowest threshold under some
     metric, ordered by detection then ground-truth input order; and their (metrics, pairs)
     overlaps. The others can never match."""
     det = place[grouped.det]
     gt_boxes = gt.in_format("xywh")
-    both = dict(zip(("iou", "giou"), coco_overlaps(boxes[det], gt_boxes[grouped.gt],
-                                                    gt.crowd[grouped.gt])))
+    both = dict(zip(("iou", "giou"), coco_overlaps(boxes[det], gt_boxes[grouped.gt], gt.crowd[grouped.gt])))
     overlaps = np.stack([both[name] for name in metrics])
     useful = np.flatnonzero((overlaps >= threshold_limits(THRESHOLDS).min()).any(axis=0))
     useful = useful[np.argsort(det[useful], kind="stable")]
@@ -100,8 +110,7 @@ def outside(area: np.ndarray) -> np.ndarray:
     return (area[None, :] < AREA_RANGES[:, :1]) | (area[None, :] > AREA_RANGES[:, 1:])
 
 
-def evaluate_coco(gt: GroundTruth, detections: Detections, *,
-                  metrics: Iterable[str] = ("iou", "giou")) -> dict:
+def evaluate_coco(gt: GroundTruth, detections: Detections, *, metrics: Iterable[str] = ("iou", "giou")) -> dict:
     """COCO AP for each metric, as the `orch map --json` object (with the 12 `stats`).
 
     `per_class` holds each category's AP at each threshold (area all, maxDets 100), -1 for a
@@ -109,18 +118,19 @@ def evaluate_coco(gt: GroundTruth, detections: Detections, *,
     """
     metrics = validate_metrics(metrics)
     precision, recall = precision_recall(gt, detections, metrics)
-    out = {name: coco_metric_result(precision[m], recall[m], gt.class_names)
-           for m, name in enumerate(metrics)}
+    out = {name: coco_metric_result(precision[m], recall[m], gt.class_names) for m, name in enumerate(metrics)}
     return {"style": "coco", "ap_method": "101point", "metrics": out}
 
 
-def precision_recall(gt: GroundTruth, detections: Detections,
-                     metrics: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def precision_recall(
+    gt: GroundTruth, detections: Detections, metrics: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray]:
     """COCOeval's `eval["precision"]` and `eval["recall"]` for each metric (see accumulate)."""
     problem = CocoProblem(gt, detections, metrics)
-    return accumulate(problem, greedy_matches(
-        problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore,
-        THRESHOLDS))
+    return accumulate(
+        problem,
+        greedy_matches(problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore, THRESHOLDS),
+    )
 
 
 def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,8 +150,7 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
     label = problem.label[det]
     regular = ~problem.gt_ignore[:, problem.pairs.gt][None, None, :, None, :]
     inside = ~problem.det_outside[:, det][None, None, :, None, :]
-    counted = ((problem.rank[det][None, :] < np.array(MAX_DETS)[:, None])[:, None, None, None, :]
-               & matched[None])
+    counted = (problem.rank[det][None, :] < np.array(MAX_DETS)[:, None])[:, None, None, None, :] & matched[None]
     # flat indices (config, pair), config = (maxDets, metric, area, threshold): curve order
     hit = np.flatnonzero(counted & regular)
     ignored_match = np.flatnonzero(counted & ~regular & inside)
@@ -153,20 +162,17 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
     hits_before = np.arange(len(hit)) - first
     ignored_before = matches_above(hit, ignored_match, curve, problem, label, n_pairs)
     # per (maxDets, area) row and pair: rows inside the range above it, whether it is outside
-    row_pair = ((config // (n_metrics * n_areas * n_t)) * n_areas
-                + config // n_t % n_areas) * n_pairs + pair
+    row_pair = ((config // (n_metrics * n_areas * n_t)) * n_areas + config // n_t % n_areas) * n_pairs + pair
     inside_above, outside = inside_rows_above(problem)
     outside_hit = outside.ravel()[row_pair]
     outside_total = np.cumsum(outside_hit) - outside_hit
-    fp = (inside_above.ravel()[row_pair] - hits_before - ignored_before
-          + outside_total - outside_total[first])
+    fp = inside_above.ravel()[row_pair] - hits_before - ignored_before + outside_total - outside_total[first]
     tp = (hits_before + 1).astype(np.float64)
     precision_at_hit = tp / (fp.astype(np.float64) + tp + np.spacing(1))
     shape = (n_d, n_metrics, n_areas, n_t, n_k)
     npos = np.broadcast_to(problem.positives[None, None, :, None, :], shape).ravel()
     needed = hits_needed(RECALL_LEVELS, np.maximum(problem.positives.ravel(), 1))
-    area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(n_areas, 1, n_k)[None, None],
-                                 shape).ravel()
+    area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(n_areas, 1, n_k)[None, None], shape).ravel()
     q = interpolated_precision(curve, precision_at_hit, n_curves, needed[area_class])
     q[npos == 0] = -1.0
     recall = np.where(npos > 0, np.diff(curve_first) / np.maximum(npos, 1), -1.0)
@@ -174,12 +180,12 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
     return precision, recall.reshape(shape).transpose(1, 3, 4, 2, 0)
 
 
-def matches_above(hit: np.ndarray, ignored_match: np.ndarray, curve: np.ndarray,
-                  problem: CocoProblem, label: np.ndarray, n_pairs: int) -> np.ndarray:
+def matches_above(
+    hit: np.ndarray, ignored_match: np.ndarray, curve: np.ndarray, problem: CocoProblem, label: np.ndarray, n_pairs: int
+) -> np.ndarray:
     """Per hit, the ignored matches above it on its curve (both lists of flat indices are
     sorted): all ignored matches before it, less those before its curve's first pair."""
-    before = np.cumsum(np.bincount(np.searchsorted(hit, ignored_match),
-                                   minlength=len(hit) + 1))[:len(hit)]
+    before = np.cumsum(np.bincount(np.searchsorted(hit, ignored_match), minlength=len(hit) + 1))[: len(hit)]
     n_configs = len(MAX_DETS) * len(problem.metrics) * len(AREA_RANGES) * len(THRESHOLDS)
     class_first_pair = np.searchsorted(label, np.arange(problem.n_classes))
     curve_start = (np.arange(n_configs)[:, None] * n_pairs + class_first_pair[None, :]).ravel()
@@ -197,8 +203,9 @@ def inside_rows_above(problem: CocoProblem) -> tuple[np.ndarray, np.ndarray]:
     running = np.zeros((rows, len(problem.rank) + 1), dtype=np.int32)
     np.cumsum(member, axis=1, out=running[:, 1:])
     start = problem.class_start[problem.label[det]]
-    outside = np.broadcast_to(problem.det_outside[None, :, det],
-                              (len(MAX_DETS), len(AREA_RANGES), len(det))).reshape(rows, len(det))
+    outside = np.broadcast_to(problem.det_outside[None, :, det], (len(MAX_DETS), len(AREA_RANGES), len(det))).reshape(
+        rows, len(det)
+    )
     return running[:, det] - running[:, start], outside
 
 
@@ -222,8 +229,7 @@ def summary_stats(precision: np.ndarray, recall: np.ndarray) -> list[float]:
 def coco_metric_result(precision: np.ndarray, recall: np.ndarray, class_names) -> dict:
     main = precision[..., 0, -1]  # area all, maxDets 100: (T, R, K)
     per_threshold = np.array([mean_defined(main[t]) for t in range(len(THRESHOLDS))])
-    per_class = np.array([[mean_defined(main[t, :, k]) for t in range(len(THRESHOLDS))]
-                          for k in range(main.shape[2])])
+    per_class = np.array([[mean_defined(main[t, :, k]) for t in range(len(THRESHOLDS))] for k in range(main.shape[2])])
     stats = summary_stats(precision, recall)
     result = metric_result(THRESHOLDS, per_class, class_names, per_threshold, mean=stats[0])
     result["stats"] = stats

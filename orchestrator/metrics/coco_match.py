@@ -27,9 +27,14 @@ def threshold_limits(thresholds: np.ndarray) -> np.ndarray:
     return np.minimum(thresholds, 1 - 1e-10)
 
 
-def greedy_matches(pairs: Pairs, overlaps: np.ndarray, det_rank: np.ndarray,
-                   gt_crowd: np.ndarray, gt_ignore: np.ndarray,
-                   thresholds: np.ndarray) -> np.ndarray:
+def greedy_matches(
+    pairs: Pairs,
+    overlaps: np.ndarray,
+    det_rank: np.ndarray,
+    gt_crowd: np.ndarray,
+    gt_ignore: np.ndarray,
+    thresholds: np.ndarray,
+) -> np.ndarray:
     """matched[metric, area, threshold, pair]: whether COCOeval matches the pair there.
 
     `overlaps` is (metrics, pairs); `gt_ignore` (areas, ground truth). Pairs must be ordered
@@ -41,11 +46,21 @@ def greedy_matches(pairs: Pairs, overlaps: np.ndarray, det_rank: np.ndarray,
     n_metrics, n_areas, n_thresholds = len(overlaps), len(gt_ignore), len(limits)
     matched = np.zeros((n_metrics, n_areas, n_thresholds, len(pairs.det)), dtype=bool)
     star = star_pairs(pairs, len(gt_crowd))
-    matched[..., star] = star_matches(pairs.gt[star], det_rank[pairs.det[star]], levels[:, star],
-                                      gt_crowd, n_thresholds)[:, None]
+    matched[..., star] = star_matches(
+        pairs.gt[star], det_rank[pairs.det[star]], levels[:, star], gt_crowd, n_thresholds
+    )[:, None]
     rest = np.flatnonzero(~star)
-    sequential_matches(matched, rest, pairs.det[rest], pairs.gt[rest], overlaps[:, rest],
-                       levels[:, rest], det_rank, gt_crowd, gt_ignore)
+    sequential_matches(
+        matched,
+        rest,
+        pairs.det[rest],
+        pairs.gt[rest],
+        overlaps[:, rest],
+        levels[:, rest],
+        det_rank,
+        gt_crowd,
+        gt_ignore,
+    )
     return matched
 
 
@@ -57,8 +72,9 @@ def star_pairs(pairs: Pairs, n_gt: int) -> np.ndarray:
     return ~shared[pairs.gt]
 
 
-def star_matches(gt: np.ndarray, det_rank: np.ndarray, levels: np.ndarray, gt_crowd: np.ndarray,
-                 n_thresholds: int) -> np.ndarray:
+def star_matches(
+    gt: np.ndarray, det_rank: np.ndarray, levels: np.ndarray, gt_crowd: np.ndarray, n_thresholds: int
+) -> np.ndarray:
     """(metrics, thresholds, pairs) matches of star pairs.
 
     A regular box goes to its first candidate (in rank order) passing the threshold: the pair
@@ -77,9 +93,17 @@ def star_matches(gt: np.ndarray, det_rank: np.ndarray, levels: np.ndarray, gt_cr
     return matched
 
 
-def sequential_matches(matched: np.ndarray, index: np.ndarray, det: np.ndarray, gt: np.ndarray,
-                       overlaps: np.ndarray, levels: np.ndarray, det_rank: np.ndarray,
-                       gt_crowd: np.ndarray, gt_ignore: np.ndarray) -> None:
+def sequential_matches(
+    matched: np.ndarray,
+    index: np.ndarray,
+    det: np.ndarray,
+    gt: np.ndarray,
+    overlaps: np.ndarray,
+    levels: np.ndarray,
+    det_rank: np.ndarray,
+    gt_crowd: np.ndarray,
+    gt_ignore: np.ndarray,
+) -> None:
     """Walk the ranks for the pairs `index` of `matched` (filled in place)."""
     n_metrics, n_areas, n_thresholds, _ = matched.shape
     taken = np.zeros((n_metrics, n_areas, n_thresholds, len(gt_crowd)), dtype=bool)
@@ -87,15 +111,22 @@ def sequential_matches(matched: np.ndarray, index: np.ndarray, det: np.ndarray, 
     bounds = np.flatnonzero(np.diff(det_rank[det[by_rank]], prepend=-1, append=-1))
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         step = by_rank[lo:hi]
-        metric, area, threshold, chosen = match_one_rank(det[step], gt[step], overlaps[:, step],
-                                                         levels[:, step], taken, gt_crowd,
-                                                         gt_ignore)
+        metric, area, threshold, chosen = match_one_rank(
+            det[step], gt[step], overlaps[:, step], levels[:, step], taken, gt_crowd, gt_ignore
+        )
         taken[metric, area, threshold, gt[step[chosen]]] = True
         matched[metric, area, threshold, index[step[chosen]]] = True
 
 
-def match_one_rank(det: np.ndarray, gt: np.ndarray, overlap: np.ndarray, levels: np.ndarray,
-                   taken: np.ndarray, gt_crowd: np.ndarray, gt_ignore: np.ndarray):
+def match_one_rank(
+    det: np.ndarray,
+    gt: np.ndarray,
+    overlap: np.ndarray,
+    levels: np.ndarray,
+    taken: np.ndarray,
+    gt_crowd: np.ndarray,
+    gt_ignore: np.ndarray,
+):
     """Match detections that are each alone in their (image, category) at this rank.
 
     Arrays are (metrics, areas, thresholds, pairs); per detection (segment of pairs) the choice

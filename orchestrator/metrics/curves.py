@@ -18,24 +18,26 @@ import numpy as np
 from orchestrator.metrics.pairs import segment_starts
 
 
-def hit_precisions(hit_segment: np.ndarray, hit_row: np.ndarray, ignored_segment: np.ndarray,
-                   ignored_row: np.ndarray,
-                   segment_start_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hit_precisions(
+    hit_segment: np.ndarray,
+    hit_row: np.ndarray,
+    ignored_segment: np.ndarray,
+    ignored_row: np.ndarray,
+    segment_start_row: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Ordinal (1-based count of hits so far) and precision of each hit.
 
     Hits must be sorted by (segment, row); ignored rows may come in any order. The precision
     formula is voc_eval's ``tp / max(tp + fp, eps)`` (COCO counts its rows from match events
     in coco.accumulate).
     """
-    stride = int(max(hit_row.max(initial=0), ignored_row.max(initial=0),
-                     segment_start_row.max(initial=0))) + 1
+    stride = int(max(hit_row.max(initial=0), ignored_row.max(initial=0), segment_start_row.max(initial=0))) + 1
     first_hit = np.searchsorted(hit_segment, hit_segment, side="left")
     ordinal = np.arange(len(hit_segment)) - first_hit + 1
     ignored_keys = np.sort(ignored_segment.astype(np.int64) * stride + ignored_row)
     base = hit_segment.astype(np.int64) * stride
     start_row = segment_start_row[hit_segment]
-    ignored_before = (np.searchsorted(ignored_keys, base + hit_row)
-                      - np.searchsorted(ignored_keys, base + start_row))
+    ignored_before = np.searchsorted(ignored_keys, base + hit_row) - np.searchsorted(ignored_keys, base + start_row)
     tp = ordinal.astype(np.float64)
     fp = (hit_row - start_row - (ordinal - 1) - ignored_before).astype(np.float64)
     precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
@@ -57,8 +59,9 @@ def hits_needed(recall_levels: np.ndarray, positives: np.ndarray) -> np.ndarray:
     return k.astype(np.int64)
 
 
-def interpolated_precision(hit_segment: np.ndarray, precision: np.ndarray, n_segments: int,
-                           needed: np.ndarray) -> np.ndarray:
+def interpolated_precision(
+    hit_segment: np.ndarray, precision: np.ndarray, n_segments: int, needed: np.ndarray
+) -> np.ndarray:
     """Max precision over the hits of each segment whose ordinal is >= needed[s, r].
 
     This is the interpolated precision at recall level r (0 where no such hit exists), as

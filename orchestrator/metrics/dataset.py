@@ -7,25 +7,33 @@ comp4 folder or a coco_results.json, always against the same validation set.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
-from orchestrator.darknet.cfg import read_names
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import read_names
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
-from orchestrator.metrics.readers import (basecfg, read_coco_gt, read_comp4_folder,
-                                          read_darknet_coco_json, read_darknet_labels,
-                                          read_lines, voc_annotations)
+from orchestrator.metrics.readers import (
+    basecfg,
+    read_coco_gt,
+    read_comp4_folder,
+    read_darknet_coco_json,
+    read_darknet_labels,
+    read_lines,
+    voc_annotations,
+)
 from orchestrator.metrics.voc import evaluate_voc
 
 Style = Literal["voc", "coco"]
 PathLike = str | os.PathLike
 
 
-def load_ground_truth(style: Style, valid_list: PathLike, names: PathLike | Sequence[str],
-                      ground_truth: PathLike | None = None) -> GroundTruth:
+def load_ground_truth(
+    style: Style, valid_list: PathLike, names: PathLike | Sequence[str], ground_truth: PathLike | None = None
+) -> GroundTruth:
     """Ground truth of the images in `valid_list`.
 
     `ground_truth`: a VOC annotations folder (XML per image id = file stem of each listed
@@ -55,8 +63,10 @@ def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path
     COCO's category names, and its coco_ids table maps class i to the i-th sorted COCO id.
     """
     if len(class_names) != len(gt.class_names):
-        raise OrchError(f"the names file has {len(class_names)} names but the ground truth "
-                        f"{len(gt.class_names)} categories", str(source))
+        raise OrchError(
+            f"the names file has {len(class_names)} names but the ground truth {len(gt.class_names)} categories",
+            str(source),
+        )
     return replace(gt, class_names=tuple(class_names))
 
 
@@ -68,9 +78,13 @@ def load_detections(gt: GroundTruth, results: PathLike) -> Detections:
     return read_darknet_coco_json(path)
 
 
-def evaluate_detections(gt: GroundTruth, results_folder_or_json: PathLike, style: Style,
-                        ap_method: str = "11point",
-                        metrics: Iterable[str] = ("iou", "giou")) -> dict:
+def evaluate_detections(
+    gt: GroundTruth,
+    results_folder_or_json: PathLike,
+    style: Style,
+    ap_method: str = "11point",
+    metrics: Iterable[str] = ("iou", "giou"),
+) -> dict:
     """Evaluate one detection output against loaded ground truth (see `load_ground_truth`)."""
     detections = load_detections(gt, results_folder_or_json)
     if style == "voc":

@@ -19,8 +19,11 @@ def voc_overlaps(dt: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray
     iw = np.maximum(np.minimum(gt[:, 2], dt[:, 2]) - np.maximum(gt[:, 0], dt[:, 0]) + 1.0, 0.0)
     ih = np.maximum(np.minimum(gt[:, 3], dt[:, 3]) - np.maximum(gt[:, 1], dt[:, 1]) + 1.0, 0.0)
     inter = iw * ih
-    union = ((dt[:, 2] - dt[:, 0] + 1.0) * (dt[:, 3] - dt[:, 1] + 1.0)
-             + (gt[:, 2] - gt[:, 0] + 1.0) * (gt[:, 3] - gt[:, 1] + 1.0) - inter)
+    union = (
+        (dt[:, 2] - dt[:, 0] + 1.0) * (dt[:, 3] - dt[:, 1] + 1.0)
+        + (gt[:, 2] - gt[:, 0] + 1.0) * (gt[:, 3] - gt[:, 1] + 1.0)
+        - inter
+    )
     iou = inter / union
     cw = np.maximum(gt[:, 2], dt[:, 2]) - np.minimum(gt[:, 0], dt[:, 0]) + 1.0
     ch = np.maximum(gt[:, 3], dt[:, 3]) - np.minimum(gt[:, 1], dt[:, 1]) + 1.0

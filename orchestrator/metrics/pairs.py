@@ -76,12 +76,12 @@ def stable_order(keys: list[np.ndarray], sizes: list[int]) -> np.ndarray:
     lexsort only when the key would overflow."""
     n = len(keys[0])
     key_range = np.prod([float(max(s, 1)) for s in sizes])
-    if key_range >= 2.0 ** 62:
+    if key_range >= 2.0**62:
         return np.lexsort([np.arange(n)] + keys[::-1])
     combined = np.zeros(n, dtype=np.int64)
     for key, size in zip(keys, sizes):
         combined = combined * max(size, 1) + key
-    if key_range * max(n, 1) >= 2.0 ** 62:
+    if key_range * max(n, 1) >= 2.0**62:
         return np.argsort(combined, kind="stable")
     combined = combined * n + np.arange(n)
     return np.sort(combined) % max(n, 1)

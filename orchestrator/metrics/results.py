@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -23,8 +23,9 @@ def validate_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
-def metric_result(thresholds: np.ndarray, per_class: np.ndarray, class_names: Sequence[str],
-                  ap: np.ndarray, mean: float | None = None) -> dict:
+def metric_result(
+    thresholds: np.ndarray, per_class: np.ndarray, class_names: Sequence[str], ap: np.ndarray, mean: float | None = None
+) -> dict:
     """One metric's block: AP per threshold, its mean, and per-class AP (classes x thresholds)."""
     return {
         "thresholds": [round(float(t), 10) for t in thresholds],

@@ -10,25 +10,30 @@ passing detection of its best box. No per-detection loop is needed.
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 
+from orchestrator.metrics.align import align_detections
 from orchestrator.metrics.boxes import Detections, GroundTruth
-from orchestrator.metrics.curves import (hit_precisions, hits_needed, interpolated_precision,
-                                         suffix_max_per_segment)
+from orchestrator.metrics.curves import hit_precisions, hits_needed, interpolated_precision, suffix_max_per_segment
 from orchestrator.metrics.overlaps import voc_overlaps
 from orchestrator.metrics.pairs import dense_rank, group_keys, pairs_by_group, stable_order
 from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
-from orchestrator.metrics.align import align_detections
 
 ApMethod = Literal["11point", "all"]
 ELEVEN_POINTS = np.arange(0.0, 1.1, 0.1)  # voc_eval's own levels, rounding included
 
 
-def evaluate_voc(gt: GroundTruth, detections: Detections, *, ap_method: ApMethod = "11point",
-                 metrics: Iterable[str] = ("iou", "giou"),
-                 thresholds: np.ndarray = THRESHOLDS) -> dict:
+def evaluate_voc(
+    gt: GroundTruth,
+    detections: Detections,
+    *,
+    ap_method: ApMethod = "11point",
+    metrics: Iterable[str] = ("iou", "giou"),
+    thresholds: np.ndarray = THRESHOLDS,
+) -> dict:
     """VOC AP per class and threshold for each metric, as the `orch map --json` object.
 
     Classes are `gt.class_names`; a class without ground truth has AP 0 and counts in the mean
@@ -44,8 +49,7 @@ def evaluate_voc(gt: GroundTruth, detections: Detections, *, ap_method: ApMethod
     label, image = label[image >= 0], image[image >= 0]
     gt_boxes = gt.in_format("xyxy")
     n_classes = len(gt.class_names)
-    pairs = pairs_by_group(group_keys(image, label, n_classes),
-                           group_keys(gt.image, gt.label, n_classes))
+    pairs = pairs_by_group(group_keys(image, label, n_classes), group_keys(gt.image, gt.label, n_classes))
     overlaps = dict(zip(("iou", "giou"), voc_overlaps(det_boxes[pairs.det], gt_boxes[pairs.gt])))
     score_rank, n_scores = dense_rank(-scores)
     order = stable_order([label, score_rank], [n_classes, n_scores])
@@ -53,8 +57,9 @@ def evaluate_voc(gt: GroundTruth, detections: Detections, *, ap_method: ApMethod
     out = {}
     for name in metrics:
         best_gt, best_overlap = best_match(pairs, overlaps[name], len(scores))
-        ap = class_ap(order, label[order], best_gt[order], best_overlap[order], gt.difficult,
-                      positives, thresholds, ap_method)
+        ap = class_ap(
+            order, label[order], best_gt[order], best_overlap[order], gt.difficult, positives, thresholds, ap_method
+        )
         out[name] = metric_result(thresholds, ap, gt.class_names, np.mean(ap, axis=0))
     return {"style": "voc", "ap_method": ap_method, "metrics": out}
 
@@ -69,17 +74,25 @@ def best_match(pairs, overlap: np.ndarray, n_dets: int) -> tuple[np.ndarray, np.
     starts = np.flatnonzero(np.r_[True, pairs.det[1:] != pairs.det[:-1]])
     owners = pairs.det[starts]
     maxima = np.maximum.reduceat(overlap, starts)
-    position = np.where(overlap == np.repeat(maxima, np.diff(np.r_[starts, len(overlap)])),
-                        np.arange(len(overlap)), len(overlap))
+    position = np.where(
+        overlap == np.repeat(maxima, np.diff(np.r_[starts, len(overlap)])), np.arange(len(overlap)), len(overlap)
+    )
     first = np.minimum.reduceat(position, starts)
     best_overlap[owners] = maxima
     best_gt[owners] = pairs.gt[first]
     return best_gt, best_overlap
 
 
-def class_ap(order: np.ndarray, label: np.ndarray, best_gt: np.ndarray, best_overlap: np.ndarray,
-             difficult: np.ndarray, positives: np.ndarray, thresholds: np.ndarray,
-             ap_method: ApMethod) -> np.ndarray:
+def class_ap(
+    order: np.ndarray,
+    label: np.ndarray,
+    best_gt: np.ndarray,
+    best_overlap: np.ndarray,
+    difficult: np.ndarray,
+    positives: np.ndarray,
+    thresholds: np.ndarray,
+    ap_method: ApMethod,
+) -> np.ndarray:
     """AP of shape (classes, thresholds) from detections already sorted by (class, score).
 
     Curves ("segments") are numbered threshold-major: s = t * classes + class.
@@ -116,4 +129,3 @@ def class_ap(order: np.ndarray, label: np.ndarray, best_gt: np.ndarray, best_ove
         ap = np.bincount(hit_seg, weights=recall_step * envelope, minlength=n_segments)
     ap = np.where(npos > 0, ap, 0.0)
     return ap.reshape(len(thresholds), n_classes).T
-

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.evaluation.best import MEASURES, best_record, latest_ok_records, shown_split
 from orchestrator.evaluation.store import load_results
-from orchestrator.base.fsutil import atomic_write
 from orchestrator.logs import ParsedLog, latest_rows, parse_run
 from orchestrator.logs.runs import manifest_or_none
 
@@ -28,12 +28,15 @@ METRICS = ("iou", "giou")
 LINESTYLE = {"iou": "-", "giou": "--"}
 METRIC_LABEL = {"iou": "IoU", "giou": "GIoU"}
 #: (label, how to read it from a metric block) for the mAP-vs-iteration panels.
-SUMMARIES = (("mAP@[.50:.95]", MEASURES["mean"]), ("AP50", MEASURES["ap50"]),
-             ("AP75", MEASURES["ap75"]))
-FIGURES = (("loss.png", "Training loss"), ("map.png", "mAP during training"),
-           ("thresholds.png", "AP vs IoU threshold at the best weights"),
-           ("per_class.png", "Per-class AP at the best weights"),
-           ("region.png", "Region Avg IoU during training"), ("lr.png", "Learning rate"))
+SUMMARIES = (("mAP@[.50:.95]", MEASURES["mean"]), ("AP50", MEASURES["ap50"]), ("AP75", MEASURES["ap75"]))
+FIGURES = (
+    ("loss.png", "Training loss"),
+    ("map.png", "mAP during training"),
+    ("thresholds.png", "AP vs IoU threshold at the best weights"),
+    ("per_class.png", "Per-class AP at the best weights"),
+    ("region.png", "Region Avg IoU during training"),
+    ("lr.png", "Learning rate"),
+)
 
 
 @dataclass
@@ -77,9 +80,16 @@ def gather(workspace: Any, runs: list[str] | None) -> list[RunData]:
     data = []
     for name, color in zip(names, colors):
         manifest, records = manifest_or_none(workspace, name), load_results(workspace, name)
-        data.append(RunData(name, color, manifest,
-                            parse_run(workspace, name, manifest.submissions if manifest else ()), records,
-                            shown_split(workspace, manifest, records)))
+        data.append(
+            RunData(
+                name,
+                color,
+                manifest,
+                parse_run(workspace, name, manifest.submissions if manifest else ()),
+                records,
+                shown_split(workspace, manifest, records),
+            )
+        )
     return data
 
 
@@ -154,24 +164,37 @@ def new_figure(rows: int = 1, cols: int = 1, height: float = 4.8, width: float =
     return fig, axes.ravel()
 
 
-def finish(fig, axes, path: Path, title: str, run_legend: list[RunData],
-           metric_legend: bool = False) -> None:
+def finish(fig, axes, path: Path, title: str, run_legend: list[RunData], metric_legend: bool = False) -> None:
     """Title, legends outside the data (runs on the right, line styles below them), write."""
-    from matplotlib.lines import Line2D
     from matplotlib import pyplot as plt
+    from matplotlib.lines import Line2D
 
     fig.suptitle(title, fontsize=13)
     handles = [Line2D([], [], color=d.color, lw=2, label=d.name) for d in run_legend]
     if metric_legend:
-        handles += [Line2D([], [], color="0.3", ls=LINESTYLE[m], lw=1.5,
-                           label=f"{METRIC_LABEL[m]} matching") for m in METRICS]
+        handles += [
+            Line2D([], [], color="0.3", ls=LINESTYLE[m], lw=1.5, label=f"{METRIC_LABEL[m]} matching") for m in METRICS
+        ]
     if handles:
-        fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.93),
-                   fontsize=9 if len(handles) > 8 else 10, frameon=False)
+        fig.legend(
+            handles=handles,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 0.93),
+            fontsize=9 if len(handles) > 8 else 10,
+            frameon=False,
+        )
     if not any(ax.has_data() for ax in axes):
         for ax in axes:
-            ax.text(0.5, 0.5, "nothing to show yet", ha="center", va="center",
-                    transform=ax.transAxes, color="0.4", fontsize=12)
+            ax.text(
+                0.5,
+                0.5,
+                "nothing to show yet",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="0.4",
+                fontsize=12,
+            )
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
@@ -186,14 +209,18 @@ def plot_loss(data: list[RunData], path: Path, window: int, since: int) -> None:
         if not rows:
             continue
         ax.plot(rows["iteration"], rows["avg_loss"], color=d.color, alpha=0.25, lw=0.8)
-        ax.plot(rows["iteration"], moving_average(rows["avg_loss"], window), color=d.color,
-                lw=1.6)
+        ax.plot(rows["iteration"], moving_average(rows["avg_loss"], window), color=d.color, lw=1.6)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("avg loss (log scale)")
     ax.grid(True, which="both", alpha=0.3)
-    finish(fig, [ax], path, f"Darknet avg loss (faint: as logged; bold: mean of {window} "
-                            "iterations)", [d for d in data if d.log and d.log.iterations])
+    finish(
+        fig,
+        [ax],
+        path,
+        f"Darknet avg loss (faint: as logged; bold: mean of {window} iterations)",
+        [d for d in data if d.log and d.log.iterations],
+    )
 
 
 def plot_map(data: list[RunData], path: Path) -> None:
@@ -201,8 +228,7 @@ def plot_map(data: list[RunData], path: Path) -> None:
     for ax, (label, read) in zip(axes, SUMMARIES):
         for d in data:
             for metric in METRICS:
-                points = [(r["iteration"], read(r["metrics"][metric])) for r in d.evaluated
-                          if metric in r["metrics"]]
+                points = [(r["iteration"], read(r["metrics"][metric])) for r in d.evaluated if metric in r["metrics"]]
                 if points:
                     x, y = zip(*points)
                     ax.plot(x, y, color=d.color, ls=LINESTYLE[metric], marker="o", ms=3, lw=1.4)
@@ -210,8 +236,7 @@ def plot_map(data: list[RunData], path: Path) -> None:
         ax.set_xlabel("iteration")
         ax.set_ylabel(f"{label} (0-1)")
         ax.grid(True, alpha=0.3)
-    finish(fig, axes, path, "Evaluation of every checkpoint",
-           [d for d in data if d.evaluated], metric_legend=True)
+    finish(fig, axes, path, "Evaluation of every checkpoint", [d for d in data if d.evaluated], metric_legend=True)
 
 
 def plot_thresholds(data: list[RunData], path: Path) -> None:
@@ -223,14 +248,21 @@ def plot_thresholds(data: list[RunData], path: Path) -> None:
         thresholds = best.get("thresholds") or list(np.linspace(0.5, 0.95, 10))
         for metric in METRICS:
             if metric in best["metrics"]:
-                ax.plot(thresholds, best["metrics"][metric]["ap"], color=d.color,
-                        ls=LINESTYLE[metric], marker="o", ms=3)
+                ax.plot(
+                    thresholds, best["metrics"][metric]["ap"], color=d.color, ls=LINESTYLE[metric], marker="o", ms=3
+                )
     ax.set_xlabel("matching threshold (IoU or GIoU)")
     ax.set_ylabel("AP (0-1)")
     ax.set_xticks(np.round(np.linspace(0.5, 0.95, 10), 2))
     ax.grid(True, alpha=0.3)
-    finish(fig, [ax], path, "AP vs threshold at each run's best weights (by IoU mAP@[.50:.95])",
-           [d for d in data if d.best("iou")], metric_legend=True)
+    finish(
+        fig,
+        [ax],
+        path,
+        "AP vs threshold at each run's best weights (by IoU mAP@[.50:.95])",
+        [d for d in data if d.best("iou")],
+        metric_legend=True,
+    )
 
 
 def plot_per_class(data: list[RunData], path: Path) -> None:
@@ -239,10 +271,10 @@ def plot_per_class(data: list[RunData], path: Path) -> None:
     bests = [(d, d.best("iou")) for d in data]
     bests = [(d, b) for d, b in bests if b and b["metrics"]["iou"].get("per_class")]
     classes = sorted({c for _, b in bests for c in b["metrics"]["iou"]["per_class"]})
-    grid = np.array([[class_map(b["metrics"]["iou"]["per_class"].get(c)) for _, b in bests]
-                     for c in classes]).reshape(len(classes), len(bests))
-    fig, (ax,) = new_figure(height=max(3.5, 1.8 + 0.28 * len(classes)),
-                            width=max(6.0, 3.0 + 0.75 * len(bests)))
+    grid = np.array([[class_map(b["metrics"]["iou"]["per_class"].get(c)) for _, b in bests] for c in classes]).reshape(
+        len(classes), len(bests)
+    )
+    fig, (ax,) = new_figure(height=max(3.5, 1.8 + 0.28 * len(classes)), width=max(6.0, 3.0 + 0.75 * len(bests)))
     if bests:
         image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
         fig.colorbar(image, ax=ax, label="AP@[.50:.95], IoU matching (0-1)", shrink=0.8)
@@ -253,8 +285,15 @@ def plot_per_class(data: list[RunData], path: Path) -> None:
         if grid.size <= 400:
             for (row, col), value in np.ndenumerate(grid):
                 if np.isfinite(value):
-                    ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if value < 0.5 else "black")
+                    ax.text(
+                        col,
+                        row,
+                        f"{value:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if value < 0.5 else "black",
+                    )
     finish(fig, [ax], path, "Per-class AP at each run's best weights", [])
 
 
@@ -271,15 +310,15 @@ def plot_region(data: list[RunData], path: Path, window: int, since: int) -> Non
         for metric in METRICS:
             x, y = region_overlap(d.log, metric, since)
             if np.isfinite(y).any():
-                ax.plot(x, moving_average(y, window), color=d.color, ls=LINESTYLE[metric],
-                        lw=1.4)
+                ax.plot(x, moving_average(y, window), color=d.color, ls=LINESTYLE[metric], lw=1.4)
                 if d not in shown:
                     shown.append(d)
     ax.set_xlabel("iteration")
     ax.set_ylabel("Region Avg IoU / GIoU, mean over layers (0-1)")
     ax.grid(True, alpha=0.3)
-    finish(fig, [ax], path, f"Region statistics while training (mean of {window} iterations)",
-           shown, metric_legend=True)
+    finish(
+        fig, [ax], path, f"Region statistics while training (mean of {window} iterations)", shown, metric_legend=True
+    )
 
 
 def plot_lr(data: list[RunData], path: Path, since: int) -> None:
@@ -300,12 +339,20 @@ def metrics_csv(data: list[RunData]) -> str:
     """Every evaluation in long format: one row per record, metric and threshold."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["run", "split", "iteration", "weights", "style", "ap_method", "status",
-                     "metric", "threshold", "ap"])
+    writer.writerow(
+        ["run", "split", "iteration", "weights", "style", "ap_method", "status", "metric", "threshold", "ap"]
+    )
     for d in data:
         for r in sorted(d.records, key=lambda r: (r.get("iteration", 0), r.get("split", ""))):
-            base = [d.name, r.get("split"), r.get("iteration"), r.get("weights"), r.get("style"),
-                    r.get("ap_method"), r.get("status")]
+            base = [
+                d.name,
+                r.get("split"),
+                r.get("iteration"),
+                r.get("weights"),
+                r.get("style"),
+                r.get("ap_method"),
+                r.get("status"),
+            ]
             if r.get("status") != "ok" or not r.get("metrics"):
                 writer.writerow(base + ["", "", ""])
                 continue
@@ -321,11 +368,11 @@ def threshold_table(d: RunData) -> str:
     best = d.best("iou")
     if best is None:
         return "no evaluation yet"
-    lines = [f"best weights (IoU mAP@[.50:.95]): {best['weights']} (iteration "
-             f"{best['iteration']}, split {best['split']})"]
+    lines = [
+        f"best weights (IoU mAP@[.50:.95]): {best['weights']} (iteration {best['iteration']}, split {best['split']})"
+    ]
     for i, threshold in enumerate(best.get("thresholds", [])):
-        cells = [f"mAP ({METRIC_LABEL[m]}): {best['metrics'][m]['ap'][i]:.3f}"
-                 for m in METRICS if m in best["metrics"]]
+        cells = [f"mAP ({METRIC_LABEL[m]}): {best['metrics'][m]['ap'][i]:.3f}" for m in METRICS if m in best["metrics"]]
         lines.append(f"Threshold: {threshold:.2f} | " + " | ".join(cells))
     return "\n".join(lines)
 
@@ -336,19 +383,25 @@ def run_row(d: RunData) -> list[str]:
     scaling = m.scaling if m else {}
     last = d.log.row(-1) if d.log and d.log.iterations else None
     cells = [
-        d.name, m.template if m else "", str(params.get("iou_loss") or ""),
-        fmt(params.get("iou_normalizer")), fmt(params.get("cls_normalizer")),
-        str(m.gpus) if m else "", fmt(scaling.get("cfg_learning_rate")),
-        fmt(scaling.get("cfg_burn_in")), run_state(d),
-        str(last["iteration"]) if last else "", fmt(last["avg_loss"]) if last else ""]
+        d.name,
+        m.template if m else "",
+        str(params.get("iou_loss") or ""),
+        fmt(params.get("iou_normalizer")),
+        fmt(params.get("cls_normalizer")),
+        str(m.gpus) if m else "",
+        fmt(scaling.get("cfg_learning_rate")),
+        fmt(scaling.get("cfg_burn_in")),
+        run_state(d),
+        str(last["iteration"]) if last else "",
+        fmt(last["avg_loss"]) if last else "",
+    ]
     for metric in METRICS:
         best = d.best(metric)
         if best is None:
             cells.append("")
             continue
         block = best["metrics"][metric]
-        cells.append(f"{best['iteration']}: {block['mean']:.3f} / {block['ap'][0]:.3f} / "
-                     f"{block['ap'][5]:.3f}")
+        cells.append(f"{best['iteration']}: {block['mean']:.3f} / {block['ap'][0]:.3f} / {block['ap'][5]:.3f}")
     return cells
 
 
@@ -369,23 +422,35 @@ def fmt(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-RUN_HEADERS = ["run", "template", "iou_loss", "iou_norm", "cls_norm", "GPUs", "cfg lr",
-               "cfg burn_in", "state", "last iteration", "avg loss",
-               "best IoU: iter: mAP / AP50 / AP75", "best GIoU: iter: mAP / AP50 / AP75"]
+RUN_HEADERS = [
+    "run",
+    "template",
+    "iou_loss",
+    "iou_norm",
+    "cls_norm",
+    "GPUs",
+    "cfg lr",
+    "cfg burn_in",
+    "state",
+    "last iteration",
+    "avg loss",
+    "best IoU: iter: mAP / AP50 / AP75",
+    "best GIoU: iter: mAP / AP50 / AP75",
+]
 
 
 def index_html(data: list[RunData], window: int, since: int) -> str:
     e = html.escape
-    rows = "\n".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in run_row(d)) + "</tr>"
-                     for d in data)
-    figures = "\n".join(f'<figure><img src="{name}" alt="{e(caption)}">'
-                        f"<figcaption>{e(caption)}</figcaption></figure>"
-                        for name, caption in FIGURES)
+    rows = "\n".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in run_row(d)) + "</tr>" for d in data)
+    figures = "\n".join(
+        f'<figure><img src="{name}" alt="{e(caption)}"><figcaption>{e(caption)}</figcaption></figure>'
+        for name, caption in FIGURES
+    )
     tables = "\n".join(
         f"<h3>{e(d.name)}</h3><pre>{e(threshold_table(d))}</pre>"
-        + (f'<p><a href="{e(series_name(d.name))}">training series (CSV)</a></p>'
-           if d.log and d.log.iterations else "")
-        for d in data)
+        + (f'<p><a href="{e(series_name(d.name))}">training series (CSV)</a></p>' if d.log and d.log.iterations else "")
+        for d in data
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>orch report</title>
 <style>
@@ -398,7 +463,8 @@ pre {{ background: #f8f8f8; padding: 0.5em; }}
 </style></head><body>
 <h1>orch report</h1>
 <p>{len(data)} run(s). Loss curves smoothed over {window} iteration(s){
-    f", from iteration {since}" if since else ""}. mAP values are fractions (0-1);
+        f", from iteration {since}" if since else ""
+    }. mAP values are fractions (0-1);
 IoU / GIoU name the matching metric of the evaluation. All evaluations:
 <a href="metrics.csv">metrics.csv</a>.</p>
 <table><tr>{"".join(f"<th>{e(h)}</th>" for h in RUN_HEADERS)}</tr>
@@ -415,8 +481,9 @@ def series_name(run: str) -> str:
     return f"{run}.series.csv"
 
 
-def write_report(workspace: Any, runs: list[str] | None = None, out: Path | None = None,
-                 smooth: int | None = None, since: int = 0) -> Path:
+def write_report(
+    workspace: Any, runs: list[str] | None = None, out: Path | None = None, smooth: int | None = None, since: int = 0
+) -> Path:
     """Write the report for `runs` (default: every run) into `out` (default: reports/)."""
     if smooth is not None and smooth < 1:
         raise OrchError("--smooth must be at least 1", "orch report")

@@ -18,8 +18,21 @@ from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace
 
 #: Keys of each `--json` object, in table order.
-STATUS_KEYS = ("run", "executor", "phase", "job_id", "state", "iteration", "max_batches", "avg_loss",
-               "newest_weights", "evaluated", "pending", "failed", "best")
+STATUS_KEYS = (
+    "run",
+    "executor",
+    "phase",
+    "job_id",
+    "state",
+    "iteration",
+    "max_batches",
+    "avg_loss",
+    "newest_weights",
+    "evaluated",
+    "pending",
+    "failed",
+    "best",
+)
 #: States that do not explain a run's situation better than the chain's last job does.
 NOT_TELLING = ("COMPLETED", "exited(0)", UNKNOWN)
 MATCH_METRICS = ("iou", "giou")
@@ -30,8 +43,7 @@ def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
     manifests = [ws.load_run(run) for run in (runs or ws.run_names())]
     chains = [current_chain(m) for m in manifests]
     states = iter(job_states(ws, [r for chain in chains for r in chain]))
-    return [run_status(ws, manifest, [(r, next(states)) for r in chain])
-            for manifest, chain in zip(manifests, chains)]
+    return [run_status(ws, manifest, [(r, next(states)) for r in chain]) for manifest, chain in zip(manifests, chains)]
 
 
 def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, str]]) -> dict[str, Any]:
@@ -81,12 +93,14 @@ def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
     from orchestrator.evaluation.passes import backlog
     from orchestrator.evaluation.store import StoreIndex, load_results
 
-    records = load_results(ws, manifest.name)     # the store is read once: the index is built from it
+    records = load_results(ws, manifest.name)  # the store is read once: the index is built from it
     pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
-    return {"evaluated": len({r["weights"] for r in records if r.get("status") == "ok"}),
-            "pending": len({t.weights.path for t in pending}),
-            "failed": len({t.weights.path for t in exhausted}),
-            "best": best_maps(ws, manifest, records)}
+    return {
+        "evaluated": len({r["weights"] for r in records if r.get("status") == "ok"}),
+        "pending": len({t.weights.path for t in pending}),
+        "failed": len({t.weights.path for t in exhausted}),
+        "best": best_maps(ws, manifest, records),
+    }
 
 
 def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]]) -> dict[str, float | None]:
@@ -100,21 +114,44 @@ def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]
     for metric in MATCH_METRICS:
         try:
             best[metric] = best_record(records, metric, "mean", split)["metrics"][metric]["mean"]
-        except OrchError:   # this metric was not computed (eval.metrics)
+        except OrchError:  # this metric was not computed (eval.metrics)
             best[metric] = None
     return best
 
 
 def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
     """Headers and cells of the text table."""
-    headers = ["RUN", "EXEC", "PHASE", "JOB", "STATE", "ITER", "LOSS", "NEWEST WEIGHTS",
-               "EVAL/PEND/FAIL", "BEST IoU", "BEST GIoU"]
+    headers = [
+        "RUN",
+        "EXEC",
+        "PHASE",
+        "JOB",
+        "STATE",
+        "ITER",
+        "LOSS",
+        "NEWEST WEIGHTS",
+        "EVAL/PEND/FAIL",
+        "BEST IoU",
+        "BEST GIoU",
+    ]
     cells = []
     for row in rows:
         iteration = f"{row['iteration'] or 0}/{row['max_batches'] or '?'}"
         loss = f"{row['avg_loss']:.3f}" if row["avg_loss"] is not None else None
         counts = f"{row['evaluated']}/{row['pending']}/{row['failed']}"
         best = [f"{row['best'][m]:.4f}" if row["best"][m] is not None else None for m in MATCH_METRICS]
-        cells.append([row["run"], row["executor"], row["phase"], row["job_id"], row["state"], iteration,
-                      loss, row["newest_weights"], counts, *best])
+        cells.append(
+            [
+                row["run"],
+                row["executor"],
+                row["phase"],
+                row["job_id"],
+                row["state"],
+                iteration,
+                loss,
+                row["newest_weights"],
+                counts,
+                *best,
+            ]
+        )
     return headers, cells
