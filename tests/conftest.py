@@ -17,7 +17,7 @@ from orchestrator.shapes import shapes_workspace
 from orchestrator.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
-REFDATA = REPO.parent / "shared" / "refdata"
+REFDATA = REPO / "tests" / "data"  # real fixtures with known answers; sources in PROVENANCE.md
 TRAIN_ITERATIONS = 300  # weights at 100, 200, 300 and _final
 
 

@@ -1,4 +1,4 @@
-"""The metrics engine against fixtures with cited answers (../shared/refdata)."""
+"""The metrics engine against fixtures with cited answers (tests/data, sources in PROVENANCE.md)."""
 
 from __future__ import annotations
 
