@@ -106,18 +106,29 @@ class Config:
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# Every interval of orch (orch.yaml's eval.every, `watch --every`, `crontab --every`) reads the
+# same way; a bare number is minutes because cron, the coarsest of them, counts minutes.
+DURATION_HELP = "a duration such as 90s, 10m, 1h (a bare number is minutes)"
 
 
 def parse_duration(text: str | int | float, where: str) -> float:
-    """'90', '90s', '10m', '2h', '1d' -> seconds."""
+    """'90s', '10m', '2h', '1d' and a bare number of minutes ('10') -> seconds."""
     match = _DURATION.match(str(text))
     if not match:
-        raise OrchError(f"{where}: not a duration like 90s, 10m or 2h: {text!r}")
-    scale = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    seconds = float(match.group(1)) * scale
+        raise OrchError(f"{where}: not {DURATION_HELP}: {text!r}")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "m"]
     if seconds <= 0:
         raise OrchError(f"{where}: duration must be positive: {text!r}")
     return seconds
+
+
+def duration_text(seconds: float) -> str:
+    """The shortest exact spelling of a duration in the syntax parse_duration reads: 90s, 10m, 2h."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{int(seconds // _UNIT_SECONDS[unit])}{unit}"
+    return f"{seconds:g}s"
 
 
 class _Section:

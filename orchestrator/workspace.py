@@ -50,7 +50,7 @@ executor: auto             # auto = slurm when sbatch is on PATH, else local
 
 eval:
   gpu: 0                   # the spare GPU evaluations run on
-  every: 10m               # orch watch interval
+  every: 10m               # orch watch / orch crontab interval: 90s, 10m, 1h (bare number: minutes)
   min_weight_id: 0         # ignore weights of earlier iterations
   settle_seconds: 60       # a weights file modified more recently is still being written
   max_attempts: 3          # failed evaluations are retried this often

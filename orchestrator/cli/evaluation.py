@@ -10,7 +10,7 @@ import threading
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
-from orchestrator.config import parse_duration
+from orchestrator.config import DURATION_HELP, duration_text, parse_duration
 from orchestrator.evaluation import crontab
 from orchestrator.evaluation.best import MEASURES, best_record, shown_split, summary
 from orchestrator.evaluation.signals import stop_on_signals
@@ -34,21 +34,29 @@ def register(subparsers) -> None:
     parser.add_argument("runs", nargs="*", metavar="RUN")
     parser.add_argument("--all", action="store_true", help="every run of the workspace")
     _gpu_option(parser)
-    parser.add_argument("--once", action="store_true", help="one pass (the default; for symmetry with watch)")
     parser.add_argument("--max-files", type=_positive_int, metavar="K", help="evaluate at most K files")
     parser.add_argument(
         "--retry-failed", action="store_true", help="try again the files that failed eval.max_attempts times"
     )
     parser.add_argument("--json", action="store_true", help="print the pass as JSON")
 
-    parser = add_command(subparsers, "best", cmd_best, help="the best weights file of a run")
+    parser = add_command(
+        subparsers,
+        "best",
+        cmd_best,
+        help="the best weights file of a run",
+        description="Print the absolute path of the run's best weights file, nothing else, so that "
+        "$(orch best RUN) works in a shell; -v adds the scores on stderr. Exit status 2 when that file "
+        "no longer exists.",
+    )
     parser.add_argument("run", metavar="RUN")
     parser.add_argument("--metric", choices=("iou", "giou"), default="iou", help="matching metric (default iou)")
     parser.add_argument(
         "--measure", choices=tuple(MEASURES), default="mean", help="mean = AP over .50:.05:.95 (default), ap50, ap75"
     )
     parser.add_argument("--split", help="validation split (default: the dataset's first)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also the scores of that file, on stderr")
+    parser.add_argument("--json", action="store_true", help="the path and its scores as one JSON object")
 
     parser = add_command(
         subparsers,
@@ -60,7 +68,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("runs", nargs="*", metavar="RUN")
     _gpu_option(parser)
-    parser.add_argument("--every", help="interval like 90s, 10m, 1h (default: eval.every of orch.yaml)")
+    parser.add_argument("--every", metavar="DURATION", help=f"{DURATION_HELP}; default: eval.every of orch.yaml")
 
     parser = add_command(
         subparsers,
@@ -70,11 +78,16 @@ def register(subparsers) -> None:
         description="Print the crontab block (rendered from crontab.tmpl) or merge it into "
         "the user's crontab (--install, idempotent) or remove it (--uninstall).",
     )
-    parser.add_argument("--every", type=int, metavar="MINUTES", help="minutes between passes (default: eval.every)")
+    parser.add_argument(
+        "--every",
+        metavar="DURATION",
+        help=f"{DURATION_HELP}, dividing the hour or the day (cron restarts */N at the hour); default: eval.every",
+    )
     _gpu_option(parser)
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--install", action="store_true", help="merge the block into your crontab")
     action.add_argument("--uninstall", action="store_true", help="remove the block from your crontab")
+    parser.add_argument("--json", action="store_true", help="the schedule, command and block as JSON")
 
 
 def _gpu_option(parser: argparse.ArgumentParser) -> None:
@@ -161,14 +174,19 @@ def cmd_best(args: argparse.Namespace) -> int:
     if split is None:
         raise OrchError(f"run {args.run} has no successful evaluation yet (run 'orch eval {args.run}')", args.run)
     best = summary(best_record(records, args.metric, args.measure, split), args.metric, args.measure)
+    path = (ws.root / best["weights"]).absolute()
+    if not path.is_file():
+        raise OrchError(f"the best weights file of run {args.run} no longer exists", str(path))
     if args.json:
-        print_json(best)
+        print_json({**best, "path": str(path)})
         return 0
-    print(best["weights"])
-    print_table(
-        ["iteration", "split", "metric", *MEASURES],
-        [[best["iteration"], best["split"], best["metric"], *(f"{best[m]:.4f}" for m in MEASURES)]],
-    )
+    print(path)
+    if args.verbose:
+        print_table(
+            ["iteration", "split", "metric", *MEASURES],
+            [[best["iteration"], best["split"], best["metric"], *(f"{best[m]:.4f}" for m in MEASURES)]],
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -194,19 +212,36 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_crontab(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
-    every = args.every if args.every is not None else max(1, round(ws.config.eval.every_seconds / 60))
+    every_seconds = parse_duration(args.every, "--every") if args.every else ws.config.eval.every_seconds
+    every = crontab.cron_minutes(every_seconds)
     gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
     if args.uninstall:
         removed = crontab.uninstall(ws)
-        print(
-            "removed the orch block from your crontab"
-            if removed
-            else "no orch block for this workspace in your crontab"
+        if args.json:
+            print_json({"action": "uninstall", "removed": removed, "workspace": str(ws.root)})
+        else:
+            print(
+                "removed the orch block from your crontab"
+                if removed
+                else "no orch block for this workspace in your crontab"
+            )
+        return 0
+    block = crontab.install(ws, every, gpu) if args.install else crontab.render_block(ws, every, gpu)
+    if args.json:
+        print_json(
+            {
+                "action": "install" if args.install else "print",
+                "every": duration_text(every * 60),
+                "schedule": crontab.schedule(every),
+                "gpu": gpu,
+                "log": str(ws.root / crontab.CRON_LOG),
+                "block": block,
+            }
         )
-        return 0
-    if args.install:
-        crontab.install(ws, every, gpu)
-        print(f"installed: 'orch eval --all --gpu {gpu}' every {every} min; log: {ws.root / crontab.CRON_LOG}")
-        return 0
-    sys.stdout.write(crontab.render_block(ws, every, gpu))
+    elif args.install:
+        print(
+            f"installed: 'orch eval --all --gpu {gpu}' every {duration_text(every * 60)}; log: {ws.root / crontab.CRON_LOG}"
+        )
+    else:
+        sys.stdout.write(block)
     return 0

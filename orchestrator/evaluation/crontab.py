@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.base.errors import OrchError
+from orchestrator.config import duration_text
 from orchestrator.templates import fill, shipped
 from orchestrator.workspace import Workspace
 
@@ -36,11 +37,31 @@ def orch_command() -> str:
     return " ".join(cron_quote(word) for word in (sys.executable, "-m", "orchestrator"))
 
 
+def cron_minutes(every_seconds: float) -> int:
+    """An interval as the whole minutes cron counts in (90s cannot be said to cron)."""
+    if every_seconds % 60:
+        raise OrchError(f"cron counts whole minutes; {duration_text(every_seconds)} is not one", "--every")
+    return int(every_seconds // 60)
+
+
 def schedule(every_minutes: int) -> str:
-    """The cron time fields for "every N minutes" (1..60; 60 means hourly)."""
-    if not 1 <= every_minutes <= 60:
-        raise OrchError(f"--every must be between 1 and 60 minutes, got {every_minutes}", "--every")
-    return "0 * * * *" if every_minutes == 60 else f"*/{every_minutes} * * * *"
+    """The cron time fields for "every N minutes".
+
+    Cron's `*/N` restarts at every hour (and `*/N` hours at midnight), so only intervals that
+    divide the hour (1..30 minutes) or the day (1..24 hours) give even gaps; `*/7` would run at
+    :49, :56 and then :00. Those are refused with the choices that work.
+    """
+    minutes, hours = every_minutes, every_minutes // 60
+    if 1 <= minutes < 60 and 60 % minutes == 0:
+        return f"*/{minutes} * * * *"
+    if minutes % 60 == 0 and 1 <= hours <= 24 and 24 % hours == 0:
+        return {1: "0 * * * *", 24: "0 0 * * *"}.get(hours, f"0 */{hours} * * *")
+    raise OrchError(
+        f"every {duration_text(every_minutes * 60)} gives uneven gaps under cron (its */N restarts at the hour); "
+        "use minutes that divide 60 (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30) or hours that divide 24, "
+        "or 'orch watch' for any interval",
+        "--every",
+    )
 
 
 def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
@@ -54,7 +75,7 @@ def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
     template = shipped("crontab.tmpl")
     values = {
         "workspace_label": root,
-        "every": str(every_minutes),
+        "every": duration_text(every_minutes * 60),
         "gpu": str(gpu),
         "schedule": schedule(every_minutes),
         "workspace": cron_quote(root),

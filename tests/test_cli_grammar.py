@@ -1,0 +1,91 @@
+"""One grammar across commands: durations, `orch best` for shells, --json where a command reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.base.errors import OrchError
+from orchestrator.cli import main
+from orchestrator.config import duration_text, parse_duration
+from orchestrator.evaluation.crontab import schedule
+from orchestrator.evaluation.store import append_record
+from orchestrator.runs import RunSpec, new_run
+from orchestrator.workspace import init_workspace
+
+
+def test_a_bare_number_is_minutes_everywhere():
+    assert parse_duration("10", "x") == parse_duration("10m", "x") == 600
+    assert parse_duration("90s", "x") == 90 and parse_duration("1h", "x") == 3600
+    assert [duration_text(s) for s in (90, 600, 7200, 86400, 1.5)] == ["90s", "10m", "2h", "1d", "1.5s"]
+    with pytest.raises(OrchError):
+        parse_duration("10 minutes", "x")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "fields"),
+    [(1, "*/1 * * * *"), (10, "*/10 * * * *"), (60, "0 * * * *"), (120, "0 */2 * * *"), (1440, "0 0 * * *")],
+)
+def test_cron_schedules_with_even_gaps(minutes, fields):
+    assert schedule(minutes) == fields
+
+
+@pytest.mark.parametrize("minutes", [7, 45, 90, 300, 2880])
+def test_cron_refuses_intervals_that_restart_unevenly(minutes):
+    with pytest.raises(OrchError, match="uneven gaps"):
+        schedule(minutes)
+
+
+def test_watch_and_crontab_read_every_the_same_way(tmp_path, capsys):
+    ws = init_workspace(tmp_path / "ws")
+    for every, expected in (("10", "*/10 * * * *"), ("10m", "*/10 * * * *"), ("1h", "0 * * * *")):
+        assert main(["-C", str(ws.root), "crontab", "--every", every, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["schedule"] == expected
+    assert main(["-C", str(ws.root), "crontab", "--every", "90s"]) == 2
+    assert "whole minutes" in capsys.readouterr().err
+    assert main(["-C", str(ws.root), "crontab", "--every", "7"]) == 2
+    assert "uneven gaps" in capsys.readouterr().err
+
+
+def best_workspace(shapes_ws):
+    """A run with two evaluated weights files on disk (iteration 200 scores best)."""
+    new_run(shapes_ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes"))
+    backup = shapes_ws.backup_dir("r1")
+    backup.mkdir(parents=True, exist_ok=True)
+    for iteration, mean in ((100, 0.2), (200, 0.4)):
+        weights = backup / f"r1_{iteration}.weights"
+        weights.write_bytes(b"w")
+        block = {"ap": [mean] * 10, "mean": mean, "per_class": {}}
+        append_record(
+            shapes_ws,
+            "r1",
+            {
+                "run": "r1",
+                "split": "valid",
+                "weights": shapes_ws.relative(weights),
+                "size": 1,
+                "mtime": 1.0,
+                "iteration": iteration,
+                "status": "ok",
+                "metrics": {"iou": block, "giou": block},
+            },
+        )
+    return backup / "r1_200.weights"
+
+
+def test_best_prints_only_the_absolute_path(shapes_ws, capsys):
+    best = best_workspace(shapes_ws)
+    assert main(["-C", str(shapes_ws.root), "best", "r1"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{best.absolute()}\n" and err == ""
+    assert main(["-C", str(shapes_ws.root), "best", "r1", "-v"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{best.absolute()}\n" and "0.4000" in err
+
+
+def test_best_exits_2_when_the_weights_file_is_gone(shapes_ws, capsys):
+    best_workspace(shapes_ws).unlink()
+    assert main(["-C", str(shapes_ws.root), "best", "r1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "no longer exists" in err
