@@ -17,8 +17,8 @@ import yaml
 
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import read_names
+from orchestrator.darknet.forks import FORKS, SPELLINGS
 
-FLAVORS = ("pjreddie", "gdarknet", "alexeyab", "hankai")
 EXECUTORS = ("auto", "slurm", "local")
 EVAL_STYLES = ("voc", "coco")
 AP_METHODS = ("11point", "all")
@@ -28,7 +28,7 @@ MATCH_METRICS = ("iou", "giou")
 @dataclass(frozen=True)
 class DarknetConfig:
     binary: str = "darknet"
-    flavor: str = "pjreddie"
+    flavor: str = "pjreddie"  # a fork's name (darknet.forks), older spellings already resolved
     lib_folder: str | None = None
 
 
@@ -200,9 +200,17 @@ def _darknet(s: _Section) -> DarknetConfig:
     s.refuse_unknown({"binary", "flavor", "lib_folder"})
     return DarknetConfig(
         binary=s.get("binary", str, "darknet"),
-        flavor=s.get("flavor", str, "pjreddie", FLAVORS),
+        flavor=_flavor(s),
         lib_folder=s.get("lib_folder", str, None),
     )
+
+
+def _flavor(s: _Section) -> str:
+    """The fork's name; its older spellings (`gdarknet`, `hankai`) are accepted."""
+    spelling = s.get("flavor", str, "pjreddie")
+    if spelling not in SPELLINGS:
+        s.fail(f"darknet.flavor: {spelling!r} is not one of {', '.join(FORKS)}")
+    return SPELLINGS[spelling].name
 
 
 def _datasets(s: _Section) -> dict[str, Dataset]:

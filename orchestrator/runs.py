@@ -21,18 +21,11 @@ from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
+from orchestrator.darknet.forks import LOSS_KEYS, fork
 from orchestrator.templates import cfg_template, fill, shipped
 from orchestrator.workspace import Workspace, check_run_name
 
-# iou_loss values each fork understands (pjreddie reads none of the loss keys).
-IOU_LOSSES = {
-    "pjreddie": ("mse", "iou", "giou"),
-    "gdarknet": ("mse", "iou", "giou"),
-    "alexeyab": ("mse", "iou", "giou", "diou", "ciou"),
-    "hankai": ("mse", "iou", "giou", "diou", "ciou"),
-}
 REPRESENTATIONS = ("lin", "exp")
-LOSS_KEYS = ("iou_loss", "iou_normalizer", "cls_normalizer", "representation")
 SAFE_VALUE = re.compile(r"[^\s#;=\[\]]+")
 # libyaml's safe loader when present: `orch eval --all` and `orch status` read every run.yaml.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -113,14 +106,13 @@ class BuiltRun:
 
 
 def scale_for_gpus(flavor: str, gpus: int, base_lr: float, base_burn_in: int) -> Scaling:
-    """learning_rate = base / N and burn_in = base × N (forks that multiply lr by N internally).
-
-    hank-ai darknet stopped multiplying the rate by the GPU count in 2025, so there the cfg keeps
-    the base rate; the burn-in still grows with N to keep the warm-up as gentle per image seen.
-    """
-    if flavor == "hankai":
+    """learning_rate = base / N and burn_in = base × N for forks that multiply the rate by N
+    internally; the others keep the base rate, and the burn-in still grows with N to keep the
+    warm-up as gentle per image seen."""
+    darknet = fork(flavor)
+    if not darknet.multiplies_lr_by_gpus:
         return Scaling(
-            "hankai: lr = base, burn_in = base x N", gpus, base_lr, base_burn_in, base_lr, base_burn_in * gpus
+            f"{darknet.name}: lr = base, burn_in = base x N", gpus, base_lr, base_burn_in, base_lr, base_burn_in * gpus
         )
     return Scaling(
         "lr = base / N, burn_in = base x N", gpus, base_lr, base_burn_in, base_lr / gpus, base_burn_in * gpus
@@ -224,10 +216,10 @@ def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> Bui
 def _check_spec(spec: RunSpec, flavor: str) -> None:
     if spec.gpus < 1:
         raise OrchError(f"--gpus must be at least 1, got {spec.gpus}", "--gpus")
-    if spec.iou_loss is not None and spec.iou_loss not in IOU_LOSSES[flavor]:
+    known = fork(flavor).iou_losses
+    if spec.iou_loss is not None and spec.iou_loss not in known:
         raise OrchError(
-            f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} "
-            f"(known: {', '.join(IOU_LOSSES[flavor])})",
+            f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} (known: {', '.join(known)})",
             "--iou-loss",
         )
     if spec.representation is not None and spec.representation not in REPRESENTATIONS:
@@ -253,10 +245,10 @@ def _check_spec(spec: RunSpec, flavor: str) -> None:
 
 def _flavor_warnings(spec: RunSpec, flavor: str) -> list[str]:
     given = [key for key in LOSS_KEYS if getattr(spec, key) is not None]
-    if flavor == "pjreddie" and given:
+    if given and not fork(flavor).reads_loss_keys:
         return [
-            f"darknet flavor pjreddie ignores {', '.join(given)} (it prints 'Unused field' and "
-            "trains with its built-in MSE box loss); use a g-darknet binary (flavor: gdarknet) "
+            f"darknet flavor {flavor} ignores {', '.join(given)} (it prints 'Unused field' and "
+            "trains with its built-in MSE box loss); use a g-darknet binary (flavor: g-darknet) "
             "for IoU/GIoU losses"
         ]
     return []
@@ -340,8 +332,9 @@ def _net_float(cfg: CfgFile, key: str, default: float) -> float:
 
 
 def run_data(ws: Workspace, name: str, dataset: Dataset, classes: int, flavor: str) -> dict[str, object]:
-    """The run's .data: weights land in backup/<run>/ whichever fork reads it."""
-    backup = "backup" if flavor == "gdarknet" else ws.relative(ws.backup_dir(name))  # g-darknet adds /<prefix>
+    """The run's .data: weights land in backup/<run>/ whichever fork reads it (a fork that adds
+    the cfg prefix itself is given the workspace's backup/)."""
+    backup = "backup" if fork(flavor).weights_in_prefix_folder else ws.relative(ws.backup_dir(name))
     return {
         "classes": classes,
         "train": dataset.train,

@@ -24,7 +24,7 @@ DEFAULT_CONFIG = """\
 
 darknet:
   binary: darknet          # the darknet executable (a name on PATH or a path)
-  flavor: pjreddie         # pjreddie | gdarknet | alexeyab | hankai
+  flavor: pjreddie         # pjreddie | g-darknet | alexeyab | hank-ai
   lib_folder: null         # put on LD_LIBRARY_PATH when set (a darknet built with CUDA/cuDNN)
 
 # One entry per dataset; `orch new-run --dataset NAME` uses it.
