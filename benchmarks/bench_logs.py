@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        log, cache = Path(folder) / "1.log", Path(folder) / "cache.pickle"
+        log, cache = Path(folder) / "1.log", Path(folder) / "cache.json"
         next_iteration = write_log(log, args.mb)
         size = log.stat().st_size
         (parsed, full, cpu) = timed(parse_file, log, cache)

@@ -1,13 +1,14 @@
 """Incremental parsing: a log grows by appends, so only the new bytes are ever read twice.
 
-The cache of one log file is a small pickle (`cache_path`) and a folder next to it. The pickle
+The cache of one log file is a small JSON file (`cache_path`) and a folder next to it. The JSON
 holds the byte offset reached (always at a line end), a fingerprint of the bytes around it,
-the parser's state without its columns, and how many values of each column are saved. The
-folder holds each column (series and region statistics) as a raw file that only grows: picking
-up an append reads each file in one call and writes only the new values, never the millions
-already saved.
+the parser's explicit state (`ParserState`), what was read besides the columns (events, mAP
+points), and how many values of each column are saved. It holds plain values only: loading it
+never runs code, whoever wrote the file. The folder holds each column (series and region
+statistics) as a raw file that only grows: picking up an append reads each file in one call
+and writes only the new values, never the millions already saved.
 
-Columns are written before the pickle that counts them, which is replaced atomically, so a
+Columns are written before the JSON that counts them, which is replaced atomically, so a
 crash in between leaves the previous cache intact. A log that was truncated or replaced
 (shorter, or different bytes where the old ones were) is re-read from the start; anything
 missing, short or unreadable in the cache is treated the same way, never as an error.
@@ -15,21 +16,23 @@ missing, short or unreadable in the cache is treated the same way, never as an e
 
 from __future__ import annotations
 
-import dataclasses
+import base64
+import json
 import os
-import pickle
 import shutil
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from orchestrator.base.fsutil import atomic_write
-from orchestrator.logs.model import ParsedLog
-from orchestrator.logs.parser import LogParser
+from orchestrator.logs.model import ParsedLog, new_region_layer
+from orchestrator.logs.parser import LogParser, ParserState
 
 #: Bump when the parser's state or output changes shape: old caches are then ignored.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+#: ParsedLog fields saved in the JSON (the columns go to the column files).
+LOG_FIELDS = ("format", "lines", "map_points", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
 #: Bytes read per step: large enough to amortise per-chunk work, small enough for RAM.
 CHUNK_BYTES = 16 << 20
 #: Bytes compared at the start of the file and just before the cached offset.
@@ -106,13 +109,65 @@ def load_entry(cache_path: Path) -> CacheEntry | None:
     """The cached state with its columns, or None when missing, from another version,
     or unreadable."""
     try:
-        entry = pickle.loads(cache_path.read_bytes())
-        if not isinstance(entry, CacheEntry) or entry.version != CACHE_VERSION:
+        entry = entry_from_json(json.loads(cache_path.read_bytes()))
+        if entry is None:
             return None
         read_columns(column_folder(cache_path), entry.parser.log.columns(), entry.saved)
     except Exception:  # missing, damaged, short or written by other code: one full re-read
         return None
     return entry
+
+
+def entry_to_json(entry: CacheEntry) -> dict[str, Any]:
+    state = entry.parser.state()
+    log = entry.parser.log
+    return {
+        "version": entry.version,
+        "offset": entry.offset,
+        "head": encoded(entry.head),
+        "before_offset": encoded(entry.before_offset),
+        "saved": entry.saved,
+        "log": {name: getattr(log, name) for name in LOG_FIELDS} | {"region_layers": list(log.region)},
+        "parser": {
+            "banner_seen": state.banner_seen,
+            "in_nan_streak": state.in_nan_streak,
+            "pending_class_ap": state.pending_class_ap,
+            "waiting_regions": {layer: encoded(rows.tobytes()) for layer, rows in state.waiting_regions.items()},
+        },
+    }
+
+
+def entry_from_json(saved: dict[str, Any]) -> CacheEntry | None:
+    """The entry with empty columns of the saved layers (`read_columns` fills them), or None
+    when written by another version."""
+    if saved.get("version") != CACHE_VERSION:
+        return None
+    fields = saved["log"]
+    log = ParsedLog(**{name: fields[name] for name in LOG_FIELDS})
+    log.region = {str(layer): new_region_layer() for layer in fields["region_layers"]}
+    parser = saved["parser"]
+    state = ParserState(
+        banner_seen=bool(parser["banner_seen"]),
+        in_nan_streak=bool(parser["in_nan_streak"]),
+        pending_class_ap={str(k): float(v) for k, v in parser["pending_class_ap"].items()},
+        waiting_regions={layer: array("d", decoded(rows)) for layer, rows in parser["waiting_regions"].items()},
+    )
+    return CacheEntry(
+        CACHE_VERSION,
+        int(saved["offset"]),
+        decoded(saved["head"]),
+        decoded(saved["before_offset"]),
+        LogParser(log=log, state=state),
+        [int(count) for count in saved["saved"]],
+    )
+
+
+def encoded(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decoded(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
 
 
 def read_columns(folder: Path, columns: list[array], saved: list[int]) -> None:
@@ -124,7 +179,7 @@ def read_columns(folder: Path, columns: list[array], saved: list[int]) -> None:
 
 
 def save_entry(cache_path: Path, entry: CacheEntry) -> None:
-    """Append the new values of every column to its file, then replace the pickle."""
+    """Append the new values of every column to its file, then replace the JSON."""
     folder = column_folder(cache_path)
     if not entry.saved:  # a first parse or a re-read: nothing in the folder is of use
         shutil.rmtree(folder, ignore_errors=True)
@@ -134,13 +189,12 @@ def save_entry(cache_path: Path, entry: CacheEntry) -> None:
     for index, (column, count) in enumerate(zip(columns, saved)):
         write_from(folder / str(index), column, count)
     entry.saved = [len(column) for column in columns]
-    state = dataclasses.replace(entry, parser=entry.parser.without_columns())
-    atomic_write(cache_path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    atomic_write(cache_path, json.dumps(entry_to_json(entry)))
 
 
 def write_from(path: Path, column: array, count: int) -> None:
     """Write the values of `column` after the first `count` at their place in the file, and
-    cut the file there (whatever followed belonged to no saved pickle)."""
+    cut the file there (whatever followed belonged to no saved JSON)."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         new, position = memoryview(column).cast("B")[count * column.itemsize :], count * column.itemsize

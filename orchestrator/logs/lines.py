@@ -1,9 +1,9 @@
-"""The line shapes Darknet forks print during training, one pattern per printf.
+"""The lines every fork may print besides its iteration line (`formats`), one pattern each.
 
 Only lines that carry data get a pattern; the parser chooses which pattern to try from the
 line's first byte, so uninteresting lines (`Loaded:`, layer tables, progress counters) never
-meet a regular expression. The two lines that fill a pjreddie log also have their printf
-format spelled out (`*_PRINTF`), so that `regular` can read them in bulk without any pattern.
+meet a regular expression. The region line that fills a pjreddie log also has its printf
+format spelled out (`REGION_V3_PRINTF`), so that `regular` can read it in bulk.
 """
 
 from __future__ import annotations
@@ -11,53 +11,11 @@ from __future__ import annotations
 import re
 
 NUMBER = rb"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-
-#: pjreddie, g-darknet and AlexeyAB:
-#: `N: loss, avg avg, rate rate, s seconds, K images` (AlexeyAB: `avg loss`, `, H hours left`).
-ITERATION = re.compile(
-    rb"\s*(\d+): *("
-    + NUMBER
-    + rb"), *("
-    + NUMBER
-    + rb") avg( loss)?, *("
-    + NUMBER
-    + rb") rate, *("
-    + NUMBER
-    + rb") seconds, *(\d+) images(?:, *("
-    + NUMBER
-    + rb") hours left)?"
-)
+#: Field kinds of a printf format: `%d` and `%f` (read in bulk by `swar`).
+INT, FIXED = "%d", "%f"
 
 #: Start-up banner printed by every fork when darknet (re)starts: marks a resumed run.
 BANNER = b"Learning Rate:"
-
-#: Field kinds of a printf format: `%d` and `%f` (see `swar`).
-INT, FIXED = "%d", "%f"
-#: pjreddie's iteration line as literal text between named fields (series columns): exactly
-#: what ITERATION accepts from pjreddie, with the spacing its printf produces.
-ITERATION_PRINTF = (
-    b"",
-    ("iteration", INT),
-    b": ",
-    ("loss", FIXED),
-    b", ",
-    ("avg_loss", FIXED),
-    b" avg, ",
-    ("rate", FIXED),
-    b" rate, ",
-    ("seconds", FIXED),
-    b" seconds, ",
-    ("images", INT),
-    b" images",
-)
-
-#: hank-ai: `N: loss=…, avg loss=…, rate=…, … milliseconds, K images, time remaining=…`;
-#: newer versions add `last=…, best=…` fields, so the fields after `avg loss` are found by name.
-HANK_ITERATION = re.compile(rb"\s*(\d+): loss=(" + NUMBER + rb"), avg loss=(" + NUMBER + rb")")
-HANK_RATE = re.compile(rb"rate=(" + NUMBER + rb")")
-HANK_MILLISECONDS = re.compile(rb"(" + NUMBER + rb") milliseconds")
-HANK_IMAGES = re.compile(rb"(\d+) images")
-HANK_REMAINING = re.compile(rb"time remaining=(" + NUMBER + rb") (second|minute|hour|day)")
 
 #: pjreddie YOLOv3: `Region 82 Avg IOU: …, Class: …, Obj: …, No Obj: …, .5R: …, .75R: …,  count: N`.
 REGION_V3 = re.compile(

@@ -9,7 +9,6 @@ log grows.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import math
 from array import array
@@ -33,7 +32,7 @@ def new_series() -> dict[str, array]:
 def new_region_layer() -> dict[str, array]:
     """Empty columns for one region/yolo layer: the iteration plus every statistic (single
     precision: Darknet prints 6 decimals, and a long log has millions of these)."""
-    layer = {"iteration": array("q")}
+    layer: dict[str, array] = {"iteration": array("q")}
     layer.update({name: array("f") for name in REGION_STATS})
     return layer
 
@@ -52,7 +51,7 @@ class ParsedLog:
     series: dict[str, array] = field(default_factory=new_series)
     region: dict[str, dict[str, array]] = field(default_factory=dict)
     map_points: list[dict[str, Any]] = field(default_factory=list)
-    last_accuracy: dict[str, float] | None = None
+    last_accuracy: dict[str, Any] | None = None
     loss_settings: dict[str, Any] | None = None
     restarts: list[dict[str, Any]] = field(default_factory=list)
     gaps: list[dict[str, Any]] = field(default_factory=list)
@@ -71,16 +70,8 @@ class ParsedLog:
         at its end as layers appear, so the cache can keep one growing file per column."""
         return [*self.series.values(), *(column for layer in self.region.values() for column in layer.values())]
 
-    def without_columns(self) -> ParsedLog:
-        """A copy with empty columns of the same names and types: what the cache pickles."""
-        return dataclasses.replace(
-            self,
-            series=empty_like(self.series),
-            region={layer: empty_like(columns) for layer, columns in self.region.items()},
-        )
-
     def summary(self) -> dict[str, Any]:
-        """The JSON summary `orch log --json` prints (issue 6, item 3)."""
+        """The JSON summary `orch log --json` prints."""
         return {
             "format": self.format,
             "iterations": self.iterations,
@@ -105,10 +96,6 @@ class ParsedLog:
         writer.writerow(SERIES_COLUMNS)
         writer.writerows(zip(*(self.series[name] for name in SERIES_COLUMNS)))
         return out.getvalue()
-
-
-def empty_like(columns: dict[str, array]) -> dict[str, array]:
-    return {name: array(column.typecode) for name, column in columns.items()}
 
 
 def json_safe(row: dict[str, float | int]) -> dict[str, float | int | None]:

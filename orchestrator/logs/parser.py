@@ -3,8 +3,9 @@
 The parser is fed whole lines in big byte chunks (`feed`) and keeps between chunks only what
 a line can depend on: region statistics printed before the iteration line they belong to,
 per-class APs printed before their mAP line, and the last iteration (restarts, gaps). That
-state is small and picklable, which is what makes the incremental cache exact: parsing a log
-in one go or in any number of appended pieces gives the same result.
+state is an explicit record (`ParserState`, plain values) that the incremental cache saves as
+JSON, which is what makes it exact: parsing a log in one go or in any number of appended
+pieces gives the same result.
 
 Speed comes from array operations: `regular` recognises and reads the region and iteration
 lines of pjreddie's printf for a whole chunk at once, failures are found with `bytes.find`
@@ -17,14 +18,17 @@ against.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
+from array import array
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from orchestrator.darknet import forks
 from orchestrator.logs import lines as L
+from orchestrator.logs.formats import Iteration, read_iteration
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog
 from orchestrator.logs.region import RegionCollector, region_rows
 from orchestrator.logs.regular import Excerpt, Rows, SortedChunk, excerpt, sort_lines, worth_sorting
@@ -37,43 +41,42 @@ DIGITS = b"0123456789"
 SLOW_SHARE = 8
 #: Layer key for YOLOv2 region lines, which do not name their layer.
 UNNAMED_LAYER = "region"
-#: hank-ai prints `time remaining=7 seconds`, or minutes, hours, days.
-HOURS_PER = {b"second": 1 / 3600, b"minute": 1 / 60, b"hour": 1.0, b"day": 24.0}
+
+
+@dataclass
+class ParserState:
+    """What a line can depend on from earlier chunks, besides the log read so far.
+
+    `waiting_regions`: per layer, raw region rows (`region.WIDTH` doubles each) printed after
+    the last iteration line, which belong to the next one.
+    """
+
+    banner_seen: bool = False
+    in_nan_streak: bool = False
+    pending_class_ap: dict[str, float] = field(default_factory=dict)
+    waiting_regions: dict[str, array] = field(default_factory=dict)
 
 
 class LogParser:
     """Feed it a log's bytes in order (whole lines), then read `result()`."""
 
-    def __init__(self, bulk: bool = True) -> None:
-        """`bulk=False` parses every line with its regular expression (the reference)."""
-        self.log = ParsedLog()
+    def __init__(self, bulk: bool = True, log: ParsedLog | None = None, state: ParserState | None = None) -> None:
+        """`bulk=False` parses every line with its regular expression (the reference); `log`
+        and `state` resume a parse saved by the cache."""
+        self.log = ParsedLog() if log is None else log
+        state = ParserState() if state is None else state
         self._bulk = bulk
-        self._region = RegionCollector()
-        self._pending_class_ap: dict[str, float] = {}
-        self._banner_seen = False
-        self._in_nan_streak = False
-        self._set_handlers()
-
-    # -- pickling: the handler table holds bound methods, rebuilt rather than stored ----------
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        del state["_handlers"], state["_handled"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._set_handlers()
-
-    def _set_handlers(self) -> None:
+        self._region = RegionCollector(state.waiting_regions)
+        self._pending_class_ap = state.pending_class_ap
+        self._banner_seen = state.banner_seen
+        self._in_nan_streak = state.in_nan_streak
         self._handlers: dict[bytes, Callable[[bytes, int], None]] = self._handler_table()
         self._handled = np.zeros(256, dtype=bool)
         self._handled[[first[0] for first in self._handlers]] = True
 
-    def without_columns(self) -> LogParser:
-        """A copy sharing all state but the log's columns, which the cache saves apart."""
-        clone = copy.copy(self)
-        clone.log = self.log.without_columns()
-        return clone
+    def state(self) -> ParserState:
+        """The state to resume from between two feeds (see `__init__`)."""
+        return ParserState(self._banner_seen, self._in_nan_streak, self._pending_class_ap, self._region.waiting())
 
     def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
         """First byte of a line -> the only handler that can make sense of it."""
@@ -208,77 +211,33 @@ class LogParser:
             self._last_accuracy_line(line, number)
 
     def _iteration_line(self, line: bytes, number: int) -> None:
-        match = L.ITERATION.match(line)
-        if match is not None:
-            iteration, loss, avg, alexeyab, rate, seconds, images, hours = match.groups()
-            self._set_format("alexeyab" if alexeyab else "pjreddie")
-            self._add_iteration(
-                number,
-                int(iteration),
-                float(loss),
-                float(avg),
-                float(rate),
-                float(seconds),
-                int(images),
-                optional(hours),
-            )
-            return
-        match = L.HANK_ITERATION.match(line)
-        if match is not None:
-            self._set_format("hank-ai")
-            rate = L.HANK_RATE.search(line, match.end())
-            millis = L.HANK_MILLISECONDS.search(line, match.end())
-            images = L.HANK_IMAGES.search(line, match.end())
-            remaining = L.HANK_REMAINING.search(line, match.end())
-            self._add_iteration(
-                number,
-                int(match[1]),
-                float(match[2]),
-                float(match[3]),
-                float(rate[1]) if rate else NAN,
-                float(millis[1]) / 1000 if millis else NAN,
-                int(images[1]) if images else -1,
-                float(remaining[1]) * HOURS_PER[remaining[2]] if remaining else NAN,
-            )
+        found = read_iteration(line)
+        if found is not None:
+            log_format, fields = found
+            self._set_format(log_format.name)
+            self._add_iteration(number, fields)
 
     def _set_format(self, name: str) -> None:
         """The first iteration line names the fork; g-darknet prints pjreddie's iteration
         line, so its `v3 (…)` lines (seen before or after) tell it apart."""
         if self.log.format == "unknown":
-            self.log.format = "g-darknet" if name == "pjreddie" and self.log.loss_settings else name
+            pjreddie_line = name == forks.PJREDDIE.log_format
+            self.log.format = forks.G_DARKNET.name if pjreddie_line and self.log.loss_settings else name
 
-    def _add_iteration(
-        self,
-        number: int,
-        iteration: int,
-        loss: float,
-        avg: float,
-        rate: float,
-        seconds: float,
-        images: int,
-        hours_left: float,
-    ) -> None:
+    def _add_iteration(self, number: int, fields: Iteration) -> None:
         series = self.log.series
         if series["iteration"]:
-            self._note_discontinuity(number, iteration, series["iteration"][-1])
+            self._note_discontinuity(number, fields.iteration, series["iteration"][-1])
         self._banner_seen = False
-        self._note_nan(number, iteration, loss, avg)
-        for name, value in (
-            ("iteration", iteration),
-            ("loss", loss),
-            ("avg_loss", avg),
-            ("rate", rate),
-            ("seconds", seconds),
-            ("images", images),
-            ("hours_left", hours_left),
-        ):
+        self._note_nan(number, fields.iteration, fields.loss, fields.avg_loss)
+        for name, value in zip(Iteration._fields, fields):
             series[name].append(value)
         self._region.attribute(len(series["iteration"]) - 1)
 
     def _add_iterations(self, numbers: np.ndarray, columns: dict[str, np.ndarray]) -> None:
         """pjreddie iteration lines read in bulk: `_add_iteration`'s bookkeeping, with the
         rare events (restarts, gaps, NaN streaks) found on arrays and noted one by one."""
-        self._set_format("pjreddie")
+        self._set_format(forks.PJREDDIE.log_format)
         series = self.log.series
         iterations, numbers = columns["iteration"].tolist(), numbers.tolist()
         if series["iteration"]:
@@ -343,8 +302,8 @@ class LogParser:
         (loss_kind, normalizer, layer, iou, overlap_name, overlap, cls, obj, noobj, r50, r75, count) = match.groups()
         if self.log.loss_settings is None:
             self.log.loss_settings = loss_settings(loss_kind, normalizer)
-            if self.log.format == "pjreddie":
-                self.log.format = "g-darknet"
+            if self.log.format == forks.PJREDDIE.name:
+                self.log.format = forks.G_DARKNET.name
         overlaps = dict.fromkeys(("giou", "ciou", "diou"), NAN)
         if overlap_name:
             overlaps[overlap_name.decode().lower()] = float(overlap)

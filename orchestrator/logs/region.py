@@ -20,9 +20,16 @@ WIDTH = len(REGION_STATS)
 class RegionCollector:
     """Queues raw rows per layer and folds them into per-iteration means."""
 
-    def __init__(self) -> None:
+    def __init__(self, waiting: dict[str, array] | None = None) -> None:
+        """`waiting`: rows queued before their iteration line, as `waiting()` gave them."""
         self._rows: dict[str, array] = {}  # layer -> flat raw rows (WIDTH doubles each)
         self._owners: dict[str, array] = {}  # layer -> series row of each attributed row
+        for layer, rows in (waiting or {}).items():
+            self._layer(layer).extend(rows)
+
+    def waiting(self) -> dict[str, array]:
+        """The rows not attributed to an iteration line yet (all of them after `fold_into`)."""
+        return {layer: rows[len(self._owners[layer]) * WIDTH :] for layer, rows in self._rows.items()}
 
     def add(self, layer: str, row: tuple[float, ...]) -> None:
         self._layer(layer).extend(row)

@@ -1,7 +1,7 @@
 """The two lines that fill a pjreddie log, recognised and read in bulk.
 
 A YOLOv3 pjreddie log is one `Region …` line per layer and subdivision plus one `N: loss, …`
-line per iteration, each from a fixed printf (`lines.REGION_V3_PRINTF`, `ITERATION_PRINTF`).
+line per iteration, each from a fixed printf (`lines.REGION_V3_PRINTF`, `formats.PJREDDIE_PRINTF`).
 A chunk's lines are sorted out with array operations on the positions of its commas and
 newlines: a line is *regular* when every literal byte of its format is in place and every field
 parses (`swar`), and its values are then read together with those of all other regular lines.
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from orchestrator.logs import lines as L
-from orchestrator.logs.swar import Windows, digit_run, fixed_point, integers, matches, word
+from orchestrator.logs.formats import PJREDDIE_PRINTF
+from orchestrator.logs.swar import Earlier, Windows, digit_run, fixed_point, integers, matches, word
 
 COMMA, NEWLINE, CARRIAGE_RETURN = ord(","), ord("\n"), ord("\r")
 DIGITS = np.arange(ord("0"), ord("9") + 1)
@@ -124,7 +125,7 @@ def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
         Windows(data), starts, ends, buffer[starts], newline_marks - comma_marks, comma_marks, marks, readable
     )
     region = read_regular(L.REGION_V3_PRINTF, lines)
-    iterations = read_regular(L.ITERATION_PRINTF, lines)
+    iterations = read_regular(PJREDDIE_PRINTF, lines)
     slow = handled[lines.first_bytes] & ~inert(lines) | with_return
     slow[region.lines] = False
     slow[iterations.lines] = False
@@ -143,6 +144,11 @@ def inert(lines: Lines) -> np.ndarray:
     not_banner = np.zeros(len(lines.starts), dtype=bool)
     not_banner[maybe_banner] = ~matches(lines.windows.at(lines.starts[maybe_banner]), 0, BANNER_START)
     return no_comma | not_banner
+
+
+def earlier_words(windows: Windows, ends: np.ndarray) -> Earlier:
+    """For a subset of the tokens ending at `ends`, the word 8 bytes before each end."""
+    return lambda subset: word(windows.at(ends[subset] - 16), 0)
 
 
 def read_regular(printf: tuple, lines: Lines) -> Rows:
@@ -171,9 +177,7 @@ def read_regular(printf: tuple, lines: Lines) -> Rows:
             raise ValueError(f"no way to find {literal!r} in a line")
         windows = lines.windows.at(at - 8)
         fits &= (at > field_start) & matches(windows, 8, literal)
-        values[name], parsed = PARSE[kind](
-            word(windows, 0), at - field_start, lambda subset, at=at: word(lines.windows.at(at[subset] - 16), 0)
-        )
+        values[name], parsed = PARSE[kind](word(windows, 0), at - field_start, earlier_words(lines.windows, at))
         fits &= parsed
         field_start = at + len(literal)
     if fits.all():

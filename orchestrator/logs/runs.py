@@ -53,7 +53,7 @@ def submitted_log_names(submissions: Sequence[dict]) -> list[str]:
 
 
 def cache_path(workspace: Any, run: str, log: Path) -> Path:
-    return workspace.results_dir(run) / CACHE_FOLDER / f"{log.name}.pickle"
+    return workspace.results_dir(run) / CACHE_FOLDER / f"{log.name}.json"
 
 
 def parse_run(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> ParsedLog | None:
@@ -95,13 +95,13 @@ def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:
             target = merged.region.setdefault(layer, new_region_layer())
             for column, values in columns.items():
                 target[column].extend(values)
-        for events, target in (
+        for events, merged_events in (
             (log.restarts, merged.restarts),
             (log.gaps, merged.gaps),
             (log.errors, merged.errors),
             (log.map_points, merged.map_points),
         ):
-            target.extend({**event, "file": name} for event in events)
+            merged_events.extend({**event, "file": name} for event in events)
         merged.last_accuracy = log.last_accuracy or merged.last_accuracy
         merged.loss_settings = merged.loss_settings or log.loss_settings
     return merged

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conftest import REFDATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -53,7 +55,7 @@ def canonical(log: ParsedLog) -> str:
 def test_random_appends_equal_full_parse(tmp_path_factory, choices, cuts):
     folder = tmp_path_factory.mktemp("inc")
     data = sample_log(choices)
-    log_path, cache = folder / "1.log", folder / "cache.pickle"
+    log_path, cache = folder / "1.log", folder / "cache.json"
     log_path.write_bytes(b"")
     written = 0
     for cut in sorted(int(c * len(data)) for c in cuts) + [len(data)]:
@@ -67,7 +69,7 @@ def test_cache_reads_only_new_bytes(tmp_path, monkeypatch):
     from orchestrator.logs import cache as cache_module
 
     real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
-    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(real[:1_000_000])
     parse_file(log_path, cache)
     fed: list[int] = []
@@ -83,7 +85,7 @@ def test_cache_reads_only_new_bytes(tmp_path, monkeypatch):
 
 def test_truncated_or_replaced_log_is_reread(tmp_path):
     real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
-    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(real)
     assert parse_file(log_path, cache).iterations == 6000
     log_path.write_bytes(real[:50_000])  # truncated
@@ -98,7 +100,7 @@ def test_append_writes_only_the_new_values(tmp_path, monkeypatch):
 
     real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
     cut = real.index(b"\n", 2_000_000) + 1
-    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(real[:cut])
     parse_file(log_path, cache)
     written: list[int] = []
@@ -108,17 +110,17 @@ def test_append_writes_only_the_new_values(tmp_path, monkeypatch):
     )
     log_path.write_bytes(real)
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
-    saved = sum(f.stat().st_size for f in (tmp_path / "c.pickle.columns").iterdir())
+    saved = sum(f.stat().st_size for f in (tmp_path / "c.json.columns").iterdir())
     assert 0 < sum(written) < 0.25 * saved  # the last 1200 iterations of 6000
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
 
 
 def test_short_or_missing_column_files_cost_a_reread(tmp_path):
     real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()[:300_000]
-    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(real)
     parse_file(log_path, cache)
-    columns = tmp_path / "c.pickle.columns"
+    columns = tmp_path / "c.json.columns"
     (columns / "3").write_bytes(b"\0" * 8)  # short
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
     with open(columns / "0", "ab") as handle:  # longer: only the saved part
@@ -130,7 +132,20 @@ def test_short_or_missing_column_files_cost_a_reread(tmp_path):
 
 
 def test_damaged_cache_costs_a_reread(tmp_path):
-    log_path, cache = tmp_path / "7.log", tmp_path / "c.pickle"
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(b"1: 1.0, 1.0 avg, 0.1 rate, 1.0 seconds, 64 images\n")
-    cache.write_bytes(b"not a pickle")
+    cache.write_bytes(b"not json")
     assert parse_file(log_path, cache).iterations == 1
+
+
+def test_cache_is_plain_json_and_a_planted_pickle_runs_nothing(tmp_path):
+    """The cache holds values, not objects: a pickle put in its place (here one that would
+    create a file when unpickled) is an unreadable cache, re-read from the log."""
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
+    log_path.write_bytes(b"1: 1.0, 1.0 avg, 0.1 rate, 1.0 seconds, 64 images\n")
+    parse_file(log_path, cache)
+    assert json.loads(cache.read_text())["offset"] == log_path.stat().st_size
+    planted = tmp_path / "planted"
+    cache.write_bytes(b"cos\nsystem\n(S'touch %s'\ntR." % str(planted).encode())
+    assert parse_file(log_path, cache).iterations == 1
+    assert not planted.exists()

@@ -40,10 +40,10 @@ def test_jobs_merged_in_mtime_order_with_restart_and_progress(tmp_path):
         "errors": 0,
     }
     assert sorted(p.name for p in (ws.results_dir("r1") / "logcache").iterdir()) == [
-        "100.log.pickle",
-        "100.log.pickle.columns",
-        "200.log.pickle",
-        "200.log.pickle.columns",
+        "100.log.json",
+        "100.log.json.columns",
+        "200.log.json",
+        "200.log.json.columns",
     ]
 
 
