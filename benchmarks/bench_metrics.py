@@ -32,12 +32,8 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from metrics_reference import voc_eval_loop
 
-from orchestrator.metrics import (
-    evaluate_coco,
-    evaluate_voc,
-    read_coco_gt,
-    read_darknet_coco_json,
-)
+from orchestrator.darknet.outputs import read_darknet_coco_json
+from orchestrator.metrics import evaluate_coco, evaluate_voc, read_coco_gt
 from orchestrator.metrics.results import THRESHOLDS
 
 

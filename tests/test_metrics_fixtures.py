@@ -9,25 +9,20 @@ import pytest
 from conftest import REFDATA
 
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import read_names
+from orchestrator.darknet.outputs import read_comp4_folder, read_darknet_coco_json
 from orchestrator.metrics import (
     Detections,
     GroundTruth,
     evaluate_coco,
-    evaluate_detections,
     evaluate_voc,
-    load_ground_truth,
     read_coco_gt,
-    read_comp4_folder,
-    read_darknet_coco_json,
-    read_names,
     read_voc_annotations,
 )
-from orchestrator.metrics.readers import basecfg, darknet_image_id, darknet_label_path
 
 COCO = REFDATA / "coco"
 TOY = REFDATA / "voc" / "toy-example"
 CASE1 = REFDATA / "voc" / "test-case-1" / "test_case_1"
-VALID = REFDATA / "darknet-valid"
 COCO_STATS = [
     0.5045806987249628,
     0.6969727247299577,
@@ -151,42 +146,6 @@ def test_voc_test_case_1_needs_stable_ties(method, expected):
     assert result["metrics"]["iou"]["ap"] == pytest.approx(expected, abs=1e-10)
 
 
-def test_darknet_valid_comp4_and_json_read_the_same_detections():
-    names = [p.name[len("comp4_det_test_") : -4] for p in sorted((VALID / "comp4").glob("*.txt"))]
-    comp4 = read_comp4_folder(VALID / "comp4", names)
-    coco = read_darknet_coco_json(VALID / "coco" / "coco_results.json")
-    assert len(comp4) == len(coco) == 180
-    assert "baseball bat" in names
-    as_xywh = comp4.in_format("xywh")
-    paired = {(round(s, 6), k): b for s, k, b in zip(comp4.scores, comp4.image_keys, as_xywh)}
-    diffs = [
-        np.abs(paired[(round(s, 6), f"sample_{k:06d}")] - b).max()
-        for s, k, b in zip(coco.scores, coco.image_keys, coco.boxes)
-    ]
-    assert sum(d < 1e-4 for d in diffs) > 150 and max(diffs) <= 1.0 + 1e-4
-
-
-def test_darknet_empty_json_is_no_detection(tmp_path):
-    path = tmp_path / "coco_results.json"
-    path.write_text("\n]\n")
-    assert len(read_darknet_coco_json(path)) == 0
-
-
-def test_darknet_naming_rules():
-    assert basecfg("data/VOC/JPEGImages/2007_000027.v2.jpg") == "2007_000027"
-    assert darknet_image_id("/data/coco/images/val2014/COCO_val2014_000000000042.jpg") == 42
-    assert darknet_label_path("/d/images/raw/a.jpg") == "/d/labels/labels/a.txt"
-    assert darknet_label_path("VOC/JPEGImages/x.JPEG") == "VOC/labels/x.txt"
-
-
-@pytest.mark.parametrize("content, where", [("img 0.5 1 2 3\n", ":1"), ("ok 0.5 1 2 3 4\nimg 0.x 1 2 3 4\n", ":2")])
-def test_malformed_comp4_line_names_file_and_line(tmp_path, content, where):
-    (tmp_path / "comp4_det_test_cat.txt").write_text(content)
-    with pytest.raises(OrchError) as error:
-        read_comp4_folder(tmp_path, ["cat"])
-    assert str(error.value).endswith(f"comp4_det_test_cat.txt{where})")
-
-
 def test_invalid_json_and_unknown_images_are_errors(tmp_path):
     bad = tmp_path / "r.json"
     bad.write_text('[{"image_id": 1,')
@@ -196,26 +155,3 @@ def test_invalid_json_and_unknown_images_are_errors(tmp_path):
     bad.write_text('[{"image_id": 7, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]')
     with pytest.raises(OrchError, match="not in the ground truth"):
         evaluate_coco(gt, read_darknet_coco_json(bad))
-
-
-def test_darknet_labels_ground_truth_and_dataset_api(tmp_path, monkeypatch):
-    """GT from Darknet label files + image headers, evaluated from comp4 and from json."""
-    from PIL import Image
-
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "set" / "images").mkdir(parents=True)
-    (tmp_path / "set" / "labels").mkdir()
-    Image.new("RGB", (200, 100)).save(tmp_path / "set" / "images" / "pic_000003.jpg")
-    (tmp_path / "set" / "labels" / "pic_000003.txt").write_text("1 0.5 0.5 0.5 0.4\n")
-    (tmp_path / "valid.txt").write_text("set/images/pic_000003.jpg\n")
-    (tmp_path / "names").write_text("a\nb\n")
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "comp4_det_test_b.txt").write_text("pic_000003 0.9 51 31 151 71\n")
-    (tmp_path / "r.json").write_text('[{"image_id":3, "category_id":1, "bbox":[50, 30, 100, 40], "score":0.9}]')
-    for style in ("voc", "coco"):
-        gt = load_ground_truth(style, "valid.txt", "names")
-        assert gt.boxes.tolist() == [[50.0, 30.0, 100.0, 40.0]]
-        for output in ("out", "r.json"):
-            result = evaluate_detections(gt, output, style, "all", ("iou", "giou"))
-            assert result["metrics"]["giou"]["per_class"]["b"] == pytest.approx([1.0] * 10, abs=1e-12)
-            assert result["metrics"]["iou"]["per_class"]["a"][0] == (0.0 if style == "voc" else -1.0)

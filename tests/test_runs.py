@@ -12,7 +12,7 @@ from conftest import REPO
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
-from orchestrator.darknet.cfg import read_cfg, read_data
+from orchestrator.darknet.cfg import read_cfg
 from orchestrator.runs import RunSpec, load_manifest, new_run, save_manifest, scale_for_gpus
 from orchestrator.workspace import Workspace, init_workspace
 
@@ -104,8 +104,8 @@ def test_four_gpu_giou_run_on_voc(voc_ws: Workspace, capsys):
     for yolo in yolos:
         assert (yolo.get("iou_loss"), yolo.get("iou_normalizer"), yolo.get("cls_normalizer")) == ("giou", "0.5", "1")
         assert yolo.get("classes") == "20" and cfg.conv_before(yolo).get("filters") == "75"
-    data = read_data(voc_ws.root / "runs/r4/r4.data")
-    assert data.get("prefix") == "r4" and data.get("backup") == "backup/r4" and data.get("classes") == "20"
+    data = data_entries(voc_ws.root / "runs/r4/r4.data")
+    assert data["prefix"] == "r4" and data["backup"] == "backup/r4" and data["classes"] == "20"
     sbatch = (voc_ws.root / "batch/r4.sbatch").read_text()
     assert "#SBATCH --gres=gpu:4\n" in sbatch and "-gpus 0,1,2,3" in sbatch
     assert "#SBATCH --job-name=r4\n" in sbatch and "#SBATCH --requeue\n" in sbatch
@@ -184,7 +184,13 @@ def test_clone_with_from_keeps_parameters_and_applies_changes(voc_ws: Workspace)
     assert b.params == {**a.params, "iou_normalizer": 0.25}
     cfg = read_cfg(voc_ws.root / "runs/b/b.cfg")
     assert cfg.net.get("learning_rate") == "0.001" and cfg.net.get("momentum") == "0.95"
-    assert read_data(voc_ws.root / "runs/b/b.data").get("prefix") == "b"
+    assert data_entries(voc_ws.root / "runs/b/b.data")["prefix"] == "b"
+
+
+def data_entries(path: Path) -> dict[str, str]:
+    """A .data file as darknet reads it: `key=value` lines, all whitespace removed."""
+    lines = ("".join(line.split()) for line in path.read_text().splitlines())
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 def test_hankai_keeps_the_base_rate():

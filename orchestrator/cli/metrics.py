@@ -87,7 +87,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_voc(args: argparse.Namespace) -> int:
-    from orchestrator.metrics import evaluate_voc, read_comp4_folder, read_names, read_voc_annotations
+    from orchestrator.darknet.cfg import read_names
+    from orchestrator.darknet.outputs import read_comp4_folder
+    from orchestrator.metrics import evaluate_voc, read_voc_annotations
 
     names = read_names(args.names) if args.names else None
     gt = read_voc_annotations(args.annotations, args.imageset, names)
@@ -96,14 +98,15 @@ def run_voc(args: argparse.Namespace) -> int:
 
 
 def run_coco(args: argparse.Namespace) -> int:
-    from orchestrator.metrics import evaluate_coco, read_coco_gt, read_darknet_coco_json
+    from orchestrator.darknet.outputs import read_darknet_coco_json
+    from orchestrator.metrics import evaluate_coco, read_coco_gt
 
     result = evaluate_coco(read_coco_gt(args.gt), read_darknet_coco_json(args.dt), metrics=METRIC_CHOICES[args.metric])
     return show(result, args.json)
 
 
 def run_darknet(args: argparse.Namespace) -> int:
-    from orchestrator.metrics import evaluate_detections, load_ground_truth
+    from orchestrator.darknet.validation import evaluate_detections, load_ground_truth
 
     gt = load_ground_truth(args.style, args.valid, args.names)
     result = evaluate_detections(gt, args.detections, args.style, args.ap, METRIC_CHOICES[args.metric])

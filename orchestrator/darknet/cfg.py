@@ -1,6 +1,7 @@
-"""Darknet `.cfg` and `.data` files: parsed structurally, edited by key, written back verbatim.
+"""Darknet `.cfg` files parsed structurally, edited by key, written back verbatim; `.data` and
+`.names` files; basecfg().
 
-Darknet reads both formats line by line, removing ALL whitespace from a line, skipping lines
+Darknet reads cfg and .data files line by line, removing ALL whitespace from a line, skipping lines
 that start with `#` or `;`, opening a section on `[name]` and otherwise splitting `key=value`
 at the first `=`. We follow the same rules but keep every original line, so a file whose keys
 were not touched is written back byte for byte and an edited one differs only on edited lines.
@@ -9,9 +10,11 @@ Repeated sections (`[convolutional]` ×75) stay separate objects in file order.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import overload
 
 from orchestrator.base.errors import OrchError
 
@@ -39,9 +42,15 @@ class Line:
 
 @dataclass
 class KeyValues:
-    """An ordered run of lines holding `key=value` entries (a cfg section or a whole .data)."""
+    """An ordered run of lines holding `key=value` entries (the body of a cfg section)."""
 
     lines: list[Line] = field(default_factory=list)
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str) -> str: ...
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The value darknet would use: the FIRST occurrence of the key."""
@@ -159,17 +168,8 @@ def parse_cfg(text: str, where: str = "<cfg>") -> CfgFile:
     return CfgFile(preamble, sections)
 
 
-def parse_data(text: str, where: str = "<data>") -> KeyValues:
-    """Parse a darknet `.data` file (`key = value` lines and `#` comments)."""
-    return KeyValues([_split_entry(raw, where, n) for n, raw in enumerate(text.splitlines(keepends=True), 1)])
-
-
 def read_cfg(path: Path) -> CfgFile:
     return parse_cfg(_read_text(path, "cfg"), str(path))
-
-
-def read_data(path: Path) -> KeyValues:
-    return parse_data(_read_text(path, ".data file"), str(path))
 
 
 def render_data(values: dict[str, object]) -> str:
@@ -177,7 +177,7 @@ def render_data(values: dict[str, object]) -> str:
     return "".join(f"{key} = {format_value(value)}\n" for key, value in values.items())
 
 
-def read_names(path: str | Path) -> list[str]:
+def read_names(path: str | os.PathLike) -> list[str]:
     """A `.names` file: one class name a line (names may hold spaces; blank lines skipped)."""
     names = [line.strip() for line in _read_text(Path(path), ".names file").splitlines() if line.strip()]
     if not names:

@@ -1,6 +1,9 @@
-"""Detecting truncated weights files before darknet reads them.
+"""Darknet's weights files: how they are named, and how big a complete one is.
 
-Darknet `fread`s the parameters without checking how many it got: a weights file cut short
+Names: darknet saves `<base>_<iteration>.weights` every so often, `<base>_final.weights` at
+the end and overwrites `<base>.backup` as it goes, where `<base>` is basecfg() of the cfg.
+
+Size: darknet `fread`s the parameters without checking how many it got: a weights file cut short
 (a copy interrupted, a disk full during training) loads without complaint, the missing
 parameters keep their random initialisation, and `detector valid` happily writes garbage
 detections. The file size is the only honest signal, so it is compared with the size the cfg
@@ -9,14 +12,41 @@ implies: a header, then per layer the float32 parameters darknet writes.
 
 from __future__ import annotations
 
+import re
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.darknet.cfg import CfgFile, read_cfg
 
+FINAL = "final"
 FLOAT_BYTES = 4
 # Layers without parameters that keep their input's channel count.
 PASS_THROUGH = {"maxpool", "avgpool", "upsample", "dropout", "yolo", "region", "softmax", "cost", "shortcut"}
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What a weights file name says: the iteration it was saved at, or `final` (None)."""
+
+    iteration: int | None
+
+    @property
+    def final(self) -> bool:
+        return self.iteration is None
+
+
+def weights_pattern(base: str) -> re.Pattern[str]:
+    """`<base>_<iteration>.weights` or `<base>_final.weights` (not `<base>.backup`)."""
+    return re.compile(re.escape(base) + rf"_(\d+|{FINAL})\.weights")
+
+
+def checkpoint_of(name: str, base: str) -> Checkpoint | None:
+    """The checkpoint a file name stands for, or None when darknet did not name it so."""
+    match = weights_pattern(base).fullmatch(name)
+    if match is None:
+        return None
+    return Checkpoint(None if match.group(1) == FINAL else int(match.group(1)))
 
 
 def weights_header_bytes(path: Path) -> int | None:

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.outputs import COCO_RESULTS, COMP4_PREFIX, comp4_path, output_files
 
 LOG_TAIL_LINES = 20
 KILL_GRACE_SECONDS = 3.0
-COCO_OUTPUT = "coco_results.json"
-VOC_PREFIX = "comp4_det_test_"
 
 ProgressCallback = Callable[[int], None]
 
@@ -188,21 +187,21 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str | None:
 
 def clear_outputs(folder: Path) -> None:
     """Remove what an earlier, interrupted attempt wrote, so existence checks mean this run."""
-    for path in [folder / COCO_OUTPUT, *folder.glob(f"{VOC_PREFIX}*.txt")]:
+    for path in output_files(folder):
         path.unlink(missing_ok=True)
 
 
 def check_outputs(folder: Path, style: str, class_names: list[str], log: Path) -> Path:
     """What the metrics engine reads (comp4 folder or coco json), after checking darknet wrote it."""
     if style == "coco":
-        output = folder / COCO_OUTPUT
+        output = folder / COCO_RESULTS
         if not output.is_file() or output.stat().st_size == 0:
-            raise EvaluationFailed(f"darknet wrote no {COCO_OUTPUT}", log_tail(log))
+            raise EvaluationFailed(f"darknet wrote no {COCO_RESULTS}", log_tail(log))
         return output
-    missing = [name for name in class_names if not (folder / f"{VOC_PREFIX}{name}.txt").is_file()]
+    missing = [name for name in class_names if not comp4_path(folder, name).is_file()]
     if missing:
         raise EvaluationFailed(
-            f"darknet wrote no {VOC_PREFIX}<class>.txt for {len(missing)} of "
+            f"darknet wrote no {COMP4_PREFIX}<class>.txt for {len(missing)} of "
             f"{len(class_names)} classes (e.g. {missing[0]!r})",
             log_tail(log),
         )

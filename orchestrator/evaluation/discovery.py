@@ -1,19 +1,18 @@
-"""Finding the weights files of a run that are ready to be evaluated (SPEC §3, §6).
+"""Finding the weights files of a run that are ready to be evaluated.
 
-Darknet names checkpoints `<base>_<iteration>.weights` and `<base>_final.weights`, overwrites
-`<base>.backup` (never evaluated: it changes under our feet), and g-darknet puts them one folder
-deeper in `<backup>/<prefix>/`. A file modified within `settle_seconds` may still be being
+Only darknet's checkpoints count (`darknet.weights.checkpoint_of`): never `<base>.backup`, which
+changes under our feet. g-darknet puts them one folder deeper in `<backup>/<prefix>/`. A file modified within `settle_seconds` may still be being
 written, so it is left for the next pass instead of feeding darknet half a file.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.darknet.weights import checkpoint_of
 from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace
 
@@ -38,10 +37,6 @@ class WeightsFile:
         return (self.path, self.size, self.mtime)
 
 
-def weights_pattern(base: str) -> re.Pattern[str]:
-    return re.compile(re.escape(base) + r"_(\d+|final)\.weights")
-
-
 def weights_folders(ws: Workspace, manifest: RunManifest) -> list[Path]:
     """Where the run's checkpoints can be: its backup folder and g-darknet's `<prefix>/` in it."""
     backup = ws.root / manifest.files.get("backup", ws.relative(ws.backup_dir(manifest.name)))
@@ -57,24 +52,23 @@ def discover_weights(
     newest-to-oldest so that a backlog fills in from the recent end.
     """
     now = time.time() if now is None else now
-    pattern = weights_pattern(manifest.files["weights_base"])
+    base = manifest.files["weights_base"]
     found: list[WeightsFile] = []
     for folder in weights_folders(ws, manifest):
         relative_folder = ws.relative(folder)  # once per folder, not once per file
         for entry in _scan(folder):
-            match = pattern.fullmatch(entry.name)
-            if not match or not entry.is_file():
+            checkpoint = checkpoint_of(entry.name, base)
+            if checkpoint is None or not entry.is_file():
                 continue
             stat = entry.stat()
-            final = match.group(1) == "final"
-            iteration = manifest.max_batches if final else int(match.group(1))
+            iteration = manifest.max_batches if checkpoint.iteration is None else checkpoint.iteration
             if iteration < min_weight_id or now - stat.st_mtime < settle_seconds:
                 continue
             found.append(
                 WeightsFile(
                     path=f"{relative_folder}/{entry.name}",
                     iteration=iteration,
-                    final=final,
+                    final=checkpoint.final,
                     size=stat.st_size,
                     mtime=stat.st_mtime,
                 )

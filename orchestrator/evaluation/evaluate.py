@@ -21,6 +21,7 @@ from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import render_data
+from orchestrator.darknet.validation import evaluate_detections, load_ground_truth
 from orchestrator.darknet.weights import truncation
 from orchestrator.evaluation.darknet_valid import (
     EvaluationFailed,
@@ -32,7 +33,6 @@ from orchestrator.evaluation.darknet_valid import (
 )
 from orchestrator.evaluation.discovery import WeightsFile
 from orchestrator.evaluation.progress import count_images
-from orchestrator.metrics import evaluate_detections, load_ground_truth
 from orchestrator.metrics.boxes import GroundTruth
 from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import basecfg
-from orchestrator.evaluation.discovery import weights_pattern
+from orchestrator.darknet.weights import weights_pattern
 from orchestrator.executors.base import Job
 from orchestrator.runs import RunManifest, render_sbatch, render_warmup_cfg, warmup_cfg_path
 from orchestrator.workspace import Workspace

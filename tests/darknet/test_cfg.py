@@ -6,7 +6,7 @@ import pytest
 from conftest import REPO
 
 from orchestrator.base.errors import OrchError
-from orchestrator.darknet.cfg import basecfg, format_value, parse_cfg, parse_data, read_cfg
+from orchestrator.darknet.cfg import basecfg, format_value, parse_cfg, read_cfg, render_data
 
 CFGS = sorted((REPO / "cfg_templates").glob("*.cfg")) + sorted(Path("/usr/share/darknet/cfg").glob("*.cfg"))
 
@@ -60,11 +60,9 @@ def test_malformed_cfg_names_the_line(text, message):
         parse_cfg(text, "x.cfg")
 
 
-def test_data_file_round_trip_and_lookup():
-    text = "classes= 20\ntrain  = /data/train.txt\n# comment\nnames = data/voc.names\nbackup = backup\n"
-    data = parse_data(text)
-    assert "".join(line.raw for line in data.lines) == text
-    assert data.get("classes") == "20" and data.get("names") == "data/voc.names"
+def test_data_file_lists_its_entries_in_order_as_darknet_reads_them():
+    text = render_data({"classes": 20, "valid": "data/valid.txt", "names": "data/voc.names", "eval": "coco"})
+    assert text == "classes = 20\nvalid = data/valid.txt\nnames = data/voc.names\neval = coco\n"
 
 
 @pytest.mark.parametrize(
@@ -75,6 +73,14 @@ def test_values_are_written_as_cfgs_spell_them(value, text):
     assert format_value(value) == text
 
 
-@pytest.mark.parametrize("cfg, base", [("runs/r4/r4.cfg", "r4"), ("yolov3.coco.cfg", "yolov3"), ("a", "a")])
+@pytest.mark.parametrize(
+    "cfg, base",
+    [
+        ("runs/r4/r4.cfg", "r4"),
+        ("yolov3.coco.cfg", "yolov3"),
+        ("a", "a"),
+        ("VOC/JPEGImages/2007_000027.v2.jpg", "2007_000027"),
+    ],
+)
 def test_basecfg_cuts_at_the_first_dot(cfg, base):
     assert basecfg(cfg) == base

@@ -1,4 +1,5 @@
-"""Truncated weights are caught from the cfg's parameter count (darknet itself reads garbage)."""
+"""Weights files: checkpoint names as darknet writes them; truncated files caught from the cfg's
+parameter count (darknet itself reads garbage)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from conftest import REPO
 
 from orchestrator.darknet.cfg import read_cfg
-from orchestrator.darknet.weights import parameter_count, truncation
+from orchestrator.darknet.weights import Checkpoint, checkpoint_of, parameter_count, truncation
 
 DEBIAN_CFGS = Path("/usr/share/darknet/cfg")
 
@@ -37,3 +38,22 @@ def test_a_weights_file_cut_short_is_truncated_and_a_whole_one_is_not(tmp_path):
     assert "truncated" in truncation(weights, cfg)
     weights.write_bytes(whole[:8])
     assert "header" in truncation(weights, cfg)
+
+
+@pytest.mark.parametrize(
+    "name, checkpoint",
+    [
+        ("yolo.v2_100.weights", Checkpoint(100)),
+        ("yolo.v2_final.weights", Checkpoint(None)),
+        ("yolo.v2.backup", None),  # overwritten while training: not a checkpoint
+        ("yolo.v2_100.weights.tmp", None),
+        ("yolo.v2_last.weights", None),
+        ("yoloXv2_100.weights", None),  # the base is matched literally, not as a regex
+    ],
+)
+def test_checkpoint_names_as_darknet_writes_them(name, checkpoint):
+    assert checkpoint_of(name, "yolo.v2") == checkpoint
+
+
+def test_final_is_the_checkpoint_without_iteration():
+    assert Checkpoint(None).final and not Checkpoint(100).final

@@ -1,7 +1,11 @@
-"""A dataset's ground truth loaded once, then many detection outputs evaluated against it.
+"""A darknet validation set: its ground truth loaded once, then each `detector valid` output
+scored against it.
 
-This is what ongoing evaluation uses: each checkpoint's `darknet detector valid` output is a
-comp4 folder or a coco_results.json, always against the same validation set.
+This is what ongoing evaluation uses: every checkpoint's output is a comp4 folder or a
+coco_results.json, always of the images of one valid list. Ground truth comes from darknet's
+label files, a VOC XML folder or a COCO json; whatever its source, its images get the two
+keys darknet's outputs use (basecfg() of the path for comp4, get_coco_image_id() for the
+json) and its classes the names of the .names file darknet was given.
 """
 
 from __future__ import annotations
@@ -13,18 +17,12 @@ from pathlib import Path
 from typing import Literal
 
 from orchestrator.base.errors import OrchError
-from orchestrator.darknet.cfg import read_names
+from orchestrator.darknet.cfg import basecfg, read_names
+from orchestrator.darknet.labels import read_darknet_labels
+from orchestrator.darknet.outputs import image_ids_for, read_comp4_folder, read_darknet_coco_json
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco import evaluate_coco
-from orchestrator.metrics.readers import (
-    basecfg,
-    read_coco_gt,
-    read_comp4_folder,
-    read_darknet_coco_json,
-    read_darknet_labels,
-    read_lines,
-    voc_annotations,
-)
+from orchestrator.metrics.readers import read_coco_gt, read_lines, voc_annotations
 from orchestrator.metrics.voc import evaluate_voc
 
 Style = Literal["voc", "coco"]
@@ -36,9 +34,9 @@ def load_ground_truth(
 ) -> GroundTruth:
     """Ground truth of the images in `valid_list`.
 
-    `ground_truth`: a VOC annotations folder (XML per image id = file stem of each listed
-    image), a COCO json, or None for Darknet label files. `names` is the .names file (or the
-    list of names) Darknet used, so class indices of comp4 output line up.
+    `ground_truth`: a VOC annotations folder (XML per image id = basecfg of each listed
+    image), a COCO json, or None for darknet's label files. `names` is the .names file (or the
+    list of names) darknet used, so class indices of comp4 output line up.
     """
     class_names = read_names(names) if isinstance(names, (str, os.PathLike)) else list(names)
     if style not in ("voc", "coco"):
@@ -47,17 +45,15 @@ def load_ground_truth(
         return read_darknet_labels(valid_list, class_names)
     source = Path(ground_truth)
     if source.is_dir():
-        return voc_annotations(source, image_names(valid_list), class_names)
+        paths = read_lines(valid_list)
+        gt = voc_annotations(source, [basecfg(path) for path in paths], class_names)
+        return replace(gt, image_ids=image_ids_for(paths))
     return with_darknet_names(read_coco_gt(source), class_names, source)
 
 
-def image_names(valid_list: PathLike) -> list[str]:
-    """The Darknet image names (file stems) of the images of a valid list, in order."""
-    return [basecfg(path) for path in read_lines(valid_list)]
-
-
 def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path) -> GroundTruth:
-    """COCO ground truth renamed with the .names Darknet used, class i <-> i-th category id.
+    """COCO ground truth keyed as darknet keys it: images by basecfg() of their file name,
+    classes by the .names darknet used (class i <-> the i-th category id).
 
     Darknet's comp4 files are named after its .names (e.g. `diningtable`), which differ from
     COCO's category names, and its coco_ids table maps class i to the i-th sorted COCO id.
@@ -67,11 +63,11 @@ def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path
             f"the names file has {len(class_names)} names but the ground truth {len(gt.class_names)} categories",
             str(source),
         )
-    return replace(gt, class_names=tuple(class_names))
+    return replace(gt, image_names=tuple(basecfg(name) for name in gt.image_names), class_names=tuple(class_names))
 
 
 def load_detections(gt: GroundTruth, results: PathLike) -> Detections:
-    """A comp4 folder or a Darknet coco_results.json, with class ids matching `gt`."""
+    """A comp4 folder or a darknet coco_results.json, with class ids matching `gt`."""
     path = Path(results)
     if path.is_dir():
         return read_comp4_folder(path, gt.class_names, gt.class_ids)
