@@ -7,7 +7,17 @@ from pathlib import Path
 from conftest import REFDATA, REPO
 
 # Folders that are not part of a clone (made by make, pip, pytest or the demo).
-NOT_IN_A_CLONE = {".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build", "demo"}
+NOT_IN_A_CLONE = {
+    ".git",
+    ".venv",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "build",
+    "demo",
+}
 # Spelled in two pieces so that this file does not match itself.
 OUTSIDE_PATHS = (b"../" + b"shared", b"shared/" + b"refdata", b"/work/" + b"shared")
 
