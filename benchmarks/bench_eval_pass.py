@@ -25,7 +25,8 @@ from conftest import make_workspace
 from orchestrator.evaluation.discovery import discover_weights
 from orchestrator.evaluation.passes import PassOptions, run_pass
 from orchestrator.evaluation.store import store_path
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.executors import new_run
+from orchestrator.runs import RunSpec
 
 
 def evaluated_record(run: str, weights, classes: int) -> dict:

@@ -19,9 +19,11 @@ from pathlib import Path
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import PassOptions, load_results, run_pass
 from orchestrator.evaluation.best import best_record
-from orchestrator.executors import collect_status, executor_named, is_active, submit_run
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.executors import JobState, current_chain, executor_named, job_states, new_run, submit_run
+from orchestrator.executors.base import COMPLETED
+from orchestrator.runs import RunSpec, load_manifest
 from orchestrator.shapes import shapes_workspace
+from orchestrator.views.status import collect_status
 from orchestrator.workspace import Workspace
 
 MARKER = ".orch-demo"
@@ -66,7 +68,7 @@ def run_demo(
     executor = executor_named(ws, ws.config.executor)
     for name in RUNS:
         record = submit_run(ws, name, executor)[-1]
-        out(f"submitted {name} with the {record['executor']} executor (job {record['job_id']})")
+        out(f"submitted {name} with the {record.executor} executor (job {record.job_id})")
     follow_training(ws, list(RUNS), out, poll_seconds)
     report = write_demo_report(ws)
     best = best_per_run(ws)
@@ -120,11 +122,11 @@ def follow_training(ws: Workspace, runs: list[str], out: Printer, poll_seconds: 
     settle_wait = ws.config.eval.settle_seconds + poll_seconds
     shown, ended = 0.0, False
     while True:
-        rows = collect_status(ws, runs)
+        states = training_states(ws, runs)
         if time.monotonic() - shown >= PROGRESS_EVERY:
-            out(progress_line(rows))
+            out(progress_line(collect_status(ws, runs)))
             shown = time.monotonic()
-        training = any(is_active(row["state"]) for row in rows)
+        training = any(state.active for chain in states.values() for state in chain)
         report = run_pass(ws, runs, options)
         for outcome in report.outcomes:
             out(outcome_line(outcome))
@@ -136,7 +138,7 @@ def follow_training(ws: Workspace, runs: list[str], out: Printer, poll_seconds: 
             ended = True
             time.sleep(settle_wait)
         else:
-            check_finished(rows)
+            check_finished(states)
             return
 
 
@@ -149,8 +151,15 @@ def outcome_line(outcome) -> str:
     return f"  evaluated {outcome.run} iteration {outcome.iteration}: {result} ({outcome.seconds:.1f} s)"
 
 
-def check_finished(rows: list[dict]) -> None:
-    failed = [row["run"] for row in rows if row["state"] not in ("COMPLETED", "exited(0)")]
+def training_states(ws: Workspace, runs: list[str]) -> dict[str, list[JobState]]:
+    """The states of each run's newest jobs (one query for all runs)."""
+    chains = {run: current_chain(load_manifest(ws, run)) for run in runs}
+    states = iter(job_states(ws, [r for chain in chains.values() for r in chain]))
+    return {run: [next(states) for _ in chain] for run, chain in chains.items()}
+
+
+def check_finished(states: dict[str, list[JobState]]) -> None:
+    failed = [run for run, chain in states.items() if not chain or any(s.state != COMPLETED for s in chain)]
     if failed:
         raise OrchError(f"training did not finish for {', '.join(failed)}: see logs/<run>/", "orch demo")
 

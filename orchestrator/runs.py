@@ -1,16 +1,16 @@
-"""Runs: building a run's `.data`, `.cfg`, `.sbatch` and `run.yaml` from a template, and reading them.
+"""Runs: building a run's `.data`, `.cfg` and `run.yaml` from a template, and reading them.
 
 A run is one training experiment. Everything that defines it (template, dataset, loss keys,
 GPU count and the learning-rate scaling applied) is recorded in `runs/<run>/run.yaml` so that
 `--from` can clone it and reports can show it. Building validates everything first and writes
-only at the end, so a rejected `orch new-run` leaves the workspace exactly as it was.
+only at the end, so a rejected `orch new-run` leaves the workspace exactly as it was. The
+training script that goes with them is the executors' (executors.render.new_run writes all).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
-import shlex
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
 from orchestrator.darknet.forks import LOSS_KEYS, fork
-from orchestrator.templates import cfg_template, fill, shipped
+from orchestrator.templates import cfg_template
 from orchestrator.workspace import Workspace, check_run_name
 
 REPRESENTATIONS = ("lin", "exp")
@@ -70,6 +70,41 @@ class Scaling:
 
 
 @dataclass
+class JobRecord:
+    """One submitted job of a run: an entry of run.yaml's `submissions`.
+
+    Executors create them (`job_id` is Slurm's job id or the local executor's job number) and
+    decide their state; `chain` numbers the submit calls of a run. The fields after `submitted`
+    belong to one executor or phase and are left out of run.yaml when unset.
+    """
+
+    executor: str
+    phase: str
+    job_id: str
+    chain: int = 0
+    gpus: int = 1
+    script: str = ""
+    submitted: str = ""
+    after: str | None = None  # Slurm: the job this one waits for (afterok)
+    warmup: int | None = None  # the warm-up phase's iterations
+    pid: int | None = None  # local: the chain's process (group) and its start time in clock ticks
+    pid_start: int | None = None
+    log: str | None = None  # local: the job's output and the file its exit status is written to
+    rc_file: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        """An entry as read from run.yaml (keys unknown to this version are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {"executor": "", "phase": "", **{k: v for k, v in data.items() if k in known}}
+        values["job_id"] = str(values["job_id"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
 class RunManifest:
     """`runs/<run>/run.yaml`: the run's parameters, files and submissions."""
 
@@ -79,12 +114,12 @@ class RunManifest:
     flavor: str
     gpus: int
     params: dict[str, Any]
-    scaling: dict[str, Any]
+    scaling: Scaling
     files: dict[str, str]
     created: str
     classes: int = 0
     max_batches: int = 0
-    submissions: list[dict[str, Any]] = field(default_factory=list)
+    submissions: list[JobRecord] = field(default_factory=list)
 
     def spec(self) -> RunSpec:
         known = {f.name for f in fields(RunSpec)}
@@ -94,6 +129,24 @@ class RunManifest:
             gpus=self.gpus,
             **{k: v for k, v in self.params.items() if k in known},
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunManifest:
+        """run.yaml's mapping (scaling and submissions as plain mappings) as typed records."""
+        return cls(
+            **{
+                **data,
+                "scaling": Scaling(**data["scaling"]),
+                "submissions": [JobRecord.from_dict(r) for r in data.get("submissions") or []],
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "submissions": [r.to_dict() for r in self.submissions]}
+
+    def job_ids(self) -> list[str]:
+        """The ids of the run's jobs in submission order (how its logs are ordered)."""
+        return [r.job_id for r in self.submissions]
 
 
 @dataclass
@@ -149,7 +202,7 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
         flavor=flavor,
         gpus=spec.gpus,
         params={k: v for k, v in asdict(spec).items() if k not in ("template", "dataset", "gpus")},
-        scaling=asdict(scaling),
+        scaling=scaling,
         files={
             "data": ws.relative(data_path),
             "cfg": ws.relative(cfg_path),
@@ -165,13 +218,12 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
     files = {
         cfg_path: cfg.render(),
         data_path: render_data(run_data(ws, name, dataset, len(class_names), flavor)),
-        ws.sbatch_path(name): render_sbatch(ws, manifest, manifest.files["cfg"], spec.gpus, "train"),
         run_dir / "run.yaml": dump_manifest(manifest),
     }
     return BuiltRun(manifest, files, _flavor_warnings(spec, flavor))
 
 
-def _previous_submissions(ws: Workspace, name: str) -> list[dict[str, Any]]:
+def _previous_submissions(ws: Workspace, name: str) -> list[JobRecord]:
     """A run rebuilt with --force keeps its job history (status and cancel still need it);
     a damaged run.yaml is what --force is there to replace."""
     if not (ws.run_dir(name) / "run.yaml").is_file():
@@ -205,12 +257,6 @@ def compose_spec(
     if missing:
         raise OrchError(f"new-run needs {' and '.join(missing)} (or --from RUN)", "new-run")
     return RunSpec(template=template, dataset=dataset).updated(settings=settings, **changes)  # type: ignore[arg-type]
-
-
-def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
-    built = build_run(ws, name, spec, force)
-    write_run(built)
-    return built
 
 
 def _check_spec(spec: RunSpec, flavor: str) -> None:
@@ -282,7 +328,7 @@ def _fit_classes(cfg: CfgFile, yolo: Section, index: int, classes: int, where: P
     if conv is None:
         raise OrchError(f"[yolo] layer {index} is not preceded by a [convolutional]", str(where))
     try:
-        num = int(yolo.get("num", "1"))
+        num = int(yolo.get("num") or "1")
         anchors = [a for a in (yolo.get("anchors") or "").split(",") if a]
         mask = [int(m) for m in (yolo.get("mask") or ",".join(map(str, range(num)))).split(",") if m]
     except ValueError:
@@ -313,7 +359,7 @@ def _set_targets(cfg: CfgFile, target: str) -> list[tuple[Section, str]]:
 
 def _check_steps(net: Section, where: Path) -> None:
     try:
-        max_batches = int(net.get("max_batches", "0"))
+        max_batches = int(net.get("max_batches") or "0")
         steps = [int(s) for s in (net.get("steps") or "").split(",") if s]
     except ValueError:
         raise OrchError("[net] max_batches/steps must be integers", str(where)) from None
@@ -346,55 +392,9 @@ def run_data(ws: Workspace, name: str, dataset: Dataset, classes: int, flavor: s
     }
 
 
-def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str) -> list[str]:
-    """`#SBATCH` lines (our own rendering: every value shell-quoted, tested line by line)."""
-    slurm = ws.config.slurm
-    gres = f"gpu:{slurm.gres_type}:{gpus}" if slurm.gres_type else f"gpu:{gpus}"
-    options: dict[str, object] = {
-        "job-name": job_name,
-        "chdir": str(ws.root),
-        "output": f"logs/{manifest.name}/%j.log",
-        "gres": gres,
-        "cpus-per-task": slurm.cpus_per_task,
-        "mem": slurm.mem,
-        "time": slurm.time,
-    }
-    if slurm.partition:
-        options["partition"] = slurm.partition
-    options.update({str(k).replace("_", "-"): v for k, v in slurm.extra.items()})
-    lines = [f"#SBATCH --{key}={shlex.quote(str(value))}" for key, value in options.items()]
-    return lines + ["#SBATCH --requeue"]
-
-
-def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int, phase: str) -> str:
-    """The training script for one phase of a run (also what the local executor runs)."""
-    dataset = ws.config.datasets[manifest.dataset]
-    darknet = ws.config.darknet
-    environment = ""
-    if darknet.lib_folder:
-        environment = f"export LD_LIBRARY_PATH={shlex.quote(darknet.lib_folder)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
-    job_name = manifest.name if phase == "train" else f"{manifest.name}.{phase}"
-    values = {
-        "header": "\n".join(sbatch_header(ws, manifest, gpus, job_name)),
-        "run": manifest.name,
-        "phase": phase,
-        "workspace": shlex.quote(str(ws.root)),
-        "backup_dir": shlex.quote(manifest.files["backup"]),
-        "logs_dir": shlex.quote(f"logs/{manifest.name}"),
-        "environment": environment,
-        "pretrained": shlex.quote(dataset.pretrained or ""),
-        "darknet": shlex.quote(darknet.binary),
-        "data": shlex.quote(manifest.files["data"]),
-        "cfg": shlex.quote(cfg_rel),
-        "gpu_list": ",".join(str(i) for i in range(gpus)),
-    }
-    template = shipped("batch/train.sbatch.tmpl")
-    return fill(template.read_text(), values, str(template))
-
-
 def dump_manifest(manifest: RunManifest) -> str:
     return "# orch run manifest: written by orch, read by every command\n" + yaml.safe_dump(
-        asdict(manifest), sort_keys=False, default_flow_style=False
+        manifest.to_dict(), sort_keys=False, default_flow_style=False
     )
 
 
@@ -404,9 +404,18 @@ def load_manifest(ws: Workspace, name: str) -> RunManifest:
         raise OrchError(f"unknown run '{name}'", ws.relative(path))
     try:
         data = yaml.load(path.read_text(), Loader=_YAML_LOADER)
-        return RunManifest(**data)
-    except (yaml.YAMLError, TypeError) as exc:
+        return RunManifest.from_dict(data)
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError) as exc:
         raise OrchError(f"run.yaml is damaged: {exc}", ws.relative(path)) from None
+
+
+def manifest_or_none(ws: Workspace, name: str) -> RunManifest | None:
+    """The run's manifest, or None when run.yaml is missing or damaged: logs copied in by hand
+    are still parsed and reported (job order then falls back to file times)."""
+    try:
+        return load_manifest(ws, name)
+    except OrchError:
+        return None
 
 
 def save_manifest(ws: Workspace, manifest: RunManifest) -> None:
@@ -426,14 +435,3 @@ def warmup_cfg_path(ws: Workspace, name: str) -> Path:
     """`runs/<run>/warmup-<run>.cfg`: a name whose weights base (cut at the first dot) differs
     from the run's own, so warm-up weights never overwrite the multi-GPU phase's."""
     return ws.run_dir(name) / f"warmup-{name}.cfg"
-
-
-def render_warmup_cfg(ws: Workspace, manifest: RunManifest, iterations: int) -> str:
-    """The run's cfg for the one-GPU warm-up (SPEC §3): the single-GPU base learning rate and
-    burn-in, stopping at `iterations` (its `_final.weights` is where the N-GPU phase resumes)."""
-    cfg_path = ws.root / manifest.files["cfg"]
-    cfg = parse_cfg(cfg_path.read_text(), str(cfg_path))
-    cfg.net.set("learning_rate", manifest.scaling["base_learning_rate"])
-    cfg.net.set("burn_in", manifest.scaling["base_burn_in"])
-    cfg.net.set("max_batches", iterations)
-    return cfg.render()

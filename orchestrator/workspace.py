@@ -104,6 +104,10 @@ class Workspace:
     def results_dir(self, name: str) -> Path:
         return self.root / "results" / check_run_name(name)
 
+    def eval_lock_path(self, name: str) -> Path:
+        """The run's evaluation lock (held by whoever evaluates or submits its evaluations)."""
+        return self.results_dir(name) / ".eval.lock"
+
     def sbatch_path(self, name: str) -> Path:
         return self.root / "batch" / f"{check_run_name(name)}.sbatch"
 
@@ -116,11 +120,6 @@ class Workspace:
         if not runs.is_dir():
             return []
         return sorted(p.parent.name for p in runs.glob("*/run.yaml") if RUN_NAME.fullmatch(p.parent.name))
-
-    def load_run(self, name: str):
-        from orchestrator.runs import load_manifest
-
-        return load_manifest(self, name)
 
     def relative(self, path: Path) -> str:
         """A path as written into generated files: relative to the root when inside it."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.executors import new_run
+from orchestrator.runs import RunSpec
 from orchestrator.shapes import shapes_workspace
 from orchestrator.workspace import Workspace
 

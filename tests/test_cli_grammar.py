@@ -11,7 +11,8 @@ from orchestrator.cli import main
 from orchestrator.config import duration_text, parse_duration
 from orchestrator.evaluation.crontab import schedule
 from orchestrator.evaluation.store import append_record
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.executors import new_run
+from orchestrator.runs import RunSpec
 from orchestrator.workspace import init_workspace
 
 

@@ -12,7 +12,8 @@ from conftest import make_workspace
 from orchestrator.evaluation.discovery import discover_weights, still_unchanged
 from orchestrator.evaluation.passes import pending_targets
 from orchestrator.evaluation.store import StoreIndex
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.executors import new_run
+from orchestrator.runs import RunSpec
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from waiting import wait_for
 from orchestrator.cli import main
 from orchestrator.evaluation import exhausted_weights, load_results, pending_weights, run_pass
 from orchestrator.evaluation.passes import PassOptions
-from orchestrator.runs import RunSpec, new_run
+from orchestrator.executors import new_run
+from orchestrator.runs import RunSpec
 from orchestrator.workspace import Workspace
 
 pytestmark = pytest.mark.slow

@@ -119,7 +119,8 @@ def test_default_split_is_the_datasets_first_with_records():
 
 def test_best_before_any_successful_evaluation_is_a_one_line_error(shapes_ws, capsys):
     from orchestrator.cli import main
-    from orchestrator.runs import RunSpec, new_run
+    from orchestrator.executors import new_run
+    from orchestrator.runs import RunSpec
 
     new_run(shapes_ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes"))
     assert main(["-C", str(shapes_ws.root), "best", "r1"]) == 2

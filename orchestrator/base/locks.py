@@ -1,14 +1,13 @@
-"""Locks that keep concurrent evaluators (cron lines, `orch watch`, a user's `orch eval`) apart.
+"""Kernel locks that keep concurrent orch processes apart (evaluators, submitters).
 
-Both are kernel `flock` locks taken without waiting: the kernel drops them when the holding
-process dies, even by SIGKILL, so the lock FILES may stay around but never block anyone.
+Every lock is a kernel `flock` taken without waiting: the kernel drops it when the holding
+process dies, even by SIGKILL, so a lock FILE may stay around but never blocks anyone.
 (filelock's fallback to lock files whose mere existence blocks is switched off.)
+Callers pass the lock's path: this layer knows no workspace layout.
 
-- the run lock, `results/<run>/.eval.lock`: one evaluator per run, so no file is evaluated twice;
+- a run lock: one evaluator (or evaluation submitter) per run, so no file is evaluated twice;
 - the GPU lock, machine-wide in /tmp: two evaluators never share one GPU, whatever workspace
   they work for.
-
-`held` is also what `orch submit` takes on `runs/<run>/.submit.lock` (executors/submission.py).
 """
 
 from __future__ import annotations
@@ -20,17 +19,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from orchestrator.workspace import Workspace
-
 GPU_LOCK_FOLDER = Path(os.environ.get("ORCH_LOCK_DIR", "/tmp"))
 
 
 class Busy(Exception):
-    """Another evaluator holds the lock; the caller says so and moves on."""
-
-
-def run_lock_path(ws: Workspace, run: str) -> Path:
-    return ws.results_dir(run) / ".eval.lock"
+    """Another process holds the lock; the caller says so and moves on."""
 
 
 def gpu_lock_path(gpu: int) -> Path:
@@ -53,8 +46,9 @@ def held(path: Path, busy: Exception) -> Iterator[None]:
         lock.release()
 
 
-def run_lock(ws: Workspace, run: str) -> contextlib.AbstractContextManager[None]:
-    return held(run_lock_path(ws, run), Busy(f"run {run} is busy with another evaluator"))
+def run_lock(path: Path, run: str) -> contextlib.AbstractContextManager[None]:
+    """The lock of one run's evaluations at `path` (the workspace says where it lives)."""
+    return held(path, Busy(f"run {run} is busy with another evaluator"))
 
 
 def gpu_lock(gpu: int) -> contextlib.AbstractContextManager[None]:

@@ -15,6 +15,7 @@ from orchestrator.evaluation import crontab
 from orchestrator.evaluation.best import MEASURES, best_record, shown_split, summary
 from orchestrator.evaluation.signals import stop_on_signals
 from orchestrator.evaluation.store import load_results
+from orchestrator.runs import load_manifest
 
 LOG_HANDLER = "orch-evaluation-cli"
 
@@ -126,7 +127,7 @@ def _chosen_runs(ws, runs: list[str], all_runs: bool) -> list[str]:
     if not runs:
         raise OrchError("name the runs to evaluate or use --all", "eval")
     for run in runs:
-        ws.load_run(run)  # an unknown run is an error before anything starts
+        load_manifest(ws, run)  # an unknown run is an error before anything starts
     return runs
 
 
@@ -168,7 +169,7 @@ def _report_json(report) -> dict:
 
 def cmd_best(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
-    manifest = ws.load_run(args.run)
+    manifest = load_manifest(ws, args.run)
     records = load_results(ws, args.run)
     split = args.split or shown_split(ws, manifest, records)
     if split is None:
@@ -196,7 +197,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     ws = workspace_of(args)
     for run in args.runs:
-        ws.load_run(run)
+        load_manifest(ws, run)
     config = ws.config.eval
     every = parse_duration(args.every, "--every") if args.every else config.every_seconds
     gpu = config.gpu if args.gpu is None else args.gpu

@@ -9,14 +9,13 @@ from orchestrator.config import EXECUTORS
 from orchestrator.executors import (
     DEFAULT_WARMUP,
     cancel_runs,
-    collect_status,
     describe_submission,
     executor_name,
     executor_named,
     resubmit_run,
-    status_table,
     submit_run,
 )
+from orchestrator.runs import JobRecord
 
 
 def register(subparsers) -> None:
@@ -76,12 +75,14 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_submitted(run: str, records: list[dict]) -> None:
-    jobs = ", ".join(f"{r['phase']} job {r['job_id']} ({r['gpus']} GPU)" for r in records)
-    print(f"{run}: submitted to {records[0]['executor']}: {jobs}")
+def _print_submitted(run: str, records: list[JobRecord]) -> None:
+    jobs = ", ".join(f"{r.phase} job {r.job_id} ({r.gpus} GPU)" for r in records)
+    print(f"{run}: submitted to {records[0].executor}: {jobs}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from orchestrator.views.status import collect_status, status_table  # reads logs: NumPy
+
     rows = collect_status(workspace_of(args), args.runs)
     if args.json:
         print_json(rows)
@@ -93,7 +94,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     cancelled = cancel_runs(workspace_of(args), args.runs)
     for record in cancelled:
-        print(f"cancelled {record['executor']} job {record['job_id']} ({record['phase']})")
+        print(f"cancelled {record.executor} job {record.job_id} ({record.phase})")
     if not cancelled:
         print("nothing queued or running")
     return 0

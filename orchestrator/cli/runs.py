@@ -7,7 +7,8 @@ import sys
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli.common import add_command, workspace_of
-from orchestrator.runs import compose_spec, new_run, parse_setting
+from orchestrator.executors import new_run
+from orchestrator.runs import compose_spec, parse_setting
 from orchestrator.templates import template_names
 
 
@@ -86,8 +87,8 @@ def cmd_new_run(args: argparse.Namespace) -> int:
     s = m.scaling
     print(f"run {m.name}: template {m.template}, dataset {m.dataset} ({m.classes} classes), {m.gpus} GPU(s)")
     print(
-        f"  learning_rate {s['cfg_learning_rate']:g} (base {s['base_learning_rate']:g}), "
-        f"burn_in {s['cfg_burn_in']} (base {s['base_burn_in']}), max_batches {m.max_batches}  [{s['rule']}]"
+        f"  learning_rate {s.cfg_learning_rate:g} (base {s.base_learning_rate:g}), "
+        f"burn_in {s.cfg_burn_in} (base {s.base_burn_in}), max_batches {m.max_batches}  [{s.rule}]"
     )
     for path in built.files:
         print(f"  wrote {ws.relative(path)}")

@@ -18,7 +18,7 @@ from orchestrator.evaluation.discovery import discover_weights, still_unchanged
 from orchestrator.evaluation.evaluate import Target, dataset_of, evaluate
 from orchestrator.evaluation.progress import ImageProgress, count_images
 from orchestrator.evaluation.store import StoreIndex, append_record
-from orchestrator.runs import RunManifest
+from orchestrator.runs import RunManifest, load_manifest
 from orchestrator.workspace import Workspace
 
 log = logging.getLogger("orchestrator.evaluation")
@@ -87,12 +87,12 @@ def backlog(ws: Workspace, manifest: RunManifest, index: StoreIndex) -> tuple[li
 
 def pending_weights(ws: Workspace, run: str) -> list[Target]:
     """What `orch status` shows as pending: targets a pass would evaluate now."""
-    return backlog(ws, ws.load_run(run), StoreIndex.load(ws, run))[0]
+    return backlog(ws, load_manifest(ws, run), StoreIndex.load(ws, run))[0]
 
 
 def exhausted_weights(ws: Workspace, run: str) -> list[Target]:
     """Targets that failed eval.max_attempts times and are skipped until `--retry-failed`."""
-    return backlog(ws, ws.load_run(run), StoreIndex.load(ws, run))[1]
+    return backlog(ws, load_manifest(ws, run), StoreIndex.load(ws, run))[1]
 
 
 def run_pass(ws: Workspace, runs: list[str], options: PassOptions, stop: threading.Event | None = None) -> PassReport:
@@ -118,8 +118,8 @@ def run_pass(ws: Workspace, runs: list[str], options: PassOptions, stop: threadi
 
 def _evaluate_run(ws: Workspace, run: str, options: PassOptions, stop: threading.Event, report: PassReport) -> None:
     try:
-        with run_lock(ws, run):
-            manifest = ws.load_run(run)
+        with run_lock(ws.eval_lock_path(run), run):
+            manifest = load_manifest(ws, run)
             targets = pending_targets(ws, manifest, StoreIndex.load(ws, run), options.retry_failed)
             for target in targets:
                 if stop.is_set() or _budget_spent(report, options):

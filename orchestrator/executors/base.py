@@ -3,7 +3,9 @@
 A run is trained by a *chain* of jobs (a one-GPU warm-up, then the N-GPU phase; or a single
 job), each starting only when the previous one succeeded. Executors submit a whole chain,
 report the state of many jobs at once (Slurm: one `squeue` for every run) and cancel jobs.
-What they return is a plain dict per job — the `submissions` entries of `runs/<run>/run.yaml`.
+They return one `JobRecord` per job (run.yaml's `submissions`) and, asked for states, one
+`JobState` per job: a small state set every executor maps its own states onto, plus the
+backend's own word for display. Nothing above this layer knows Slurm's or bash's state names.
 """
 
 from __future__ import annotations
@@ -14,30 +16,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.runs import JobRecord
 from orchestrator.workspace import Workspace
 
-Record = dict[str, Any]
-
-#: Slurm states of a job that is not over yet (squeue's long names).
-SLURM_ACTIVE = frozenset(
-    {
-        "PENDING",
-        "RUNNING",
-        "CONFIGURING",
-        "COMPLETING",
-        "SUSPENDED",
-        "REQUEUED",
-        "REQUEUE_FED",
-        "REQUEUE_HOLD",
-        "RESIZING",
-        "SIGNALING",
-        "STAGE_OUT",
-        "STOPPED",
-        "RESV_DEL_HOLD",
-    }
+PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, UNKNOWN = (
+    "pending",
+    "running",
+    "completed",
+    "failed",
+    "cancelled",
+    "unknown",  # the backend no longer knows the job and it left nothing to judge by
 )
-#: States of the local executor's jobs that are not over yet.
-LOCAL_ACTIVE = frozenset({"pending", "running"})
+ACTIVE = frozenset({PENDING, RUNNING})
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job's state: one of PENDING … UNKNOWN, and the backend's own name for it (shown)."""
+
+    state: str
+    raw: str
+
+    @property
+    def active(self) -> bool:
+        """Whether the job may still run (then its run must not be submitted again)."""
+        return self.state in ACTIVE
 
 
 @dataclass(frozen=True)
@@ -50,23 +53,18 @@ class Job:
     gpus: int
 
 
-def is_active(state: str) -> bool:
-    """Whether a job in this state may still run (then its run must not be submitted again)."""
-    return state in SLURM_ACTIVE or state in LOCAL_ACTIVE
-
-
-def new_record(executor: str, job: Job, job_id: str, chain: int, ws: Workspace, **extra: Any) -> Record:
+def new_record(executor: str, job: Job, job_id: str, chain: int, ws: Workspace, **extra: Any) -> JobRecord:
     """The run.yaml entry for a submitted job (`chain` numbers the submit calls of a run)."""
-    return {
-        "executor": executor,
-        "phase": job.phase,
-        "job_id": job_id,
-        "chain": chain,
-        "gpus": job.gpus,
-        "script": ws.relative(job.script),
-        "submitted": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    return JobRecord(
+        executor=executor,
+        phase=job.phase,
+        job_id=job_id,
+        chain=chain,
+        gpus=job.gpus,
+        script=ws.relative(job.script),
+        submitted=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **extra,
-    }
+    )
 
 
 class Executor(ABC):
@@ -82,13 +80,13 @@ class Executor(ABC):
         """The commands `submit` would run, for `--dry-run`."""
 
     @abstractmethod
-    def submit(self, jobs: list[Job], chain: int) -> list[Record]:
+    def submit(self, jobs: list[Job], chain: int) -> list[JobRecord]:
         """Start the chain (each job after the previous succeeded); all or nothing."""
 
     @abstractmethod
-    def states(self, records: list[Record]) -> list[str]:
+    def states(self, records: list[JobRecord]) -> list[JobState]:
         """State of each job (in the order given), in as few queries as the backend allows."""
 
     @abstractmethod
-    def cancel(self, records: list[Record]) -> None:
+    def cancel(self, records: list[JobRecord]) -> None:
         """Stop these jobs (queued ones never start)."""

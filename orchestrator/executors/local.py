@@ -16,7 +16,18 @@ import signal
 import time
 from pathlib import Path
 
-from orchestrator.executors.base import Executor, Job, Record, new_record
+from orchestrator.executors.base import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    Executor,
+    Job,
+    JobState,
+    new_record,
+)
+from orchestrator.runs import JobRecord, load_manifest
 
 #: Runs (script, log, rc) triples in order. `trap :` makes the loop outlive a SIGTERM sent to
 #: the whole group by `orch cancel`, so the killed phase's status (143) is still written; the
@@ -32,6 +43,8 @@ done
 """
 LOCAL_LOG = re.compile(r"local-(\d+)\.(?:log|rc)$")
 CANCEL_GRACE_SECONDS = 10.0
+#: Exit statuses of a phase stopped by `orch cancel` (SIGTERM) or Ctrl-C (SIGINT): 128 + signal.
+CANCELLED_STATUSES = ("143", "130")
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -53,9 +66,9 @@ def spawn_detached(argv: list[str]) -> int:
     return os.posix_spawnp(argv[0], argv, os.environ, file_actions=null, setsid=True)
 
 
-def is_our_process(record: Record) -> bool:
+def is_our_process(record: JobRecord) -> bool:
     """The recorded pid is alive AND is the process we started (same start time)."""
-    return process_start_ticks(int(record["pid"])) == record["pid_start"]
+    return record.pid is not None and process_start_ticks(record.pid) == record.pid_start
 
 
 class LocalExecutor(Executor):
@@ -70,7 +83,7 @@ class LocalExecutor(Executor):
             lines.append(f"{condition}bash {self.ws.relative(job.script)} >{log} 2>&1")
         return lines
 
-    def submit(self, jobs: list[Job], chain: int) -> list[Record]:
+    def submit(self, jobs: list[Job], chain: int) -> list[JobRecord]:
         first = self.next_number(jobs[0].run)
         numbers = list(range(first, first + len(jobs)))
         argv = ["bash", "-c", CHAIN_LOOP, "orch-local"]
@@ -94,22 +107,25 @@ class LocalExecutor(Executor):
             for number, job in zip(numbers, jobs)
         ]
 
-    def states(self, records: list[Record]) -> list[str]:
+    def states(self, records: list[JobRecord]) -> list[JobState]:
         return [self.state(r) for r in records]
 
-    def state(self, record: Record) -> str:
-        """exited(rc) | running | pending (earlier phase still running) | killed | never started."""
-        rc_file = self.ws.root / record["rc_file"]
+    def state(self, record: JobRecord) -> JobState:
+        """exited(rc) | running | pending (earlier phase still running) | killed (died without
+        an exit status) | never started (an earlier phase failed or the chain was cancelled)."""
+        rc_file = self.ws.root / str(record.rc_file)
         if rc_file.is_file():
-            return f"exited({rc_file.read_text().strip()})"
-        started = (self.ws.root / record["log"]).exists()
+            status = rc_file.read_text().strip()
+            state = COMPLETED if status == "0" else CANCELLED if status in CANCELLED_STATUSES else FAILED
+            return JobState(state, f"exited({status})")
+        started = (self.ws.root / str(record.log)).exists()
         if is_our_process(record):
-            return "running" if started else "pending"
-        return "killed" if started else "never started"
+            return JobState(RUNNING, "running") if started else JobState(PENDING, "pending")
+        return JobState(FAILED, "killed") if started else JobState(CANCELLED, "never started")
 
-    def cancel(self, records: list[Record]) -> None:
+    def cancel(self, records: list[JobRecord]) -> None:
         """SIGTERM to each chain's process group, SIGKILL if it is still there after a grace time."""
-        groups = {int(r["pid"]): r for r in records if is_our_process(r)}
+        groups = {int(r.pid): r for r in records if r.pid is not None and is_our_process(r)}
         for pid in groups:
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + CANCEL_GRACE_SECONDS
@@ -127,7 +143,7 @@ class LocalExecutor(Executor):
 
     def next_number(self, run: str) -> int:
         """One more than any local job number the run used (in run.yaml or as a file)."""
-        used = [int(r["job_id"]) for r in self.ws.load_run(run).submissions if r.get("executor") == self.name]
+        used = [int(r.job_id) for r in load_manifest(self.ws, run).submissions if r.executor == self.name]
         folder = self.ws.logs_dir(run)
         if folder.is_dir():
             used += [int(m.group(1)) for p in folder.iterdir() if (m := LOCAL_LOG.fullmatch(p.name))]

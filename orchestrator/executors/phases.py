@@ -1,6 +1,6 @@
 """Which jobs train a run: one job, or a one-GPU warm-up followed by the N-GPU phase.
 
-SPEC §3: a multi-GPU run first trains ~1000 iterations on ONE GPU from the pretrained
+A multi-GPU run first trains ~1000 iterations on ONE GPU from the pretrained
 weights with the base learning rate and burn-in, then continues on N GPUs with the scaled cfg.
 The warm-up has its own cfg (`runs/<run>/warmup-<run>.cfg`, another weights base) and script
 (`batch/<run>.warmup.sbatch`); the run's script picks the newest weights in `backup/<run>/`,
@@ -17,11 +17,11 @@ from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import basecfg
 from orchestrator.darknet.weights import weights_pattern
 from orchestrator.executors.base import Job
-from orchestrator.runs import RunManifest, render_sbatch, render_warmup_cfg, warmup_cfg_path
+from orchestrator.executors.render import TRAIN, WARMUP, render_sbatch, render_warmup_cfg
+from orchestrator.runs import RunManifest, warmup_cfg_path
 from orchestrator.workspace import Workspace
 
 DEFAULT_WARMUP = 1000
-TRAIN, WARMUP = "train", "warmup"
 
 
 @dataclass

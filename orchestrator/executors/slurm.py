@@ -13,13 +13,38 @@ import subprocess
 from collections.abc import Callable
 
 from orchestrator.base.errors import OrchError
-from orchestrator.executors.base import Executor, Job, Record, new_record
+from orchestrator.executors.base import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    UNKNOWN,
+    Executor,
+    Job,
+    JobState,
+    new_record,
+)
+from orchestrator.runs import JobRecord
 from orchestrator.workspace import Workspace
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
 #: What status shows for a job Slurm no longer knows (finished long ago, no accounting).
-UNKNOWN = "UNKNOWN"
+FORGOTTEN = "UNKNOWN"
+#: Slurm's long state names (squeue %T, sacct, scontrol) on orch's small state set; every other
+#: name (FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, PREEMPTED ...) is a failure.
+SLURM_STATES = {
+    **dict.fromkeys(("PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD", "CONFIGURING"), PENDING),
+    **dict.fromkeys(("RUNNING", "COMPLETING", "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED"), RUNNING),
+    "COMPLETED": COMPLETED,
+    "CANCELLED": CANCELLED,
+    FORGOTTEN: UNKNOWN,
+}
+
+
+def job_state(raw: str) -> JobState:
+    return JobState(SLURM_STATES.get(raw, FAILED), raw)
 
 
 def run_command(argv: list[str]) -> subprocess.CompletedProcess:
@@ -59,16 +84,12 @@ class SlurmExecutor(Executor):
             previous = f"<job id of {job.phase}>"
         return lines
 
-    def submit(self, jobs: list[Job], chain: int) -> list[Record]:
-        records: list[Record] = []
+    def submit(self, jobs: list[Job], chain: int) -> list[JobRecord]:
+        records: list[JobRecord] = []
         try:
             for job in jobs:
-                after = records[-1]["job_id"] if records else None
-                records.append(
-                    new_record(
-                        self.name, job, self.sbatch(job, after), chain, self.ws, **({"after": after} if after else {})
-                    )
-                )
+                after = records[-1].job_id if records else None
+                records.append(new_record(self.name, job, self.sbatch(job, after), chain, self.ws, after=after))
         except OrchError:
             if records:  # a chain is all or nothing: do not leave a warm-up without its sequel
                 self.cancel(records)
@@ -86,15 +107,15 @@ class SlurmExecutor(Executor):
             )
         return job_id
 
-    def states(self, records: list[Record]) -> list[str]:
-        ids = list(dict.fromkeys(str(r["job_id"]) for r in records))
+    def states(self, records: list[JobRecord]) -> list[JobState]:
+        ids = list(dict.fromkeys(r.job_id for r in records))
         if not ids:
             return []
         states = self.squeue(ids)
         missing = [i for i in ids if i not in states]
         if missing:
             states.update(self.sacct(missing) or self.scontrol(missing))
-        return [states.get(str(r["job_id"]), UNKNOWN) for r in records]
+        return [job_state(states.get(r.job_id, FORGOTTEN)) for r in records]
 
     def squeue(self, ids: list[str]) -> dict[str, str]:
         """States of the queued and running jobs among `ids`: ONE call for all of them."""
@@ -123,8 +144,8 @@ class SlurmExecutor(Executor):
                 states[job_id] = match.group(1)
         return states
 
-    def cancel(self, records: list[Record]) -> None:
-        ids = [str(r["job_id"]) for r in records]
+    def cancel(self, records: list[JobRecord]) -> None:
+        ids = [r.job_id for r in records]
         if not ids:
             return
         done = self.run(["scancel", *ids])

@@ -14,42 +14,42 @@ from contextlib import AbstractContextManager
 from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.base.locks import held
-from orchestrator.executors.base import Executor, Record, is_active
+from orchestrator.executors.base import Executor, JobState
 from orchestrator.executors.choose import executor_name, executor_named
-from orchestrator.executors.phases import DEFAULT_WARMUP, WARMUP, Plan, plan_run
-from orchestrator.runs import RunManifest, save_manifest
+from orchestrator.executors.phases import DEFAULT_WARMUP, Plan, plan_run
+from orchestrator.executors.render import WARMUP
+from orchestrator.runs import JobRecord, RunManifest, load_manifest, save_manifest
 from orchestrator.workspace import Workspace
 
 LOCK_NAME = ".submit.lock"
 CANCEL_WAIT_SECONDS = 30.0
 
 
-def current_chain(manifest: RunManifest) -> list[Record]:
+def current_chain(manifest: RunManifest) -> list[JobRecord]:
     """The jobs of the run's newest submit call ([] if it was never submitted)."""
     if not manifest.submissions:
         return []
-    newest = max(int(r.get("chain", 0)) for r in manifest.submissions)
-    return [r for r in manifest.submissions if int(r.get("chain", 0)) == newest]
+    newest = max(r.chain for r in manifest.submissions)
+    return [r for r in manifest.submissions if r.chain == newest]
 
 
-def job_states(ws: Workspace, records: list[Record]) -> list[str]:
+def job_states(ws: Workspace, records: list[JobRecord]) -> list[JobState]:
     """States of many jobs of many runs, in the order given: ONE query per executor kind
     (Slurm: one squeue). Local job numbers repeat across runs, so states go by position."""
     positions: dict[str, list[int]] = {}
     for index, record in enumerate(records):
-        positions.setdefault(record["executor"], []).append(index)
-    states = [""] * len(records)
+        positions.setdefault(record.executor, []).append(index)
+    states: dict[int, JobState] = {}
     for name, indices in positions.items():
         answers = executor_named(ws, name).states([records[i] for i in indices])
-        for index, state in zip(indices, answers):
-            states[index] = state
-    return states
+        states.update(zip(indices, answers))
+    return [states[index] for index in range(len(records))]
 
 
-def active_jobs(ws: Workspace, manifests: list[RunManifest]) -> list[Record]:
+def active_jobs(ws: Workspace, manifests: list[RunManifest]) -> list[JobRecord]:
     """The jobs of these runs that are queued or running (one state query for all)."""
     records = [r for m in manifests for r in current_chain(m)]
-    return [r for r, state in zip(records, job_states(ws, records)) if is_active(state)]
+    return [r for r, state in zip(records, job_states(ws, records)) if state.active]
 
 
 def submit_lock(ws: Workspace, run: str) -> AbstractContextManager[None]:
@@ -62,7 +62,7 @@ def submit_lock(ws: Workspace, run: str) -> AbstractContextManager[None]:
 def refuse_if_active(ws: Workspace, manifest: RunManifest) -> None:
     active = active_jobs(ws, [manifest])
     if active:
-        jobs = ", ".join(f"{r['executor']} job {r['job_id']} ({r['phase']})" for r in active)
+        jobs = ", ".join(f"{r.executor} job {r.job_id} ({r.phase})" for r in active)
         raise OrchError(
             f"run {manifest.name} is already queued or running: {jobs}; 'orch cancel {manifest.name}' first",
             ws.relative(ws.run_dir(manifest.name)),
@@ -71,7 +71,7 @@ def refuse_if_active(ws: Workspace, manifest: RunManifest) -> None:
 
 def last_warmup(manifest: RunManifest) -> int:
     """The warm-up length of the run's last two-phase submission (what resubmit repeats)."""
-    warmups = [int(r["warmup"]) for r in manifest.submissions if r.get("phase") == WARMUP and "warmup" in r]
+    warmups = [r.warmup for r in manifest.submissions if r.phase == WARMUP and r.warmup is not None]
     return warmups[-1] if warmups else DEFAULT_WARMUP
 
 
@@ -85,37 +85,37 @@ def write_plan_files(ws: Workspace, plan: Plan) -> None:
 
 def submit_run(
     ws: Workspace, run: str, executor: Executor, warmup: int | None = None, resubmit: bool = False
-) -> list[Record]:
+) -> list[JobRecord]:
     """Submit the run's next chain and record it; `resubmit` insists it was submitted before
     (its jobs resume from the newest weights; an unfinished warm-up is redone first)."""
     with submit_lock(ws, run):
-        manifest = ws.load_run(run)
+        manifest = load_manifest(ws, run)
         if resubmit and not manifest.submissions:
             raise OrchError(f"run {run} was never submitted: use 'orch submit {run}'", run)
         refuse_if_active(ws, manifest)
         iterations = warmup if warmup is not None else last_warmup(manifest)
         plan = plan_run(ws, manifest, iterations)
         write_plan_files(ws, plan)
-        chain = max((int(r.get("chain", 0)) for r in manifest.submissions), default=0) + 1
+        chain = max((r.chain for r in manifest.submissions), default=0) + 1
         records = executor.submit(plan.jobs, chain)
         for record in records:
-            if record["phase"] == WARMUP:
-                record["warmup"] = iterations
+            if record.phase == WARMUP:
+                record.warmup = iterations
         manifest.submissions.extend(records)
         save_manifest(ws, manifest)
     return records
 
 
-def resubmit_run(ws: Workspace, run: str, override: str | None = None) -> list[Record]:
+def resubmit_run(ws: Workspace, run: str, override: str | None = None) -> list[JobRecord]:
     """Submit a run again with the executor it used last (unless overridden)."""
-    submissions = ws.load_run(run).submissions
-    previous = submissions[-1]["executor"] if submissions else None
+    submissions = load_manifest(ws, run).submissions
+    previous = submissions[-1].executor if submissions else None
     return submit_run(ws, run, executor_named(ws, executor_name(ws, override, previous)), resubmit=True)
 
 
 def describe_submission(ws: Workspace, run: str, executor: Executor, warmup: int | None = None) -> str:
     """What `submit` would do (`--dry-run`): every script, then the commands; nothing written."""
-    manifest = ws.load_run(run)
+    manifest = load_manifest(ws, run)
     refuse_if_active(ws, manifest)
     plan = plan_run(ws, manifest, warmup if warmup is not None else last_warmup(manifest))
     parts = []
@@ -126,19 +126,19 @@ def describe_submission(ws: Workspace, run: str, executor: Executor, warmup: int
     return "\n".join(parts)
 
 
-def cancel_runs(ws: Workspace, runs: list[str]) -> list[Record]:
+def cancel_runs(ws: Workspace, runs: list[str]) -> list[JobRecord]:
     """Cancel every queued or running job of these runs and wait (briefly) until they stopped,
     so that a `resubmit` right after does not find them still active."""
-    manifests = [ws.load_run(run) for run in runs]
+    manifests = [load_manifest(ws, run) for run in runs]
     active = active_jobs(ws, manifests)
-    by_executor: dict[str, list[Record]] = {}
+    by_executor: dict[str, list[JobRecord]] = {}
     for record in active:
-        by_executor.setdefault(record["executor"], []).append(record)
+        by_executor.setdefault(record.executor, []).append(record)
     for name, records in by_executor.items():
         executor_named(ws, name).cancel(records)
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while active and time.monotonic() < deadline:
-        active = [r for r, state in zip(active, job_states(ws, active)) if is_active(state)]
+        active = [r for r, state in zip(active, job_states(ws, active)) if state.active]
         if active:
             time.sleep(0.5)
     return [r for records in by_executor.values() for r in records]

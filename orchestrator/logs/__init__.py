@@ -3,8 +3,8 @@
 - `parse_file(path, cache_path=None)`: one log, resuming from its cache when given;
 - `parse_bytes(data)`: a log held in memory;
 - `parse_paths(paths)`: files given by the user, in that order, merged (`orch log`);
-- `parse_run(workspace, run, submissions)`: every job log of a run, cached under `results/<run>/`, merged;
-- `run_progress(workspace, run, submissions)`: latest iteration / avg loss for `orch status`.
+- `parse_run(workspace, run, job_ids)`: every job log of a run, cached under `results/<run>/`, merged;
+- `run_progress(workspace, run, job_ids)`: latest iteration / avg loss for `orch status`.
 """
 
 from orchestrator.logs.cache import parse_file

@@ -24,30 +24,20 @@ from orchestrator.logs.model import ParsedLog, new_region_layer, new_series
 CACHE_FOLDER = "logcache"
 
 
-def run_log_files(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> list[Path]:
-    """The run's log files in job order: the order of its submissions (run.yaml's, passed in
-    by callers that hold the manifest: `<jobid>.log`, `local-<n>.log`), other files after
+def run_log_files(workspace: Any, run: str, job_ids: Sequence[str] = ()) -> list[Path]:
+    """The run's log files in job order: the order of its jobs (run.yaml's, passed in by
+    callers that hold the manifest: `<jobid>.log`, `local-<n>.log`), other files after
     them by mtime."""
     folder = workspace.logs_dir(run)
     files = [p for p in folder.glob("*.log") if p.is_file()] if folder.is_dir() else []
-    order = {name: index for index, name in enumerate(submitted_log_names(submissions))}
+    order = {name: index for index, name in enumerate(submitted_log_names(job_ids))}
     return sorted(files, key=lambda p: (order.get(p.stem, len(order)), p.stat().st_mtime, p.name))
 
 
-def manifest_or_none(workspace: Any, run: str) -> Any:
-    """The run's manifest, or None when run.yaml is missing or damaged: logs copied in by hand
-    are still parsed and reported (job order then falls back to file times)."""
-    try:
-        return workspace.load_run(run)
-    except OrchError:
-        return None
-
-
-def submitted_log_names(submissions: Sequence[dict]) -> list[str]:
-    """Log file stems of the submissions, in submission order."""
+def submitted_log_names(job_ids: Sequence[str]) -> list[str]:
+    """Log file stems of the jobs (Slurm's and the local executor's), in submission order."""
     names = []
-    for submission in submissions:
-        job = str(submission.get("job_id", ""))
+    for job in job_ids:
         names += [job, f"local-{job}"]
     return names
 
@@ -56,9 +46,9 @@ def cache_path(workspace: Any, run: str, log: Path) -> Path:
     return workspace.results_dir(run) / CACHE_FOLDER / f"{log.name}.json"
 
 
-def parse_run(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> ParsedLog | None:
+def parse_run(workspace: Any, run: str, job_ids: Sequence[str] = ()) -> ParsedLog | None:
     """All of a run's logs parsed (incrementally) and merged; None when it has no log yet."""
-    files = run_log_files(workspace, run, submissions)
+    files = run_log_files(workspace, run, job_ids)
     if not files:
         return None
     return merge_logs([(p.name, parse_file(p, cache_path(workspace, run, p))) for p in files])
@@ -117,10 +107,10 @@ def latest_rows(iterations: array | np.ndarray) -> np.ndarray:
     return values < np.r_[later_minimum[1:], np.iinfo(np.int64).max]
 
 
-def run_progress(workspace: Any, run: str, submissions: Sequence[dict] = ()) -> dict[str, Any] | None:
+def run_progress(workspace: Any, run: str, job_ids: Sequence[str] = ()) -> dict[str, Any] | None:
     """Latest iteration and average loss of a run (for `orch status`), from the incremental
     caches: cheap to call on every status. None before any iteration."""
-    log = parse_run(workspace, run, submissions)
+    log = parse_run(workspace, run, job_ids)
     if log is None or not log.iterations:
         return None
     last = log.row(-1)

@@ -22,7 +22,7 @@ from orchestrator.base.fsutil import atomic_write
 from orchestrator.evaluation.best import MEASURES, best_record, latest_ok_records, shown_split
 from orchestrator.evaluation.store import load_results
 from orchestrator.logs import ParsedLog, latest_rows, parse_run
-from orchestrator.logs.runs import manifest_or_none
+from orchestrator.runs import manifest_or_none
 
 METRICS = ("iou", "giou")
 LINESTYLE = {"iou": "-", "giou": "--"}
@@ -85,7 +85,7 @@ def gather(workspace: Any, runs: list[str] | None) -> list[RunData]:
                 name,
                 color,
                 manifest,
-                parse_run(workspace, name, manifest.submissions if manifest else ()),
+                parse_run(workspace, name, manifest.job_ids() if manifest else ()),
                 records,
                 shown_split(workspace, manifest, records),
             )
@@ -380,7 +380,7 @@ def threshold_table(d: RunData) -> str:
 def run_row(d: RunData) -> list[str]:
     m = d.manifest
     params = m.params if m else {}
-    scaling = m.scaling if m else {}
+    scaling = m.scaling if m else None
     last = d.log.row(-1) if d.log and d.log.iterations else None
     cells = [
         d.name,
@@ -389,8 +389,8 @@ def run_row(d: RunData) -> list[str]:
         fmt(params.get("iou_normalizer")),
         fmt(params.get("cls_normalizer")),
         str(m.gpus) if m else "",
-        fmt(scaling.get("cfg_learning_rate")),
-        fmt(scaling.get("cfg_burn_in")),
+        fmt(scaling.cfg_learning_rate if scaling else None),
+        fmt(scaling.cfg_burn_in if scaling else None),
         run_state(d),
         str(last["iteration"]) if last else "",
         fmt(last["avg_loss"]) if last else "",

@@ -3,7 +3,8 @@
 The job states of every run come from one query per executor kind (Slurm: ONE squeue, then
 sacct or scontrol only for jobs squeue no longer lists). Training progress comes from the
 logs module and evaluation counts from the evaluation store; each input is one small
-function below so the table does not depend on how those modules compute them.
+function below so the table does not depend on how those modules compute them. The CLI
+imports this view when `orch status` runs (the logs and the pass bring NumPy).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.base.errors import OrchError
-from orchestrator.executors.base import Record
-from orchestrator.executors.slurm import UNKNOWN
-from orchestrator.executors.submission import current_chain, job_states
-from orchestrator.runs import RunManifest
+from orchestrator.evaluation.best import best_record, shown_split
+from orchestrator.evaluation.passes import backlog
+from orchestrator.evaluation.store import StoreIndex, load_results
+from orchestrator.executors import JobState, current_chain, job_states
+from orchestrator.executors.base import COMPLETED, UNKNOWN
+from orchestrator.logs import run_progress
+from orchestrator.runs import JobRecord, RunManifest, load_manifest
 from orchestrator.workspace import Workspace
 
 #: Keys of each `--json` object, in table order.
@@ -34,28 +38,29 @@ STATUS_KEYS = (
     "best",
 )
 #: States that do not explain a run's situation better than the chain's last job does.
-NOT_TELLING = ("COMPLETED", "exited(0)", UNKNOWN)
+NOT_TELLING = (COMPLETED, UNKNOWN)
 MATCH_METRICS = ("iou", "giou")
 
 
 def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
     """The status of these runs (all of the workspace's when empty), in the order given."""
-    manifests = [ws.load_run(run) for run in (runs or ws.run_names())]
+    manifests = [load_manifest(ws, run) for run in (runs or ws.run_names())]
     chains = [current_chain(m) for m in manifests]
     states = iter(job_states(ws, [r for chain in chains for r in chain]))
     return [run_status(ws, manifest, [(r, next(states)) for r in chain]) for manifest, chain in zip(manifests, chains)]
 
 
-def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, str]]) -> dict[str, Any]:
-    """One row; `chain` holds the run's newest jobs with their states."""
-    record, state = shown_job(chain) or (None, "not submitted")
+def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord, JobState]]) -> dict[str, Any]:
+    """One row; `chain` holds the run's newest jobs with their states (shown in the backend's words)."""
+    shown = shown_job(chain)
+    record = shown[0] if shown else None
     progress = training_progress(ws, manifest) or {}
     return {
         "run": manifest.name,
-        "executor": record["executor"] if record else None,
-        "phase": record["phase"] if record else None,
-        "job_id": str(record["job_id"]) if record else None,
-        "state": state,
+        "executor": record.executor if record else None,
+        "phase": record.phase if record else None,
+        "job_id": record.job_id if record else None,
+        "state": shown[1].raw if shown else "not submitted",
         "iteration": progress.get("iteration"),
         "max_batches": manifest.max_batches,
         "avg_loss": progress.get("avg_loss"),
@@ -64,20 +69,18 @@ def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[Record, s
     }
 
 
-def shown_job(chain: list[tuple[Record, str]]) -> tuple[Record, str] | None:
+def shown_job(chain: list[tuple[JobRecord, JobState]]) -> tuple[JobRecord, JobState] | None:
     """The job that tells the run's story: the first of the chain known not to have succeeded
     (running warm-up, failed warm-up whose sequel Slurm cancelled), else the last one."""
     for record, state in chain:
-        if state not in NOT_TELLING:
+        if state.state not in NOT_TELLING:
             return record, state
     return chain[-1] if chain else None
 
 
 def training_progress(ws: Workspace, manifest: RunManifest) -> dict[str, Any] | None:
     """Latest iteration and avg loss from the run's logs (read in the order it submitted them)."""
-    from orchestrator.logs import run_progress
-
-    return run_progress(ws, manifest.name, manifest.submissions)
+    return run_progress(ws, manifest.name, manifest.job_ids())
 
 
 def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
@@ -90,9 +93,6 @@ def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
 def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
     """Weights files evaluated, waiting for an evaluation and given up on (after
     eval.max_attempts failures), and the best mean AP (.50:.95) under each matching metric."""
-    from orchestrator.evaluation.passes import backlog
-    from orchestrator.evaluation.store import StoreIndex, load_results
-
     records = load_results(ws, manifest.name)  # the store is read once: the index is built from it
     pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
     return {
@@ -105,8 +105,6 @@ def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
 
 def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]]) -> dict[str, float | None]:
     """Best mean AP per matching metric on the dataset's first evaluated split (as `orch best`)."""
-    from orchestrator.evaluation.best import best_record, shown_split
-
     split = shown_split(ws, manifest, records)
     if split is None:
         return {metric: None for metric in MATCH_METRICS}

@@ -23,7 +23,7 @@ def test_jobs_merged_in_mtime_order_with_restart_and_progress(tmp_path):
     os.utime(logs / "200.log", (1_000, 1_000))
     os.utime(logs / "100.log", (2_000, 2_000))
     assert [p.name for p in run_log_files(ws, "r1")] == ["200.log", "100.log"]
-    in_job_order = run_log_files(ws, "r1", [{"job_id": "100"}, {"job_id": "200"}])
+    in_job_order = run_log_files(ws, "r1", ["100", "200"])
     assert [p.name for p in in_job_order] == ["100.log", "200.log"]
     log = parse_run(ws, "r1")
     assert log.iterations == 18

@@ -15,11 +15,13 @@ from conftest import make_workspace
 from waiting import wait_for
 
 from orchestrator.cli import main
-from orchestrator.executors import cancel_runs, collect_status, slurm
-from orchestrator.executors.base import Job, is_active
+from orchestrator.executors import cancel_runs, new_run, slurm
+from orchestrator.executors.base import Job
+from orchestrator.executors.render import sbatch_header
 from orchestrator.executors.slurm import SlurmExecutor
 from orchestrator.logs import parse_file
-from orchestrator.runs import RunSpec, new_run, sbatch_header
+from orchestrator.runs import RunSpec, load_manifest
+from orchestrator.views.status import collect_status
 from orchestrator.workspace import Workspace
 
 pytestmark = [
@@ -62,7 +64,7 @@ def iterations(log: Path) -> list[int]:
 
 
 def job_log(ws: Workspace, run: str, index: int = -1) -> Path:
-    return ws.logs_dir(run) / f"{ws.load_run(run).submissions[index]['job_id']}.log"
+    return ws.logs_dir(run) / f"{load_manifest(ws, run).submissions[index].job_id}.log"
 
 
 def test_submit_pending_running_completed_with_weights(cluster_ws, monkeypatch):
@@ -100,9 +102,9 @@ def test_submit_pending_running_completed_with_weights(cluster_ws, monkeypatch):
 def test_two_phase_run_resumes_the_warmup_after_it_ended(cluster_ws):
     add_run(cluster_ws, "multi", max_batches=20, gpus=2)
     assert orch(cluster_ws, "submit", "multi", "--warmup", "10") == 0
-    warmup, train = cluster_ws.load_run("multi").submissions
-    assert (warmup["phase"], train["phase"], train["after"]) == ("warmup", "train", warmup["job_id"])
-    assert (warmup["script"], warmup["warmup"], warmup["gpus"], train["gpus"]) == (
+    warmup, train = load_manifest(cluster_ws, "multi").submissions
+    assert (warmup.phase, train.phase, train.after) == ("warmup", "train", warmup.job_id)
+    assert (warmup.script, warmup.warmup, warmup.gpus, train.gpus) == (
         "batch/multi.warmup.sbatch",
         10,
         1,
@@ -133,7 +135,7 @@ def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws, capsys):
     capsys.readouterr()
     assert orch(cluster_ws, "submit", "long") == 2  # a running run is not submitted twice
     assert "run long is already queued or running: slurm job" in capsys.readouterr().err
-    assert len(cluster_ws.load_run("long").submissions) == 1
+    assert len(load_manifest(cluster_ws, "long").submissions) == 1
     assert (cluster_ws.backup_dir("long") / "long.backup").is_file()
     assert orch(cluster_ws, "cancel", "long") == 0
     assert collect_status(cluster_ws, ["long"])[0]["state"] == "CANCELLED"
@@ -148,7 +150,7 @@ def test_cancel_mid_run_then_resubmit_continues_from_backup(cluster_ws, capsys):
 
 def test_gres_jobs_see_two_cuda_devices(cluster_ws, tmp_path):
     add_run(cluster_ws, "gpus", max_batches=20, gpus=2)
-    header = sbatch_header(cluster_ws, cluster_ws.load_run("gpus"), 2, "cuda-check")
+    header = sbatch_header(cluster_ws, load_manifest(cluster_ws, "gpus"), 2, "cuda-check")
     output = tmp_path / "cuda.out"
     script = tmp_path / "cuda.sbatch"
     header = [line for line in header if not line.startswith("#SBATCH --output")]
@@ -160,7 +162,7 @@ def test_gres_jobs_see_two_cuda_devices(cluster_ws, tmp_path):
     )
     executor = SlurmExecutor(cluster_ws)
     records = executor.submit([Job("gpus", "check", script, 2)], chain=1)
-    wait_for(lambda: not is_active(executor.states(records)[0]), "the check job", TIMEOUT)
+    wait_for(lambda: not executor.states(records)[0].active, "the check job", TIMEOUT)
     ids = output.read_text().strip().split("=", 1)[1].split(",")
     assert len(ids) == 2 and len(set(ids)) == 2, output.read_text()
 

@@ -10,11 +10,11 @@ import pytest
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
-from orchestrator.executors import collect_status, slurm, submit_run
-from orchestrator.executors.base import Job
+from orchestrator.executors import new_run, slurm, submit_run
+from orchestrator.executors.base import Job, JobState
 from orchestrator.executors.slurm import SlurmExecutor
-from orchestrator.runs import RunSpec, new_run, save_manifest
-from orchestrator.views.status import STATUS_KEYS
+from orchestrator.runs import JobRecord, RunSpec, load_manifest, save_manifest
+from orchestrator.views.status import STATUS_KEYS, collect_status
 
 
 class FakeSlurm:
@@ -85,14 +85,14 @@ def test_second_phase_refused_cancels_the_first(shapes_ws, fake):
     with pytest.raises(OrchError, match="Invalid generic resource"):
         submit_run(shapes_ws, "multi", SlurmExecutor(shapes_ws), warmup=10)
     assert ["scancel", "7"] in fake.calls
-    assert shapes_ws.load_run("multi").submissions == []
+    assert load_manifest(shapes_ws, "multi").submissions == []
 
 
 def test_status_asks_squeue_once_for_every_run_then_scontrol_for_the_rest(shapes_ws, fake):
     for index, name in enumerate(("a", "b", "c")):
         add_run(shapes_ws, name)
-        manifest = shapes_ws.load_run(name)
-        manifest.submissions = [{"executor": "slurm", "phase": "train", "job_id": str(10 + index), "chain": 1}]
+        manifest = load_manifest(shapes_ws, name)
+        manifest.submissions = [JobRecord("slurm", "train", str(10 + index), chain=1)]
         save_manifest(shapes_ws, manifest)
     fake.handlers.update(
         squeue=lambda argv: (0, "10|RUNNING\n11|PENDING\n", ""),
@@ -111,15 +111,15 @@ def test_sacct_answers_when_accounting_exists(shapes_ws, fake):
         squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
         sacct=lambda argv: (0, "12|CANCELLED by 0\n", ""),
     )
-    states = SlurmExecutor(shapes_ws).states([{"job_id": "12"}, {"job_id": "13"}])
-    assert states == ["CANCELLED", "UNKNOWN"]
+    states = SlurmExecutor(shapes_ws).states([JobRecord("slurm", "train", "12"), JobRecord("slurm", "train", "13")])
+    assert [(s.state, s.raw) for s in states] == [("cancelled", "CANCELLED"), ("unknown", "UNKNOWN")]
     assert fake.count("scontrol") == 0
 
 
 def test_status_without_slurm_installed(shapes_ws, fake, capsys):
     add_run(shapes_ws, "r")
-    manifest = shapes_ws.load_run("r")
-    manifest.submissions = [{"executor": "slurm", "phase": "train", "job_id": "5", "chain": 1}]
+    manifest = load_manifest(shapes_ws, "r")
+    manifest.submissions = [JobRecord("slurm", "train", "5", chain=1)]
     save_manifest(shapes_ws, manifest)
     add_run(shapes_ws, "fresh")
     assert main(["-C", str(shapes_ws.root), "status"]) == 0
@@ -136,7 +136,7 @@ def test_dry_run_prints_both_scripts_and_submits_nothing(shapes_ws, fake, capsys
     assert "warmup-multi.cfg" in out and "-gpus 0,1" in out and "afterok:<job id of warmup>" in out
     assert fake.count("sbatch") == 0
     assert not (shapes_ws.root / "batch" / "multi.warmup.sbatch").exists()
-    assert shapes_ws.load_run("multi").submissions == []
+    assert load_manifest(shapes_ws, "multi").submissions == []
 
 
 def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
@@ -170,3 +170,23 @@ def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
     assert (row["evaluated"], row["pending"], row["failed"]) == (2, 0, 1)
     assert row["best"] == {"iou": 0.5, "giou": 0.25}
     assert row["state"] == "not submitted" and row["newest_weights"].endswith(".weights")
+
+
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [
+        ("PENDING", "pending"),
+        ("REQUEUED", "pending"),
+        ("RUNNING", "running"),
+        ("COMPLETING", "running"),
+        ("COMPLETED", "completed"),
+        ("CANCELLED", "cancelled"),
+        ("TIMEOUT", "failed"),
+        ("OUT_OF_MEMORY", "failed"),
+        ("NODE_FAIL", "failed"),
+        ("UNKNOWN", "unknown"),
+    ],
+)
+def test_slurm_states_map_onto_orchs_small_set(raw, state):
+    assert slurm.job_state(raw) == JobState(state, raw)
+    assert slurm.job_state(raw).active == (state in ("pending", "running"))

@@ -13,7 +13,8 @@ from conftest import REPO
 from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
 from orchestrator.darknet.cfg import read_cfg
-from orchestrator.runs import RunSpec, load_manifest, new_run, save_manifest, scale_for_gpus
+from orchestrator.executors import new_run
+from orchestrator.runs import JobRecord, RunSpec, Scaling, load_manifest, save_manifest, scale_for_gpus
 from orchestrator.workspace import Workspace, init_workspace
 
 VOC_NAMES = [
@@ -112,14 +113,14 @@ def test_four_gpu_giou_run_on_voc(voc_ws: Workspace, capsys):
     assert "#SBATCH --output=logs/r4/%j.log\n" in sbatch
     assert "stdbuf -oL -eL darknet detector train runs/r4/r4.data runs/r4/r4.cfg" in sbatch
     manifest = load_manifest(voc_ws, "r4")
-    assert manifest.scaling == {
-        "rule": "lr = base / N, burn_in = base x N",
-        "gpus": 4,
-        "base_learning_rate": 0.001,
-        "base_burn_in": 1000,
-        "cfg_learning_rate": 0.00025,
-        "cfg_burn_in": 4000,
-    }
+    assert manifest.scaling == Scaling(
+        rule="lr = base / N, burn_in = base x N",
+        gpus=4,
+        base_learning_rate=0.001,
+        base_burn_in=1000,
+        cfg_learning_rate=0.00025,
+        cfg_burn_in=4000,
+    )
     assert "ignores iou_loss" in capsys.readouterr().err  # pjreddie would silently train MSE
 
 
@@ -200,11 +201,11 @@ def test_hankai_keeps_the_base_rate():
 
 def test_force_rebuilds_an_existing_run_and_keeps_its_job_history(voc_ws: Workspace):
     built = new_run(voc_ws, "r", RunSpec(template="yolov3-voc", dataset="voc"))
-    built.manifest.submissions.append({"executor": "slurm", "job_id": "17", "phase": "train"})
+    built.manifest.submissions.append(JobRecord("slurm", "train", "17"))
     save_manifest(voc_ws, built.manifest)
     new_run(voc_ws, "r", RunSpec(template="yolov3-voc", dataset="voc", gpus=2), force=True)
     manifest = load_manifest(voc_ws, "r")
-    assert manifest.gpus == 2 and manifest.submissions == [{"executor": "slurm", "job_id": "17", "phase": "train"}]
+    assert manifest.gpus == 2 and manifest.submissions == [JobRecord("slurm", "train", "17")]
 
 
 BAD = [
