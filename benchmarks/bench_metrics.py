@@ -7,7 +7,7 @@ as COCO json files, and prints, measured in this process:
   * evaluate+accumulate: pycocotools for IoU alone, ours for IoU and GIoU together, the ratio,
     and the largest difference of the 12 stats (must be <= 1e-12);
   * VOC style on the first --voc-images images: ours (10 thresholds x 2 metrics) against the
-    straightforward voc_eval loop run once per threshold and metric (tests/metrics_reference).
+    straightforward voc_eval loop run once per threshold and metric (tests/metrics/reference.py).
 
     python benchmarks/bench_metrics.py [--images 5000] [--voc-images 200] [--seed 0]
         [--skip-pycocotools] [--repeat 3]     (--voc-images 0 skips the VOC loop)
@@ -30,11 +30,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from metrics_reference import voc_eval_loop
+from metrics.reference import voc_reference
 
 from orchestrator.darknet.outputs import read_darknet_coco_json
-from orchestrator.metrics import evaluate_coco, evaluate_voc, read_coco_gt
-from orchestrator.metrics.results import THRESHOLDS
+from orchestrator.metrics.coco import evaluate_coco
+from orchestrator.metrics.readers import read_coco_gt
+from orchestrator.metrics.results import COCOEVAL_THRESHOLDS
+from orchestrator.metrics.voc import evaluate_voc
 
 
 def synthetic_set(n_images: int, rng: np.random.Generator) -> tuple[dict, list]:
@@ -124,26 +126,14 @@ def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
     # crowd boxes of the COCO set play VOC's difficult boxes, for both implementations
     gt = dataclasses.replace(gt, difficult=gt.crowd, crowd=np.zeros(len(gt), bool))
     ours, ours_time = timed(evaluate_voc, gt, detections, ap_method="all")
-    by_key: dict = {}
-    for image, label, box, difficult in zip(gt.image, gt.label, gt.in_format("xyxy"), gt.difficult):
-        by_key.setdefault((int(image), int(label)), []).append((box, bool(difficult)))
-    image_of = {int(i): n for n, i in enumerate(gt.image_ids)}
-    class_of = {int(c): n for n, c in enumerate(gt.class_ids)}
-    dets = [
-        (image_of[int(i)], class_of[int(c)], s, b)
-        for i, c, s, b in zip(
-            detections.image_keys, detections.class_ids, detections.scores, detections.in_format("xyxy")
-        )
-    ]
     start = time.perf_counter()
     worst = 0.0
     for metric in ("iou", "giou"):
-        for t, threshold in enumerate(THRESHOLDS):
-            expected = voc_eval_loop(by_key, dets, len(class_of), threshold, metric, False)
-            got = [v[t] for v in ours["metrics"][metric]["per_class"].values()]
-            worst = max(worst, float(np.max(np.abs(np.array(got) - expected))))
+        expected = voc_reference(gt, detections, COCOEVAL_THRESHOLDS, metric, False)
+        got = np.array(list(ours.metrics[metric].per_class.values()))
+        worst = max(worst, float(np.max(np.abs(got - expected))))
     loop_time = time.perf_counter() - start
-    print(f"VOC style, {n_images} images, {len(dets)} detections, 10 thresholds x IoU+GIoU:")
+    print(f"VOC style, {n_images} images, {len(detections)} detections, 10 thresholds x IoU+GIoU:")
     print(f"  per-threshold voc_eval loop  {loop_time:8.3f} s")
     print(
         f"  ours (one pass)              {ours_time:8.3f} s   speed-up x{loop_time / ours_time:.0f}"
@@ -177,7 +167,7 @@ def main() -> None:
         )
         if not args.skip_pycocotools:
             stats, load_time, ref_time = pycocotools_run(gt_path, dt_path)
-            diff = np.max(np.abs(np.array(ours["metrics"]["iou"]["stats"]) - stats))
+            diff = np.max(np.abs(np.array(ours.metrics["iou"].stats) - stats))
             print(f"load:     pycocotools {load_time:7.3f} s")
             print(f"evaluate: pycocotools IoU only {ref_time:7.3f} s")
             print(

@@ -18,11 +18,10 @@ import yaml
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import read_names
 from orchestrator.darknet.forks import FORKS, SPELLINGS
+from orchestrator.metrics.evaluators import AP_METHODS, EVALUATORS
+from orchestrator.metrics.overlaps import OVERLAPS
 
 EXECUTORS = ("auto", "slurm", "local")
-EVAL_STYLES = ("voc", "coco")
-AP_METHODS = ("11point", "all")
-MATCH_METRICS = ("iou", "giou")
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class EvalConfig:
     settle_seconds: float = 60
     max_attempts: int = 3
     ap_method: str = "11point"
-    metrics: tuple[str, ...] = ("iou", "giou")
+    metrics: tuple[str, ...] = tuple(OVERLAPS)
     timeout: float = 3600
 
     @property
@@ -230,7 +229,7 @@ def _dataset(name: str, s: _Section) -> Dataset:
         train=s.get("train", str, None, required=True),
         valid=valid,
         names=s.get("names", str, None, required=True),
-        eval=s.get("eval", str, "voc", EVAL_STYLES),
+        eval=s.get("eval", str, "voc", tuple(EVALUATORS)),
         ground_truth=s.get("ground_truth", str, None),
         pretrained=s.get("pretrained", str, None),
     )
@@ -256,12 +255,12 @@ def _eval(s: _Section) -> EvalConfig:
     s.refuse_unknown(
         {"gpu", "every", "min_weight_id", "settle_seconds", "max_attempts", "ap_method", "metrics", "timeout"}
     )
-    metrics = s.get("metrics", list, ["iou", "giou"])
+    metrics = s.get("metrics", list, list(OVERLAPS))
     for metric in metrics:
-        if metric not in MATCH_METRICS:
-            s.fail(f"eval.metrics: {metric!r} is not one of {', '.join(MATCH_METRICS)}")
+        if metric not in OVERLAPS:
+            s.fail(f"eval.metrics: {metric!r} is not one of {', '.join(OVERLAPS)}")
     if not metrics:
-        s.fail("eval.metrics: give at least one of iou, giou")
+        s.fail(f"eval.metrics: give at least one of {', '.join(OVERLAPS)}")
     config = EvalConfig(
         gpu=s.get("gpu", int, 0),
         every=str(s.get("every", (str, int), "10m")),

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import PassOptions, load_results, run_pass
-from orchestrator.evaluation.best import best_record
+from orchestrator.evaluation.best import best_record, read_measure
 from orchestrator.executors import JobState, current_chain, executor_named, job_states, new_run, submit_run
 from orchestrator.executors.base import COMPLETED
+from orchestrator.metrics.overlaps import OVERLAPS
 from orchestrator.runs import RunSpec, load_manifest
 from orchestrator.shapes import shapes_workspace
 from orchestrator.views.status import collect_status
@@ -30,7 +31,6 @@ MARKER = ".orch-demo"
 DEFAULT_ITERATIONS = 600
 #: The two runs: name -> single-GPU base learning rate.
 RUNS = {"shapes-lr1e-3": 0.001, "shapes-lr5e-4": 0.0005}
-METRICS = ("iou", "giou")
 PROGRESS_EVERY = 10.0  # seconds between progress lines (evaluations are shown as they end)
 
 Printer = Callable[[str], None]
@@ -185,7 +185,7 @@ def write_demo_report(ws: Workspace) -> Path:
 def best_per_run(ws: Workspace) -> dict[str, dict[str, dict]]:
     split = next(iter(ws.config.datasets["shapes"].valid))
     return {
-        run: {metric: best_record(load_results(ws, run), metric, "ap50", split) for metric in METRICS} for run in RUNS
+        run: {metric: best_record(load_results(ws, run), metric, "ap50", split) for metric in OVERLAPS} for run in RUNS
     }
 
 
@@ -196,6 +196,7 @@ def summary_table(best: dict[str, dict[str, dict]]) -> str:
         for metric, record in per_metric.items():
             block = record["metrics"][metric]
             lines.append(
-                f"{run:<16} {metric.upper():<6} {block['ap'][0]:>9.3f} {record['iteration']:>7} {block['mean']:>13.3f}"
+                f"{run:<16} {metric.upper():<6} {read_measure(block, 'ap50'):>9.3f} {record['iteration']:>7} "
+                f"{read_measure(block, 'mean'):>13.3f}"
             )
     return "\n".join(lines)

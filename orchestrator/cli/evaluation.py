@@ -12,9 +12,11 @@ from orchestrator.base.errors import OrchError
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import DURATION_HELP, duration_text, parse_duration
 from orchestrator.evaluation import crontab
-from orchestrator.evaluation.best import MEASURES, best_record, shown_split, summary
+from orchestrator.evaluation.best import best_record, shown_split, summary
 from orchestrator.evaluation.signals import stop_on_signals
 from orchestrator.evaluation.store import load_results
+from orchestrator.metrics.measures import MEASURES
+from orchestrator.metrics.overlaps import OVERLAPS, PRIMARY
 from orchestrator.runs import load_manifest
 
 LOG_HANDLER = "orch-evaluation-cli"
@@ -51,7 +53,9 @@ def register(subparsers) -> None:
         "no longer exists.",
     )
     parser.add_argument("run", metavar="RUN")
-    parser.add_argument("--metric", choices=("iou", "giou"), default="iou", help="matching metric (default iou)")
+    parser.add_argument(
+        "--metric", choices=tuple(OVERLAPS), default=PRIMARY, help=f"matching metric (default {PRIMARY})"
+    )
     parser.add_argument(
         "--measure", choices=tuple(MEASURES), default="mean", help="mean = AP over .50:.05:.95 (default), ap50, ap75"
     )

@@ -7,24 +7,21 @@ The metrics engine (NumPy, Pillow) is imported by the command that runs, not at 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from orchestrator.cli.common import add_command, print_json, print_table
+from orchestrator.metrics.evaluators import AP_METHODS, EVALUATORS
+from orchestrator.metrics.measures import COCO_SUMMARY, MEASURES
+from orchestrator.metrics.overlaps import OVERLAPS
 
-METRIC_CHOICES = {"iou": ("iou",), "giou": ("giou",), "both": ("iou", "giou")}
-COCO_LINES = (
-    ("Average Precision", "AP", "0.50:0.95", "all", 100),
-    ("Average Precision", "AP", "0.50", "all", 100),
-    ("Average Precision", "AP", "0.75", "all", 100),
-    ("Average Precision", "AP", "0.50:0.95", "small", 100),
-    ("Average Precision", "AP", "0.50:0.95", "medium", 100),
-    ("Average Precision", "AP", "0.50:0.95", "large", 100),
-    ("Average Recall", "AR", "0.50:0.95", "all", 1),
-    ("Average Recall", "AR", "0.50:0.95", "all", 10),
-    ("Average Recall", "AR", "0.50:0.95", "all", 100),
-    ("Average Recall", "AR", "0.50:0.95", "small", 100),
-    ("Average Recall", "AR", "0.50:0.95", "medium", 100),
-    ("Average Recall", "AR", "0.50:0.95", "large", 100),
-)
+if TYPE_CHECKING:
+    from orchestrator.metrics.results import EvaluationResult
+
+#: --metric: one overlap, or "both" (every registered one).
+METRIC_CHOICES = {**{name: (name,) for name in OVERLAPS}, "both": tuple(OVERLAPS)}
+#: The per-class table's AP columns.
+CLASS_COLUMNS = (MEASURES["ap50"], MEASURES["ap75"])
 
 
 def register(subparsers) -> None:
@@ -62,14 +59,14 @@ def register(subparsers) -> None:
     )
     darknet.add_argument("--valid", required=True, metavar="LIST", help="the valid list of image paths")
     darknet.add_argument("--names", required=True, metavar="FILE", help="the .names file")
-    darknet.add_argument("--style", choices=("voc", "coco"), default="voc")
+    darknet.add_argument("--style", choices=tuple(EVALUATORS), default="voc")
     add_voc_method(darknet)
 
 
 def add_voc_method(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ap",
-        choices=("11point", "all"),
+        choices=AP_METHODS,
         default="11point",
         help="VOC AP: 11-point (VOC2007, default) or all-point (VOC2010+)",
     )
@@ -81,7 +78,7 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
         "--metric",
         choices=tuple(METRIC_CHOICES),
         default="both",
-        help="overlap used to match detections (default: both)",
+        help="overlap used to match detections (default: both = every one)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -89,7 +86,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 def run_voc(args: argparse.Namespace) -> int:
     from orchestrator.darknet.cfg import read_names
     from orchestrator.darknet.outputs import read_comp4_folder
-    from orchestrator.metrics import evaluate_voc, read_voc_annotations
+    from orchestrator.metrics.readers import read_voc_annotations
+    from orchestrator.metrics.voc import evaluate_voc
 
     names = read_names(args.names) if args.names else None
     gt = read_voc_annotations(args.annotations, args.imageset, names)
@@ -99,7 +97,8 @@ def run_voc(args: argparse.Namespace) -> int:
 
 def run_coco(args: argparse.Namespace) -> int:
     from orchestrator.darknet.outputs import read_darknet_coco_json
-    from orchestrator.metrics import evaluate_coco, read_coco_gt
+    from orchestrator.metrics.coco import evaluate_coco
+    from orchestrator.metrics.readers import read_coco_gt
 
     result = evaluate_coco(read_coco_gt(args.gt), read_darknet_coco_json(args.dt), metrics=METRIC_CHOICES[args.metric])
     return show(result, args.json)
@@ -113,32 +112,29 @@ def run_darknet(args: argparse.Namespace) -> int:
     return show(result, args.json)
 
 
-def show(result: dict, as_json: bool) -> int:
+def show(result: EvaluationResult, as_json: bool) -> int:
     if as_json:
-        print_json(result)
+        print_json(result.to_json())
         return 0
-    for n, (metric, block) in enumerate(result["metrics"].items()):
+    for n, (metric, block) in enumerate(result.metrics.items()):
         if n:
             print()
-        print(f"{metric.upper()} ({result['style'].upper()}, {result['ap_method']})")
-        for threshold, ap in zip(block["thresholds"], block["ap"]):
+        print(f"{metric.upper()} ({result.style.upper()}, {result.ap_method})")
+        for threshold, ap in zip(result.thresholds, block.ap):
             print(f"Threshold: {threshold:.2f} | mAP: {ap:.3f}")
-        print(f"mAP: {block['mean']:.6f}")
+        print(f"mAP: {block.mean:.6f}")
         print()
         print_table(
-            ["class", "AP50", "AP75", "AP50:95"],
+            ["class", *(m.label for m in CLASS_COLUMNS), "AP50:95"],
             [
-                [name, f"{v[0]:.4f}", f"{v[5]:.4f}", f"{mean_or_undefined(v):.4f}"]
-                for name, v in block["per_class"].items()
+                [name, *(f"{m.read(v, 0.0):.4f}" for m in CLASS_COLUMNS), f"{mean_or_undefined(v):.4f}"]
+                for name, v in block.per_class.items()
             ],
         )
-        for (title, short, iou, area, max_dets), value in zip(COCO_LINES, block.get("stats", ())):
-            print(
-                f" {title + ' ':<18} ({short}) @[ IoU={iou:<9} | area={area:>6s} | "
-                f"maxDets={max_dets:>3d} ] = {value:0.3f}"
-            )
+        for line, value in zip(COCO_SUMMARY, block.stats or ()):
+            print(line.text(value))
     return 0
 
 
-def mean_or_undefined(values: list[float]) -> float:
+def mean_or_undefined(values: Sequence[float]) -> float:
     return -1.0 if values[0] < 0 else sum(values) / len(values)

@@ -14,23 +14,22 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
 
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import basecfg, read_names
 from orchestrator.darknet.labels import read_darknet_labels
 from orchestrator.darknet.outputs import image_ids_for, read_comp4_folder, read_darknet_coco_json
 from orchestrator.metrics.boxes import Detections, GroundTruth
-from orchestrator.metrics.coco import evaluate_coco
+from orchestrator.metrics.evaluators import evaluator
+from orchestrator.metrics.overlaps import OVERLAPS
 from orchestrator.metrics.readers import read_coco_gt, read_lines, voc_annotations
-from orchestrator.metrics.voc import evaluate_voc
+from orchestrator.metrics.results import EvaluationResult
 
-Style = Literal["voc", "coco"]
 PathLike = str | os.PathLike
 
 
 def load_ground_truth(
-    style: Style, valid_list: PathLike, names: PathLike | Sequence[str], ground_truth: PathLike | None = None
+    style: str, valid_list: PathLike, names: PathLike | Sequence[str], ground_truth: PathLike | None = None
 ) -> GroundTruth:
     """Ground truth of the images in `valid_list`.
 
@@ -39,8 +38,7 @@ def load_ground_truth(
     list of names) darknet used, so class indices of comp4 output line up.
     """
     class_names = read_names(names) if isinstance(names, (str, os.PathLike)) else list(names)
-    if style not in ("voc", "coco"):
-        raise OrchError(f"unknown evaluation style {style!r} (voc or coco)")
+    evaluator(style)  # an unknown style is refused before any file is read
     if ground_truth is None:
         return read_darknet_labels(valid_list, class_names)
     source = Path(ground_truth)
@@ -77,14 +75,10 @@ def load_detections(gt: GroundTruth, results: PathLike) -> Detections:
 def evaluate_detections(
     gt: GroundTruth,
     results_folder_or_json: PathLike,
-    style: Style,
+    style: str,
     ap_method: str = "11point",
-    metrics: Iterable[str] = ("iou", "giou"),
-) -> dict:
+    metrics: Iterable[str] = tuple(OVERLAPS),
+) -> EvaluationResult:
     """Evaluate one detection output against loaded ground truth (see `load_ground_truth`)."""
-    detections = load_detections(gt, results_folder_or_json)
-    if style == "voc":
-        return evaluate_voc(gt, detections, ap_method=ap_method, metrics=metrics)  # type: ignore[arg-type]
-    if style == "coco":
-        return evaluate_coco(gt, detections, metrics=metrics)
-    raise OrchError(f"unknown evaluation style {style!r} (voc or coco)")
+    chosen = evaluator(style, ap_method)
+    return chosen.evaluate(gt, load_detections(gt, results_folder_or_json), metrics)

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.base.errors import OrchError
+from orchestrator.metrics.measures import MEASURES
 
-# measure -> how to read it from one metric block of a record
-MEASURES = {
-    "mean": lambda block: block["mean"],  # AP averaged over IoU thresholds .50:.05:.95
-    "ap50": lambda block: block["ap"][0],
-    "ap75": lambda block: block["ap"][5],
-}
+
+def read_measure(block: dict[str, Any], measure: str) -> float:
+    """A named measure of one metric block of a record."""
+    return MEASURES[measure].read(block["ap"], block["mean"])
 
 
 def latest_ok_records(records: list[dict[str, Any]], split: str) -> list[dict[str, Any]]:
@@ -45,8 +44,7 @@ def best_record(records: list[dict[str, Any]], metric: str, measure: str, split:
     candidates = [r for r in latest_ok_records(records, split) if metric in r.get("metrics", {})]
     if not candidates:
         raise OrchError(f"no successful evaluation with metric {metric} on split {split}")
-    read = MEASURES[measure]
-    return max(candidates, key=lambda r: (read(r["metrics"][metric]), r["iteration"]))
+    return max(candidates, key=lambda r: (read_measure(r["metrics"][metric], measure), r["iteration"]))
 
 
 def summary(record: dict[str, Any], metric: str, measure: str) -> dict[str, Any]:
@@ -59,6 +57,6 @@ def summary(record: dict[str, Any], metric: str, measure: str) -> dict[str, Any]
         "iteration": record["iteration"],
         "metric": metric,
         "measure": measure,
-        "value": MEASURES[measure](block),
-        **{name: read(block) for name, read in MEASURES.items()},
+        "value": read_measure(block, measure),
+        **{name: read_measure(block, name) for name in MEASURES},
     }

@@ -34,11 +34,12 @@ from orchestrator.evaluation.darknet_valid import (
 from orchestrator.evaluation.discovery import WeightsFile
 from orchestrator.evaluation.progress import count_images
 from orchestrator.metrics.boxes import GroundTruth
+from orchestrator.metrics.measures import THRESHOLDS
+from orchestrator.metrics.results import EvaluationResult
 from orchestrator.runs import RunManifest
 from orchestrator.workspace import Workspace
 
 MIN_VALID_IMAGES = 4
-THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate the target and return its record (status ok or failed); Interrupted propagates."""
     dataset = dataset_of(ws, target.manifest)
-    timings = {"darknet_seconds": None, "metric_seconds": None}
+    timings: dict[str, float | None] = {"darknet_seconds": None, "metric_seconds": None}
     try:
         check_valid_list(ws.root, dataset, target.split)
         gt = ground_truth(ws.root, dataset, target.split)
@@ -70,7 +71,7 @@ def evaluate(
         timings["metric_seconds"] = round(time.monotonic() - started, 3)
     except EvaluationFailed as failure:
         return make_record(ws, target, dataset, timings, error=failure.error, log_tail=failure.log_tail)
-    return make_record(ws, target, dataset, timings, metrics=result["metrics"], ap_method=result["ap_method"])
+    return make_record(ws, target, dataset, timings, result=result)
 
 
 def dataset_of(ws: Workspace, manifest: RunManifest) -> Dataset:
@@ -147,7 +148,7 @@ def eval_data(ws: Workspace, target: Target, dataset: Dataset, classes: int, fol
     }
 
 
-def _score(ws: Workspace, gt: GroundTruth, dataset: Dataset, darknet_output: Path) -> dict:
+def _score(ws: Workspace, gt: GroundTruth, dataset: Dataset, darknet_output: Path) -> EvaluationResult:
     """The metrics engine on darknet's output; unreadable output is the weights' failure."""
     config = ws.config.eval
     try:
@@ -176,8 +177,7 @@ def make_record(
     dataset: Dataset,
     timings: dict,
     *,
-    metrics: dict | None = None,
-    ap_method: str | None = None,
+    result: EvaluationResult | None = None,
     error: str | None = None,
     log_tail: str | None = None,
 ) -> dict:
@@ -192,14 +192,12 @@ def make_record(
         "mtime": weights.mtime,
         "iteration": weights.iteration,
         "style": dataset.eval,
-        "ap_method": ap_method or ws.config.eval.ap_method,
-        "status": "ok" if metrics is not None else "failed",
-        "thresholds": THRESHOLDS,
+        "ap_method": result.ap_method if result else ws.config.eval.ap_method,
+        "status": "ok" if result is not None else "failed",
+        "thresholds": list(THRESHOLDS),
     }
-    if metrics is not None:
-        record["metrics"] = {
-            name: {k: v for k, v in block.items() if k != "thresholds"} for name, block in metrics.items()
-        }
+    if result is not None:
+        record["metrics"] = {name: block.to_json() for name, block in result.metrics.items()}
     record.update(
         {
             **timings,

@@ -19,29 +19,17 @@ from orchestrator.metrics.align import align_detections
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco_match import greedy_matches, threshold_limits
 from orchestrator.metrics.curves import hits_needed, interpolated_precision
-from orchestrator.metrics.overlaps import coco_overlaps
+from orchestrator.metrics.geometry import PairGeometry, overlap_values
+from orchestrator.metrics.measures import COCO_SUMMARY, threshold_index
+from orchestrator.metrics.overlaps import OVERLAPS, validate_overlaps
 from orchestrator.metrics.pairs import Pairs, dense_rank, group_keys, pairs_by_group, rank_within_groups, stable_order
-from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
+from orchestrator.metrics.results import COCOEVAL_THRESHOLDS as THRESHOLDS
+from orchestrator.metrics.results import EvaluationResult, MetricResult, metric_result
 
 RECALL_LEVELS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 AREA_RANGES = np.array([[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]])
 AREA_LABELS = ("all", "small", "medium", "large")
 MAX_DETS = (1, 10, 100)
-# (ap?, threshold, area, maxDets) of COCOeval.summarize's 12 numbers, in order.
-SUMMARY = (
-    (True, None, "all", 100),
-    (True, 0.5, "all", 100),
-    (True, 0.75, "all", 100),
-    (True, None, "small", 100),
-    (True, None, "medium", 100),
-    (True, None, "large", 100),
-    (False, None, "all", 1),
-    (False, None, "all", 10),
-    (False, None, "all", 100),
-    (False, None, "small", 100),
-    (False, None, "medium", 100),
-    (False, None, "large", 100),
-)
 
 
 class CocoProblem:
@@ -98,8 +86,8 @@ def useful_pairs(
     overlaps. The others can never match."""
     det = place[grouped.det]
     gt_boxes = gt.in_format("xywh")
-    both = dict(zip(("iou", "giou"), coco_overlaps(boxes[det], gt_boxes[grouped.gt], gt.crowd[grouped.gt])))
-    overlaps = np.stack([both[name] for name in metrics])
+    geometry = PairGeometry.coco(boxes[det], gt_boxes[grouped.gt], gt.crowd[grouped.gt])
+    overlaps = overlap_values(geometry, metrics)
     useful = np.flatnonzero((overlaps >= threshold_limits(THRESHOLDS).min()).any(axis=0))
     useful = useful[np.argsort(det[useful], kind="stable")]
     return Pairs(det=det[useful], gt=grouped.gt[useful]), overlaps[:, useful]
@@ -110,16 +98,25 @@ def outside(area: np.ndarray) -> np.ndarray:
     return (area[None, :] < AREA_RANGES[:, :1]) | (area[None, :] > AREA_RANGES[:, 1:])
 
 
-def evaluate_coco(gt: GroundTruth, detections: Detections, *, metrics: Iterable[str] = ("iou", "giou")) -> dict:
-    """COCO AP for each metric, as the `orch map --json` object (with the 12 `stats`).
+def evaluate_coco(
+    gt: GroundTruth, detections: Detections, *, metrics: Iterable[str] = tuple(OVERLAPS)
+) -> EvaluationResult:
+    """COCO AP for each metric, with the 12 summary `stats`.
 
     `per_class` holds each category's AP at each threshold (area all, maxDets 100), -1 for a
     category without ground truth, as COCOeval marks undefined values.
     """
-    metrics = validate_metrics(metrics)
+    metrics = validate_overlaps(metrics)
     precision, recall = precision_recall(gt, detections, metrics)
     out = {name: coco_metric_result(precision[m], recall[m], gt.class_names) for m, name in enumerate(metrics)}
-    return {"style": "coco", "ap_method": "101point", "metrics": out}
+    return EvaluationResult("coco", "101point", out)
+
+
+class CocoEvaluator:
+    """The COCO-style evaluator of the registry (see evaluators)."""
+
+    def evaluate(self, gt: GroundTruth, detections: Detections, metrics: Iterable[str]) -> EvaluationResult:
+        return evaluate_coco(gt, detections, metrics=metrics)
 
 
 def precision_recall(
@@ -216,21 +213,19 @@ def mean_defined(values: np.ndarray) -> float:
 
 
 def summary_stats(precision: np.ndarray, recall: np.ndarray) -> list[float]:
+    """COCOeval.summarize's 12 numbers (measures.COCO_SUMMARY) from one metric's arrays."""
     stats = []
-    for is_ap, threshold, area, max_det in SUMMARY:
-        values = precision if is_ap else recall
-        if threshold is not None:
-            values = values[np.where(threshold == THRESHOLDS)[0]]
-        a, m = AREA_LABELS.index(area), MAX_DETS.index(max_det)
-        stats.append(mean_defined(values[..., a, m]))
+    for line in COCO_SUMMARY:
+        values = precision if line.precision else recall
+        if line.threshold is not None:
+            values = values[threshold_index(line.threshold)]
+        stats.append(mean_defined(values[..., AREA_LABELS.index(line.area), MAX_DETS.index(line.max_dets)]))
     return stats
 
 
-def coco_metric_result(precision: np.ndarray, recall: np.ndarray, class_names) -> dict:
+def coco_metric_result(precision: np.ndarray, recall: np.ndarray, class_names) -> MetricResult:
     main = precision[..., 0, -1]  # area all, maxDets 100: (T, R, K)
     per_threshold = np.array([mean_defined(main[t]) for t in range(len(THRESHOLDS))])
     per_class = np.array([[mean_defined(main[t, :, k]) for t in range(len(THRESHOLDS))] for k in range(main.shape[2])])
     stats = summary_stats(precision, recall)
-    result = metric_result(THRESHOLDS, per_class, class_names, per_threshold, mean=stats[0])
-    result["stats"] = stats
-    return result
+    return metric_result(per_class, class_names, per_threshold, mean=stats[0], stats=stats)

@@ -1,57 +1,60 @@
-"""IoU and GIoU of box pairs, in the two conventions the evaluators reproduce.
+"""The overlap registry: how a detection and a ground-truth box are compared for matching.
 
-Both functions take already-paired boxes (row i of `dt` against row i of `gt`) so that the
-caller decides which pairs exist (same image and class) and memory stays linear in them. The
-arithmetic follows the reference implementations operation by operation, because AP is a
-step function of these values: an IoU one ulp off can flip a match at a threshold like 0.5.
+Each overlap is one formula over a `PairGeometry` (intersection, union, enclosing box, centres,
+computed once per pair in the convention of the evaluator: VOC's +1 pixel widths or COCO's
+corner + size). Everything that names the matching metrics -- the evaluators, `eval.metrics`
+in orch.yaml, the `--metric` choices, `orch status` columns and the report's curves -- reads
+this table, so a new overlap (DIoU: ``iou - share(centre distance², enclosing diagonal²)``) is
+one function and one entry here.
+
+This module is imported by the CLI at start-up to build its choices, so it must not import
+NumPy: the formulas only use arithmetic operators and the geometry's own methods.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from orchestrator.metrics.geometry import PairGeometry
 
 
-def voc_overlaps(dt: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IoU and GIoU of ``xyxy`` pairs with VOC's +1 pixel widths (py-faster-rcnn voc_eval).
+@dataclass(frozen=True)
+class Overlap:
+    """A matching metric: its key (JSON, CLI, orch.yaml), its label for people, its formula."""
 
-    GIoU = IoU - max((C - U) / C, 0) with C the enclosing box, also with +1 widths.
+    name: str
+    label: str
+    formula: Callable[[PairGeometry], np.ndarray]
+
+
+def iou(g: PairGeometry) -> np.ndarray:
+    """Intersection over union (for a COCO crowd box: over the detection's area)."""
+    return g.iou
+
+
+def giou(g: PairGeometry) -> np.ndarray:
+    """Generalised IoU: IoU less the share of the enclosing box that neither box covers.
+
+    The penalty uses the true union also for crowd boxes, so a detection inside a crowd region
+    keeps its full overlap and is ignored as pycocotools would ignore it.
     """
-    iw = np.maximum(np.minimum(gt[:, 2], dt[:, 2]) - np.maximum(gt[:, 0], dt[:, 0]) + 1.0, 0.0)
-    ih = np.maximum(np.minimum(gt[:, 3], dt[:, 3]) - np.maximum(gt[:, 1], dt[:, 1]) + 1.0, 0.0)
-    inter = iw * ih
-    union = (
-        (dt[:, 2] - dt[:, 0] + 1.0) * (dt[:, 3] - dt[:, 1] + 1.0)
-        + (gt[:, 2] - gt[:, 0] + 1.0) * (gt[:, 3] - gt[:, 1] + 1.0)
-        - inter
-    )
-    iou = inter / union
-    cw = np.maximum(gt[:, 2], dt[:, 2]) - np.minimum(gt[:, 0], dt[:, 0]) + 1.0
-    ch = np.maximum(gt[:, 3], dt[:, 3]) - np.minimum(gt[:, 1], dt[:, 1]) + 1.0
-    enclosing = cw * ch
-    giou = iou - np.maximum((enclosing - union) / enclosing, 0.0)
-    return iou, giou
+    return g.iou - g.share(g.hull - g.union, g.hull)
 
 
-def coco_overlaps(dt: np.ndarray, gt: np.ndarray, crowd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """IoU and GIoU of ``xywh`` pairs exactly as pycocotools' bbIou computes IoU.
+OVERLAPS: dict[str, Overlap] = {o.name: o for o in (Overlap("iou", "IoU", iou), Overlap("giou", "GIoU", giou))}
+#: The overlap that ranks weights where one must be chosen (report's best weights, per-class grid).
+PRIMARY = "iou"
 
-    For a crowd ground truth the IoU divides by the detection's area (pycocotools' rule);
-    the GIoU penalty (C - U) / C always uses the true union, so that a detection inside a
-    crowd region keeps its full overlap and is ignored as pycocotools would ignore it.
-    Degenerate boxes (zero width/height) overlap nothing: 0 for both metrics.
-    """
-    d_area = dt[:, 2] * dt[:, 3]
-    g_area = gt[:, 2] * gt[:, 3]
-    w = np.minimum(dt[:, 2] + dt[:, 0], gt[:, 2] + gt[:, 0]) - np.maximum(dt[:, 0], gt[:, 0])
-    h = np.minimum(dt[:, 3] + dt[:, 1], gt[:, 3] + gt[:, 1]) - np.maximum(dt[:, 1], gt[:, 1])
-    overlapping = (w > 0) & (h > 0)
-    inter = np.where(overlapping, w * h, 0.0)
-    union = d_area + g_area - inter
-    denominator = np.where(crowd, d_area, union)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(overlapping, inter / denominator, 0.0)
-        cw = np.maximum(dt[:, 2] + dt[:, 0], gt[:, 2] + gt[:, 0]) - np.minimum(dt[:, 0], gt[:, 0])
-        ch = np.maximum(dt[:, 3] + dt[:, 1], gt[:, 3] + gt[:, 1]) - np.minimum(dt[:, 1], gt[:, 1])
-        enclosing = cw * ch
-        penalty = np.where(enclosing > 0, (enclosing - union) / enclosing, 0.0)
-    return iou, iou - penalty
+
+def validate_overlaps(names: Iterable[str]) -> tuple[str, ...]:
+    """`names` as a tuple, refused (ValueError) when empty or when one is not registered."""
+    chosen = tuple(names)
+    unknown = [n for n in chosen if n not in OVERLAPS]
+    if unknown or not chosen:
+        raise ValueError(f"metrics must be among {tuple(OVERLAPS)}, got {chosen}")
+    return chosen

@@ -159,13 +159,10 @@ def parse_voc_xml(path: Path) -> list[tuple[str, bool, tuple[float, float, float
             name = obj.findtext("name").strip()  # type: ignore[union-attr]
             difficult = int(obj.findtext("difficult") or 0) == 1
             box = obj.find("bndbox")
-            coords = tuple(
-                float(box.findtext(k))
-                for k in ("xmin", "ymin", "xmax", "ymax")  # type: ignore[union-attr,arg-type]
-            )
+            xmin, ymin, xmax, ymax = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore[union-attr,arg-type]
         except (AttributeError, TypeError, ValueError):
             raise OrchError(f"object {number} needs name and bndbox xmin/ymin/xmax/ymax", str(path)) from None
-        objects.append((name, difficult, coords))
+        objects.append((name, difficult, (xmin, ymin, xmax, ymax)))
     return objects
 
 

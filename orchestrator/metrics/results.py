@@ -1,35 +1,92 @@
-"""The shape of an evaluation result: the JSON object `orch map --json` prints.
+"""Evaluation results as typed values, and the JSON they are written as.
 
-`{"style", "ap_method", "metrics": {name: {"thresholds", "ap", "mean", "per_class",
-["stats"]}}}` with plain Python floats so that it can be dumped as is.
+An `EvaluationResult` holds one `MetricResult` per overlap (see overlaps). Its JSON is the
+object `orch map --json` prints, ``{"style", "ap_method", "metrics": {name: {"thresholds",
+"ap", "mean", "per_class", ["stats"]}}}``; an evaluation record stores the metric blocks
+without their thresholds (the record states them once). Floats are plain Python floats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-# pycocotools' own expression, so that threshold values are bit-identical to COCOeval's.
-THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
-METRICS = ("iou", "giou")
+from orchestrator.metrics.measures import MEASURES, THRESHOLDS
+
+#: The thresholds as COCOeval computes them (``np.linspace(.5, .95, 10)``: .90 is
+#: 0.8999999999999999), bit-identical so that matches at a threshold agree with pycocotools.
+#: Both evaluators compare overlaps with these values.
+COCOEVAL_THRESHOLDS = np.linspace(THRESHOLDS[0], THRESHOLDS[-1], len(THRESHOLDS))
 
 
-def validate_metrics(metrics: Iterable[str]) -> tuple[str, ...]:
-    chosen = tuple(metrics)
-    unknown = [m for m in chosen if m not in METRICS]
-    if unknown or not chosen:
-        raise ValueError(f"metrics must be among {METRICS}, got {chosen}")
-    return chosen
+@dataclass(frozen=True)
+class MetricResult:
+    """One overlap's result: AP per threshold, their mean, AP per class and threshold (-1 where
+    COCO leaves a class undefined), and for COCO the 12 summary numbers (measures.COCO_SUMMARY)."""
+
+    ap: tuple[float, ...]
+    mean: float
+    per_class: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    stats: tuple[float, ...] | None = None
+
+    def measure(self, name: str) -> float:
+        """A named measure (measures.MEASURES: mean, ap50, ap75)."""
+        return MEASURES[name].read(self.ap, self.mean)
+
+    def to_json(self) -> dict[str, Any]:
+        block: dict[str, Any] = {
+            "ap": list(self.ap),
+            "mean": self.mean,
+            "per_class": {name: list(values) for name, values in self.per_class.items()},
+        }
+        if self.stats is not None:
+            block["stats"] = list(self.stats)
+        return block
+
+    @classmethod
+    def from_json(cls, block: Mapping[str, Any]) -> MetricResult:
+        stats = block.get("stats")
+        return cls(
+            ap=tuple(block["ap"]),
+            mean=block["mean"],
+            per_class={name: tuple(values) for name, values in block.get("per_class", {}).items()},
+            stats=None if stats is None else tuple(stats),
+        )
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What an evaluator returns: its style and AP method, the thresholds, one result per overlap."""
+
+    style: str
+    ap_method: str
+    metrics: Mapping[str, MetricResult]
+    thresholds: tuple[float, ...] = THRESHOLDS
+
+    def to_json(self) -> dict[str, Any]:
+        """The `orch map --json` object."""
+        thresholds = [round(float(t), 10) for t in self.thresholds]
+        return {
+            "style": self.style,
+            "ap_method": self.ap_method,
+            "metrics": {name: {"thresholds": thresholds, **m.to_json()} for name, m in self.metrics.items()},
+        }
 
 
 def metric_result(
-    thresholds: np.ndarray, per_class: np.ndarray, class_names: Sequence[str], ap: np.ndarray, mean: float | None = None
-) -> dict:
-    """One metric's block: AP per threshold, its mean, and per-class AP (classes x thresholds)."""
-    return {
-        "thresholds": [round(float(t), 10) for t in thresholds],
-        "ap": [float(v) for v in ap],
-        "mean": float(np.mean(ap)) if mean is None else float(mean),
-        "per_class": {name: [float(v) for v in row] for name, row in zip(class_names, per_class)},
-    }
+    per_class: np.ndarray,
+    class_names: Sequence[str],
+    ap: np.ndarray,
+    mean: float | None = None,
+    stats: Sequence[float] | None = None,
+) -> MetricResult:
+    """A MetricResult from arrays: per-class AP (classes x thresholds) and AP per threshold."""
+    return MetricResult(
+        ap=tuple(float(v) for v in ap),
+        mean=float(np.mean(ap)) if mean is None else float(mean),
+        per_class={name: tuple(float(v) for v in row) for name, row in zip(class_names, per_class)},
+        stats=None if stats is None else tuple(float(v) for v in stats),
+    )

@@ -11,6 +11,7 @@ passing detection of its best box. No per-detection loop is needed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -18,9 +19,10 @@ import numpy as np
 from orchestrator.metrics.align import align_detections
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.curves import hit_precisions, hits_needed, interpolated_precision, suffix_max_per_segment
-from orchestrator.metrics.overlaps import voc_overlaps
-from orchestrator.metrics.pairs import dense_rank, group_keys, pairs_by_group, stable_order
-from orchestrator.metrics.results import THRESHOLDS, metric_result, validate_metrics
+from orchestrator.metrics.geometry import PairGeometry, overlap_values
+from orchestrator.metrics.overlaps import OVERLAPS, validate_overlaps
+from orchestrator.metrics.pairs import Pairs, dense_rank, group_keys, pairs_by_group, stable_order
+from orchestrator.metrics.results import COCOEVAL_THRESHOLDS, EvaluationResult, metric_result
 
 ApMethod = Literal["11point", "all"]
 ELEVEN_POINTS = np.arange(0.0, 1.1, 0.1)  # voc_eval's own levels, rounding included
@@ -31,16 +33,16 @@ def evaluate_voc(
     detections: Detections,
     *,
     ap_method: ApMethod = "11point",
-    metrics: Iterable[str] = ("iou", "giou"),
-    thresholds: np.ndarray = THRESHOLDS,
-) -> dict:
-    """VOC AP per class and threshold for each metric, as the `orch map --json` object.
+    metrics: Iterable[str] = tuple(OVERLAPS),
+    thresholds: np.ndarray = COCOEVAL_THRESHOLDS,
+) -> EvaluationResult:
+    """VOC AP per class and threshold for each metric.
 
     Classes are `gt.class_names`; a class without ground truth has AP 0 and counts in the mean
     (as Darknet's reval_voc averages over every name). `thresholds` exists for fixtures that
     cite other thresholds; the JSON always uses .50:.05:.95.
     """
-    metrics = validate_metrics(metrics)
+    metrics = validate_overlaps(metrics)
     if ap_method not in ("11point", "all"):
         raise ValueError(f"unknown AP method {ap_method!r}")
     image, label = align_detections(gt, detections)
@@ -50,21 +52,31 @@ def evaluate_voc(
     gt_boxes = gt.in_format("xyxy")
     n_classes = len(gt.class_names)
     pairs = pairs_by_group(group_keys(image, label, n_classes), group_keys(gt.image, gt.label, n_classes))
-    overlaps = dict(zip(("iou", "giou"), voc_overlaps(det_boxes[pairs.det], gt_boxes[pairs.gt])))
+    overlaps = overlap_values(PairGeometry.voc(det_boxes[pairs.det], gt_boxes[pairs.gt]), metrics)
     score_rank, n_scores = dense_rank(-scores)
     order = stable_order([label, score_rank], [n_classes, n_scores])
     positives = np.bincount(gt.label[~gt.difficult], minlength=n_classes)
     out = {}
-    for name in metrics:
-        best_gt, best_overlap = best_match(pairs, overlaps[name], len(scores))
+    for m, name in enumerate(metrics):
+        best_gt, best_overlap = best_match(pairs, overlaps[m], len(scores))
         ap = class_ap(
             order, label[order], best_gt[order], best_overlap[order], gt.difficult, positives, thresholds, ap_method
         )
-        out[name] = metric_result(thresholds, ap, gt.class_names, np.mean(ap, axis=0))
-    return {"style": "voc", "ap_method": ap_method, "metrics": out}
+        out[name] = metric_result(ap, gt.class_names, np.mean(ap, axis=0))
+    return EvaluationResult("voc", ap_method, out, tuple(float(t) for t in thresholds))
 
 
-def best_match(pairs, overlap: np.ndarray, n_dets: int) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class VocEvaluator:
+    """The VOC-style evaluator of the registry (see evaluators), with orch.yaml's AP method."""
+
+    ap_method: ApMethod = "11point"
+
+    def evaluate(self, gt: GroundTruth, detections: Detections, metrics: Iterable[str]) -> EvaluationResult:
+        return evaluate_voc(gt, detections, ap_method=self.ap_method, metrics=metrics)
+
+
+def best_match(pairs: Pairs, overlap: np.ndarray, n_dets: int) -> tuple[np.ndarray, np.ndarray]:
     """Per detection: the ground truth with the largest overlap (first one on ties, like
     np.argmax) and that overlap; -1 and -inf for a detection with no ground truth."""
     best_overlap = np.full(n_dets, -np.inf)
@@ -99,7 +111,8 @@ def class_ap(
     """
     n_classes = len(positives)
     class_start = np.searchsorted(label, np.arange(n_classes))
-    hit_seg, hit_row, ign_seg, ign_row = [], [], [], []
+    hit_parts: list[tuple[np.ndarray, np.ndarray]] = []  # (segment, row) of hits, per threshold
+    ignored_parts: list[tuple[np.ndarray, np.ndarray]] = []
     is_difficult = np.append(difficult, False)[best_gt]
     for t, threshold in enumerate(thresholds):
         passing = best_overlap > threshold
@@ -107,14 +120,12 @@ def class_ap(
         candidates = np.flatnonzero(passing & ~is_difficult)
         _, first = np.unique(best_gt[candidates], return_index=True)
         hits = np.sort(candidates[first])
-        hit_seg.append(t * n_classes + label[hits])
-        hit_row.append(hits)
-        ign_seg.append(t * n_classes + label[ignored])
-        ign_row.append(ignored)
-    hit_seg, hit_row = np.concatenate(hit_seg), np.concatenate(hit_row)
+        hit_parts.append((t * n_classes + label[hits], hits))
+        ignored_parts.append((t * n_classes + label[ignored], ignored))
+    hit_seg, hit_row = (np.concatenate(column) for column in zip(*hit_parts))
     by_segment = stable_order([hit_seg, hit_row], [len(thresholds) * n_classes, len(label)])
     hit_seg, hit_row = hit_seg[by_segment], hit_row[by_segment]
-    ign_seg, ign_row = np.concatenate(ign_seg), np.concatenate(ign_row)
+    ign_seg, ign_row = (np.concatenate(column) for column in zip(*ignored_parts))
     n_segments = len(thresholds) * n_classes
     start_row = np.tile(class_start, len(thresholds))
     ordinal, precision = hit_precisions(hit_seg, hit_row, ign_seg, ign_row, start_row)

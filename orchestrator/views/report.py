@@ -19,16 +19,17 @@ import numpy as np
 
 from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
-from orchestrator.evaluation.best import MEASURES, best_record, latest_ok_records, shown_split
+from orchestrator.evaluation.best import best_record, latest_ok_records, read_measure, shown_split
 from orchestrator.evaluation.store import load_results
 from orchestrator.logs import ParsedLog, latest_rows, parse_run
+from orchestrator.metrics.measures import MEASURES, THRESHOLDS
+from orchestrator.metrics.overlaps import OVERLAPS, PRIMARY
 from orchestrator.runs import manifest_or_none
 
-METRICS = ("iou", "giou")
-LINESTYLE = {"iou": "-", "giou": "--"}
-METRIC_LABEL = {"iou": "IoU", "giou": "GIoU"}
-#: (label, how to read it from a metric block) for the mAP-vs-iteration panels.
-SUMMARIES = (("mAP@[.50:.95]", MEASURES["mean"]), ("AP50", MEASURES["ap50"]), ("AP75", MEASURES["ap75"]))
+METRICS = tuple(OVERLAPS)
+#: One line style per matching metric, in registry order (colours are the runs').
+LINESTYLE = dict(zip(METRICS, ("-", "--", ":", "-.")))
+METRIC_LABEL = {name: overlap.label for name, overlap in OVERLAPS.items()}
 FIGURES = (
     ("loss.png", "Training loss"),
     ("map.png", "mAP during training"),
@@ -225,10 +226,15 @@ def plot_loss(data: list[RunData], path: Path, window: int, since: int) -> None:
 
 def plot_map(data: list[RunData], path: Path) -> None:
     fig, axes = new_figure(1, 3, height=4.2, width=13)
-    for ax, (label, read) in zip(axes, SUMMARIES):
+    for ax, measure in zip(axes, MEASURES.values()):
+        label = measure.label
         for d in data:
             for metric in METRICS:
-                points = [(r["iteration"], read(r["metrics"][metric])) for r in d.evaluated if metric in r["metrics"]]
+                points = [
+                    (r["iteration"], read_measure(r["metrics"][metric], measure.name))
+                    for r in d.evaluated
+                    if metric in r["metrics"]
+                ]
                 if points:
                     x, y = zip(*points)
                     ax.plot(x, y, color=d.color, ls=LINESTYLE[metric], marker="o", ms=3, lw=1.4)
@@ -242,10 +248,10 @@ def plot_map(data: list[RunData], path: Path) -> None:
 def plot_thresholds(data: list[RunData], path: Path) -> None:
     fig, (ax,) = new_figure()
     for d in data:
-        best = d.best("iou")
+        best = d.best(PRIMARY)
         if best is None:
             continue
-        thresholds = best.get("thresholds") or list(np.linspace(0.5, 0.95, 10))
+        thresholds = best.get("thresholds") or THRESHOLDS
         for metric in METRICS:
             if metric in best["metrics"]:
                 ax.plot(
@@ -253,14 +259,14 @@ def plot_thresholds(data: list[RunData], path: Path) -> None:
                 )
     ax.set_xlabel("matching threshold (IoU or GIoU)")
     ax.set_ylabel("AP (0-1)")
-    ax.set_xticks(np.round(np.linspace(0.5, 0.95, 10), 2))
+    ax.set_xticks(THRESHOLDS)
     ax.grid(True, alpha=0.3)
     finish(
         fig,
         [ax],
         path,
-        "AP vs threshold at each run's best weights (by IoU mAP@[.50:.95])",
-        [d for d in data if d.best("iou")],
+        f"AP vs threshold at each run's best weights (by {METRIC_LABEL[PRIMARY]} mAP@[.50:.95])",
+        [d for d in data if d.best(PRIMARY)],
         metric_legend=True,
     )
 
@@ -268,16 +274,16 @@ def plot_thresholds(data: list[RunData], path: Path) -> None:
 def plot_per_class(data: list[RunData], path: Path) -> None:
     """A class x run grid of AP (colour and number): stays readable for 12 runs x 80 classes,
     where grouped bars would not. Run names are written in their run's colour."""
-    bests = [(d, d.best("iou")) for d in data]
-    bests = [(d, b) for d, b in bests if b and b["metrics"]["iou"].get("per_class")]
-    classes = sorted({c for _, b in bests for c in b["metrics"]["iou"]["per_class"]})
-    grid = np.array([[class_map(b["metrics"]["iou"]["per_class"].get(c)) for _, b in bests] for c in classes]).reshape(
-        len(classes), len(bests)
-    )
+    bests = [(d, d.best(PRIMARY)) for d in data]
+    bests = [(d, b) for d, b in bests if b and b["metrics"][PRIMARY].get("per_class")]
+    classes = sorted({c for _, b in bests for c in b["metrics"][PRIMARY]["per_class"]})
+    grid = np.array(
+        [[class_map(b["metrics"][PRIMARY]["per_class"].get(c)) for _, b in bests] for c in classes]
+    ).reshape(len(classes), len(bests))
     fig, (ax,) = new_figure(height=max(3.5, 1.8 + 0.28 * len(classes)), width=max(6.0, 3.0 + 0.75 * len(bests)))
     if bests:
         image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        fig.colorbar(image, ax=ax, label="AP@[.50:.95], IoU matching (0-1)", shrink=0.8)
+        fig.colorbar(image, ax=ax, label=f"AP@[.50:.95], {METRIC_LABEL[PRIMARY]} matching (0-1)", shrink=0.8)
         ax.set_yticks(range(len(classes)), classes)
         ax.set_xticks(range(len(bests)), [d.name for d, _ in bests], rotation=40, ha="right")
         for label, (d, _) in zip(ax.get_xticklabels(), bests):
@@ -365,11 +371,11 @@ def metrics_csv(data: list[RunData]) -> str:
 
 def threshold_table(d: RunData) -> str:
     """The seed's table at the best weights: `Threshold: 0.50 | mAP: 0.759 | …`."""
-    best = d.best("iou")
+    best = d.best(PRIMARY)
     if best is None:
         return "no evaluation yet"
     lines = [
-        f"best weights (IoU mAP@[.50:.95]): {best['weights']} (iteration {best['iteration']}, split {best['split']})"
+        f"best weights ({METRIC_LABEL[PRIMARY]} mAP@[.50:.95]): {best['weights']} (iteration {best['iteration']}, split {best['split']})"
     ]
     for i, threshold in enumerate(best.get("thresholds", [])):
         cells = [f"mAP ({METRIC_LABEL[m]}): {best['metrics'][m]['ap'][i]:.3f}" for m in METRICS if m in best["metrics"]]
@@ -401,7 +407,8 @@ def run_row(d: RunData) -> list[str]:
             cells.append("")
             continue
         block = best["metrics"][metric]
-        cells.append(f"{best['iteration']}: {block['mean']:.3f} / {block['ap'][0]:.3f} / {block['ap'][5]:.3f}")
+        values = " / ".join(f"{read_measure(block, name):.3f}" for name in MEASURES)
+        cells.append(f"{best['iteration']}: {values}")
     return cells
 
 
@@ -434,8 +441,7 @@ RUN_HEADERS = [
     "state",
     "last iteration",
     "avg loss",
-    "best IoU: iter: mAP / AP50 / AP75",
-    "best GIoU: iter: mAP / AP50 / AP75",
+    *(f"best {label}: iter: mAP / AP50 / AP75" for label in METRIC_LABEL.values()),  # MEASURES' values
 ]
 
 

@@ -18,6 +18,7 @@ from orchestrator.evaluation.store import StoreIndex, load_results
 from orchestrator.executors import JobState, current_chain, job_states
 from orchestrator.executors.base import COMPLETED, UNKNOWN
 from orchestrator.logs import run_progress
+from orchestrator.metrics.overlaps import OVERLAPS
 from orchestrator.runs import JobRecord, RunManifest, load_manifest
 from orchestrator.workspace import Workspace
 
@@ -39,7 +40,6 @@ STATUS_KEYS = (
 )
 #: States that do not explain a run's situation better than the chain's last job does.
 NOT_TELLING = (COMPLETED, UNKNOWN)
-MATCH_METRICS = ("iou", "giou")
 
 
 def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
@@ -107,9 +107,9 @@ def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]
     """Best mean AP per matching metric on the dataset's first evaluated split (as `orch best`)."""
     split = shown_split(ws, manifest, records)
     if split is None:
-        return {metric: None for metric in MATCH_METRICS}
+        return {metric: None for metric in OVERLAPS}
     best: dict[str, float | None] = {}
-    for metric in MATCH_METRICS:
+    for metric in OVERLAPS:
         try:
             best[metric] = best_record(records, metric, "mean", split)["metrics"][metric]["mean"]
         except OrchError:  # this metric was not computed (eval.metrics)
@@ -129,15 +129,14 @@ def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         "LOSS",
         "NEWEST WEIGHTS",
         "EVAL/PEND/FAIL",
-        "BEST IoU",
-        "BEST GIoU",
+        *(f"BEST {overlap.label}" for overlap in OVERLAPS.values()),
     ]
     cells = []
     for row in rows:
         iteration = f"{row['iteration'] or 0}/{row['max_batches'] or '?'}"
         loss = f"{row['avg_loss']:.3f}" if row["avg_loss"] is not None else None
         counts = f"{row['evaluated']}/{row['pending']}/{row['failed']}"
-        best = [f"{row['best'][m]:.4f}" if row["best"][m] is not None else None for m in MATCH_METRICS]
+        best = [f"{row['best'][m]:.4f}" if row["best"][m] is not None else None for m in OVERLAPS]
         cells.append(
             [
                 row["run"],

@@ -11,14 +11,10 @@ from conftest import REFDATA
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import read_names
 from orchestrator.darknet.outputs import read_comp4_folder, read_darknet_coco_json
-from orchestrator.metrics import (
-    Detections,
-    GroundTruth,
-    evaluate_coco,
-    evaluate_voc,
-    read_coco_gt,
-    read_voc_annotations,
-)
+from orchestrator.metrics.boxes import Detections, GroundTruth
+from orchestrator.metrics.coco import evaluate_coco
+from orchestrator.metrics.readers import read_coco_gt, read_voc_annotations
+from orchestrator.metrics.voc import evaluate_voc
 
 COCO = REFDATA / "coco"
 TOY = REFDATA / "voc" / "toy-example"
@@ -47,24 +43,27 @@ def coco_fixture() -> dict:
 
 
 def test_coco_fixture_iou_stats_equal_pycocotools(coco_fixture):
-    assert coco_fixture["metrics"]["iou"]["stats"] == pytest.approx(COCO_STATS, abs=1e-12)
-    assert coco_fixture["metrics"]["iou"]["mean"] == pytest.approx(COCO_STATS[0], abs=1e-12)
+    assert coco_fixture.metrics["iou"].stats == pytest.approx(COCO_STATS, abs=1e-12)
+    assert coco_fixture.metrics["iou"].mean == pytest.approx(COCO_STATS[0], abs=1e-12)
 
 
 def test_coco_fixture_giou_equals_patched_pycocotools(coco_fixture):
-    from metrics_reference import pycocotools_eval
+    from metrics.reference import pycocotools_eval
 
     gt = json.loads((COCO / "instances_val2014_100.json").read_text())
     results = json.loads((COCO / "instances_val2014_fakebbox100_results.json").read_text())
     reference = pycocotools_eval(gt, results, metric="giou")
-    assert coco_fixture["metrics"]["giou"]["stats"] == pytest.approx(list(reference.stats), abs=1e-12)
+    assert coco_fixture.metrics["giou"].stats == pytest.approx(list(reference.stats), abs=1e-12)
     # GIoU <= IoU, so AP at strict thresholds can only drop
-    assert coco_fixture["metrics"]["giou"]["stats"][0] == pytest.approx(0.5040449451496052, abs=1e-12)
+    assert coco_fixture.metrics["giou"].stats[0] == pytest.approx(0.5040449451496052, abs=1e-12)
 
 
 def test_coco_result_is_json_with_per_class_and_thresholds(coco_fixture):
-    iou = coco_fixture["metrics"]["iou"]
-    assert json.loads(json.dumps(coco_fixture)) == coco_fixture
+    as_json = coco_fixture.to_json()
+    iou = as_json["metrics"]["iou"]
+    assert json.loads(json.dumps(as_json)) == as_json
+    assert list(as_json) == ["style", "ap_method", "metrics"] and as_json["ap_method"] == "101point"
+    assert list(iou) == ["thresholds", "ap", "mean", "per_class", "stats"]
     assert iou["thresholds"] == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
     assert iou["ap"][0] == pytest.approx(COCO_STATS[1], abs=1e-12)
     assert iou["ap"][5] == pytest.approx(COCO_STATS[2], abs=1e-12)
@@ -80,18 +79,19 @@ def test_voc_toy_example_cited_ap(method, at50, at75):
     dt = read_comp4_folder(TOY / "derived_comp4", gt.class_names)
     result = evaluate_voc(gt, dt, ap_method=method)
     for metric in ("iou", "giou"):
-        ap = result["metrics"][metric]["ap"]
+        ap = result.metrics[metric].ap
         assert round(ap[0], 4) == at50 and round(ap[5], 4) == at75
-        assert result["metrics"][metric]["per_class"]["cat"] == ap
+        assert result.metrics[metric].per_class["cat"] == ap
+        assert result.metrics[metric].measure("ap50") == ap[0] and result.metrics[metric].measure("ap75") == ap[5]
 
 
 def test_voc_class_without_ground_truth_has_ap_zero_and_counts_in_the_mean():
     names = read_names(TOY / "voc.names")
     gt = read_voc_annotations(TOY / "gts_vocpascal_format", TOY / "derived_comp4" / "imageset.txt", names)
     dt = read_comp4_folder(TOY / "derived_comp4", names)
-    iou = evaluate_voc(gt, dt, ap_method="all", metrics=("iou",))["metrics"]["iou"]
-    assert iou["per_class"]["dog"] == [0.0] * 10
-    assert iou["ap"][0] == pytest.approx(0.8958333333333334 / 20)
+    iou = evaluate_voc(gt, dt, ap_method="all", metrics=("iou",)).metrics["iou"]
+    assert iou.per_class["dog"] == (0.0,) * 10
+    assert iou.ap[0] == pytest.approx(0.8958333333333334 / 20)
 
 
 def read_test_case_1() -> tuple[GroundTruth, Detections]:
@@ -143,7 +143,7 @@ def test_voc_test_case_1_needs_stable_ties(method, expected):
     gt, dt = read_test_case_1()
     assert len(gt) == 15 and len(dt) == 24
     result = evaluate_voc(gt, dt, ap_method=method, metrics=("iou",), thresholds=np.array([0.1, 0.3, 0.5, 0.75]))
-    assert result["metrics"]["iou"]["ap"] == pytest.approx(expected, abs=1e-10)
+    assert result.metrics["iou"].ap == pytest.approx(expected, abs=1e-10)
 
 
 def test_invalid_json_and_unknown_images_are_errors(tmp_path):

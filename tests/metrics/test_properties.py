@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from metrics_reference import pycocotools_eval, voc_eval_loop
 
-from orchestrator.metrics import evaluate_coco, evaluate_voc
+from metrics.reference import pycocotools_eval, voc_reference
+from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth
-from orchestrator.metrics.results import THRESHOLDS
+from orchestrator.metrics.results import COCOEVAL_THRESHOLDS, MetricResult
+from orchestrator.metrics.voc import evaluate_voc
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -72,10 +73,8 @@ def coco_sets(draw):
     return gt, results
 
 
-def ours(gt: dict, results: list, metric: str) -> dict:
-    return evaluate_coco(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), metrics=(metric,))["metrics"][
-        metric
-    ]
+def ours(gt: dict, results: list, metric: str) -> MetricResult:
+    return evaluate_coco(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), metrics=(metric,)).metrics[metric]
 
 
 @SETTINGS
@@ -84,7 +83,7 @@ def test_coco_iou_equals_pycocotools(data):
     gt, results = data
     reference = pycocotools_eval(gt, results, "iou")
     result = ours(gt, results, "iou")
-    assert result["stats"] == pytest.approx(list(reference.stats), abs=1e-12)
+    assert result.stats == pytest.approx(list(reference.stats), abs=1e-12)
     np.testing.assert_allclose(coco_arrays(gt, results, "iou"), reference.eval["precision"], atol=1e-12, rtol=0)
 
 
@@ -93,7 +92,7 @@ def test_coco_iou_equals_pycocotools(data):
 def test_coco_giou_equals_patched_pycocotools(data):
     gt, results = data
     reference = pycocotools_eval(gt, results, "giou")
-    assert ours(gt, results, "giou")["stats"] == pytest.approx(list(reference.stats), abs=1e-12)
+    assert ours(gt, results, "giou").stats == pytest.approx(list(reference.stats), abs=1e-12)
 
 
 def coco_arrays(gt: dict, results: list, metric: str) -> np.ndarray:
@@ -115,21 +114,6 @@ def test_voc_equals_per_detection_loop(data, method, metric):
         ground_truth, difficult=ground_truth.crowd, crowd=np.zeros(len(ground_truth), bool)
     )
     result = evaluate_voc(ground_truth, detections, ap_method=method, metrics=(metric,))
-    gt_boxes = ground_truth.in_format("xyxy")
-    by_key: dict = {}
-    for image, label, b, difficult in zip(ground_truth.image, ground_truth.label, gt_boxes, ground_truth.difficult):
-        by_key.setdefault((int(image), int(label)), []).append((b, bool(difficult)))
-    image_of = {int(i): n for n, i in enumerate(ground_truth.image_ids)}
-    class_of = {int(c): n for n, c in enumerate(ground_truth.class_ids)}
-    dets = [
-        (image_of[int(i)], class_of[int(c)], s, b)
-        for i, c, s, b in zip(
-            detections.image_keys, detections.class_ids, detections.scores, detections.in_format("xyxy")
-        )
-        if int(c) in class_of
-    ]
-    expected = np.array(
-        [voc_eval_loop(by_key, dets, len(class_of), t, metric, method == "11point") for t in THRESHOLDS]
-    ).T
-    got = np.array(list(result["metrics"][metric]["per_class"].values()))
+    expected = voc_reference(ground_truth, detections, COCOEVAL_THRESHOLDS, metric, method == "11point")
+    got = np.array(list(result.metrics[metric].per_class.values()))
     np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)

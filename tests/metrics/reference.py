@@ -15,8 +15,11 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 
-def voc_pair_overlap(det, gt, metric: str) -> float:
-    """IoU or GIoU of two x1,y1,x2,y2 boxes with VOC's +1 pixel widths."""
+def voc_pair_overlap(det, gt, metric) -> float:
+    """IoU or GIoU (or `metric(det, gt)` when it is a function) of two x1,y1,x2,y2 boxes with
+    VOC's +1 pixel widths."""
+    if callable(metric):
+        return metric(det, gt)
     iw = max(min(det[2], gt[2]) - max(det[0], gt[0]) + 1.0, 0.0)
     ih = max(min(det[3], gt[3]) - max(det[1], gt[1]) + 1.0, 0.0)
     inter = iw * ih
@@ -41,7 +44,7 @@ def voc_ap_from_curve(recall: np.ndarray, precision: np.ndarray, use_07: bool) -
     return float(np.sum((mrec[changes + 1] - mrec[changes]) * mpre[changes + 1]))
 
 
-def voc_eval_loop(gt: dict, dets: list, n_classes: int, threshold: float, metric: str, use_07: bool) -> list[float]:
+def voc_eval_loop(gt: dict, dets: list, n_classes: int, threshold: float, metric, use_07: bool) -> list[float]:
     """AP per class, voc_eval style, one detection at a time.
 
     gt: {(image, class): [(box, difficult), ...]}; dets: [(image, class, score, box)] in
@@ -80,7 +83,7 @@ def voc_eval_loop(gt: dict, dets: list, n_classes: int, threshold: float, metric
 
 def coco_pair_giou(dt, gt, crowd: bool) -> float:
     """GIoU of two xywh boxes; crowd IoU divides by the detection area, the penalty uses the
-    true union (the engine's documented choice)."""
+    true union and is never negative (the engine's documented choices)."""
     dx2, dy2, gx2, gy2 = dt[0] + dt[2], dt[1] + dt[3], gt[0] + gt[2], gt[1] + gt[3]
     w = min(dx2, gx2) - max(dt[0], gt[0])
     h = min(dy2, gy2) - max(dt[1], gt[1])
@@ -88,32 +91,57 @@ def coco_pair_giou(dt, gt, crowd: bool) -> float:
     union = dt[2] * dt[3] + gt[2] * gt[3] - inter
     iou = 0.0 if inter == 0 else inter / (dt[2] * dt[3] if crowd else union)
     hull = (max(dx2, gx2) - min(dt[0], gt[0])) * (max(dy2, gy2) - min(dt[1], gt[1]))
-    return iou - ((hull - union) / hull if hull > 0 else 0.0)
+    return iou - (max((hull - union) / hull, 0.0) if hull > 0 else 0.0)
 
 
-def giou_compute(self, imgId, catId):
-    """COCOeval.computeIoU with GIoU, a plain double loop."""
-    gt, dt = self._gts[imgId, catId], self._dts[imgId, catId]
-    if len(gt) == 0 and len(dt) == 0:
-        return []
-    order = np.argsort([-d["score"] for d in dt], kind="mergesort")
-    dt = [dt[i] for i in order[: self.params.maxDets[-1]]]
-    return np.array([[coco_pair_giou(d["bbox"], g["bbox"], bool(g["iscrowd"])) for g in gt] for d in dt]).reshape(
-        len(dt), len(gt)
-    )
+def pair_computer(pair_overlap):
+    """A COCOeval.computeIoU that compares boxes with `pair_overlap(dt, gt, crowd)`, a plain double loop."""
+
+    def compute(self, imgId, catId):
+        gt, dt = self._gts[imgId, catId], self._dts[imgId, catId]
+        if len(gt) == 0 and len(dt) == 0:
+            return []
+        order = np.argsort([-d["score"] for d in dt], kind="mergesort")
+        dt = [dt[i] for i in order[: self.params.maxDets[-1]]]
+        return np.array([[pair_overlap(d["bbox"], g["bbox"], bool(g["iscrowd"])) for g in gt] for d in dt]).reshape(
+            len(dt), len(gt)
+        )
+
+    return compute
 
 
-def pycocotools_eval(gt_dict: dict, results: list, metric: str = "iou") -> COCOeval:
-    """COCOeval (bbox) evaluated and accumulated, quietly; metric 'giou' patches computeIoU."""
+def pycocotools_eval(gt_dict: dict, results: list, metric="iou") -> COCOeval:
+    """COCOeval (bbox) evaluated and accumulated, quietly; metric 'giou' (or a pair function
+    `(dt, gt, crowd) -> overlap`) replaces computeIoU."""
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
         coco_gt.dataset = gt_dict
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(results)
         evaluator = COCOeval(coco_gt, coco_dt, "bbox")
-        if metric == "giou":
-            evaluator.computeIoU = giou_compute.__get__(evaluator)
+        if metric != "iou":
+            pair = coco_pair_giou if metric == "giou" else metric
+            evaluator.computeIoU = pair_computer(pair).__get__(evaluator)
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
     return evaluator
+
+
+def voc_reference(gt, detections, thresholds, metric, use_07: bool) -> np.ndarray:
+    """AP (classes, thresholds) of the per-detection voc_eval loop, for the engine's tables
+    (boxes.GroundTruth and boxes.Detections, read as plain data); detections of classes the
+    ground truth lacks are left out, as the engine leaves them out."""
+    by_key: dict = {}
+    for image, label, box, difficult in zip(gt.image, gt.label, gt.in_format("xyxy"), gt.difficult):
+        by_key.setdefault((int(image), int(label)), []).append((box, bool(difficult)))
+    image_of = {int(i): n for n, i in enumerate(gt.image_ids)}
+    class_of = {int(c): n for n, c in enumerate(gt.class_ids)}
+    dets = [
+        (image_of[int(i)], class_of[int(c)], s, b)
+        for i, c, s, b in zip(
+            detections.image_keys, detections.class_ids, detections.scores, detections.in_format("xyxy")
+        )
+        if int(c) in class_of
+    ]
+    return np.array([voc_eval_loop(by_key, dets, len(class_of), t, metric, use_07) for t in thresholds]).T

@@ -14,6 +14,14 @@ from orchestrator.cli import main
 
 TOY = REFDATA / "voc" / "toy-example"
 COCO = REFDATA / "coco"
+MAP_COCO = [
+    "map",
+    "coco",
+    "--gt",
+    str(COCO / "instances_val2014_100.json"),
+    "--dt",
+    str(COCO / "instances_val2014_fakebbox100_results.json"),
+]
 
 
 def test_map_voc_text_table(capsys):
@@ -42,38 +50,14 @@ def test_map_voc_text_table(capsys):
 
 
 def test_map_coco_json(capsys):
-    assert (
-        main(
-            [
-                "map",
-                "coco",
-                "--gt",
-                str(COCO / "instances_val2014_100.json"),
-                "--dt",
-                str(COCO / "instances_val2014_fakebbox100_results.json"),
-                "--json",
-            ]
-        )
-        == 0
-    )
+    assert main([*MAP_COCO, "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["style"] == "coco" and set(result["metrics"]) == {"iou", "giou"}
     assert result["metrics"]["iou"]["stats"][0] == pytest.approx(0.5045806987249628, abs=1e-12)
 
 
 def test_map_coco_text_has_the_twelve_lines(capsys):
-    main(
-        [
-            "map",
-            "coco",
-            "--gt",
-            str(COCO / "instances_val2014_100.json"),
-            "--dt",
-            str(COCO / "instances_val2014_fakebbox100_results.json"),
-            "--metric",
-            "giou",
-        ]
-    )
+    main([*MAP_COCO, "--metric", "giou"])
     out = capsys.readouterr().out
     assert out.count("maxDets=") == 12
     assert " Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.504" in out
