@@ -21,6 +21,7 @@ from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
+from orchestrator.darknet.coco_ids import refuse_beyond_table
 from orchestrator.darknet.forks import LOSS_KEYS, fork
 from orchestrator.templates import cfg_template
 from orchestrator.workspace import Workspace, check_run_name
@@ -184,6 +185,8 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
     _check_spec(spec, flavor)
     dataset = config.dataset(spec.dataset)
     class_names = dataset.class_names(ws.root)
+    if dataset.eval == "coco":
+        refuse_beyond_table(len(class_names), f"orch.yaml datasets.{spec.dataset}.eval")
     template_path = cfg_template(ws.root, spec.template)
     cfg = parse_cfg(template_path.read_text(), str(template_path))
     base_lr = spec.learning_rate if spec.learning_rate is not None else _net_float(cfg, "learning_rate", 0.001)

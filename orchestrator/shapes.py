@@ -21,11 +21,12 @@ import yaml
 from PIL import Image, ImageDraw
 
 from orchestrator.base.fsutil import atomic_write
+from orchestrator.darknet.coco_ids import category_ids
 from orchestrator.workspace import CONFIG_NAME, Workspace, init_workspace
 
 CLASSES = ("square", "circle", "triangle")
-# Darknet's `coco_ids` table maps class index 0, 1, 2 to COCO category ids 1, 2, 3.
-COCO_CATEGORY_IDS = (1, 2, 3)
+# The COCO json's category ids are the ones darknet's own json writes for these classes.
+COCO_CATEGORY_IDS = category_ids(len(CLASSES))
 
 
 @dataclass(frozen=True)

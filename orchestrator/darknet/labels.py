@@ -6,6 +6,7 @@ sits where darknet's fill_truth_detection looks, a path derived from the image p
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 
@@ -14,7 +15,8 @@ from PIL import Image
 
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import basecfg
-from orchestrator.darknet.outputs import COCO_IDS, image_ids_for
+from orchestrator.darknet.coco_ids import category_ids
+from orchestrator.darknet.outputs import image_ids_for
 from orchestrator.metrics.boxes import GroundTruth
 from orchestrator.metrics.readers import read_lines, read_text
 
@@ -38,7 +40,8 @@ def darknet_label_path(image_path: str) -> str:
 
 
 def read_darknet_labels(valid_list_file: str | os.PathLike, class_names: Sequence[str]) -> GroundTruth:
-    """Ground truth from the label files of the images in a valid list.
+    """Ground truth from the label files of the images in a valid list; class i gets the
+    category id darknet's json gives it (coco_ids[i]).
 
     Image sizes are read from the image headers (Pillow opens lazily, nothing is decoded).
     Boxes become COCO xywh pixels (`x = (cx - w/2) * W`), which is darknet's own json
@@ -51,13 +54,11 @@ def read_darknet_labels(valid_list_file: str | os.PathLike, class_names: Sequenc
         for label, cx, cy, w, h in parse_label_file(darknet_label_path(image_path), len(class_names)):
             rows.append((image_index, label, (cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height))
     table = np.array(rows, dtype=np.float64).reshape(-1, 6)
-    n = len(class_names)
-    class_ids = np.array(COCO_IDS if n == len(COCO_IDS) else range(n))
     return GroundTruth(
         image_names=tuple(basecfg(p) for p in paths),
         image_ids=image_ids_for(paths),
         class_names=tuple(class_names),
-        class_ids=class_ids,
+        class_ids=np.array(category_ids(len(class_names)), dtype=np.int64),
         image=table[:, 0].astype(np.int64),
         label=table[:, 1].astype(np.int64),
         boxes=table[:, 2:6],
@@ -91,5 +92,7 @@ def parse_label_file(path: str, n_classes: int) -> list[tuple[int, float, float,
                 raise ValueError
         except ValueError:
             raise OrchError(f"expected '<class 0..{n_classes - 1}> <cx> <cy> <w> <h>'", f"{path}:{number}") from None
+        if not all(math.isfinite(v) for v in (cx, cy, w, h)):
+            raise OrchError(f"box {' '.join(fields[1:])} is not finite numbers", f"{path}:{number}")
         rows.append((label, cx, cy, w, h))
     return rows

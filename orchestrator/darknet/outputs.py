@@ -2,8 +2,8 @@
 
 With `eval=coco` in the .data darknet writes one `coco_results.json`; otherwise one
 `comp4_det_test_<class>.txt` per class name. The two name images differently: comp4 lines
-print basecfg() of the image path, the json the number get_coco_image_id() reads from it, and
-the json's category is `coco_ids[class]`, a table of the 80 COCO category ids.
+print basecfg() of the image path, the json the number get_coco_image_id() reads from it (see
+coco_ids, which also holds the json's category ids).
 """
 
 from __future__ import annotations
@@ -17,24 +17,12 @@ from typing import Any
 import numpy as np
 
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.coco_ids import darknet_image_id
 from orchestrator.metrics.boxes import Detections
 from orchestrator.metrics.readers import coco_detections, parse_json, read_text
 
 COCO_RESULTS = "coco_results.json"
 COMP4_PREFIX = "comp4_det_test_"
-# Darknet's coco_ids table: the COCO category id it writes for class i of coco.names.
-COCO_IDS = (
-    *range(1, 12),
-    *range(13, 26),
-    27,
-    28,
-    *range(31, 45),
-    *range(46, 66),
-    67,
-    70,
-    *range(72, 83),
-    *range(84, 91),
-)
 
 
 def comp4_path(folder: Path, class_name: str) -> Path:
@@ -44,20 +32,6 @@ def comp4_path(folder: Path, class_name: str) -> Path:
 def output_files(folder: Path) -> list[Path]:
     """Every detector-valid output present in `folder` (json and comp4 files)."""
     return [folder / COCO_RESULTS, *folder.glob(f"{COMP4_PREFIX}*.txt")]
-
-
-def darknet_image_id(path: str) -> int:
-    """Darknet's get_coco_image_id(): atoi of what follows the last `_` (or the last `/`)."""
-    tail = path[max(path.rfind("/"), path.rfind("_")) + 1 :]
-    digits = ""
-    for ch in tail.lstrip():
-        if not (ch.isdigit() or (not digits and ch in "+-")):
-            break
-        digits += ch
-    try:
-        return int(digits)
-    except ValueError:
-        return 0
 
 
 def image_ids_for(names: Sequence[str]) -> np.ndarray:
@@ -116,10 +90,10 @@ def parse_comp4(path: Path) -> tuple[list[str], np.ndarray]:
             if len(fields) != 6:
                 raise ValueError
             row = [float(v) for v in fields[1:]]
-            if not all(math.isfinite(v) for v in row):
-                raise ValueError
         except ValueError:
             raise OrchError("expected '<image> <score> <x1> <y1> <x2> <y2>'", f"{path}:{number}") from None
+        if not all(math.isfinite(v) for v in row):
+            raise OrchError(f"score and box {' '.join(fields[1:])} are not finite numbers", f"{path}:{number}")
         keys.append(fields[0])
         rows.append(row)
     return keys, np.array(rows, dtype=np.float64).reshape(-1, 5)
@@ -128,11 +102,11 @@ def parse_comp4(path: Path) -> tuple[list[str], np.ndarray]:
 def read_darknet_coco_json(path: str | os.PathLike) -> Detections:
     """Darknet's `coco_results.json` (or any COCO results list).
 
-    Darknet writes the invalid `\\n]\\n` when it found nothing: read as no detection.
+    Darknet writes the invalid `\\n]\\n` when it found nothing (it seeks back over the `[\\n` it
+    began with): read as no detection. An empty file is not something darknet writes.
     """
     text = read_text(path)
-    if text.strip() in ("", "]"):
-        entries: list[Any] = []
-    else:
-        entries = parse_json(text, path)
+    if not text.strip():
+        raise OrchError("empty file: not a darknet coco_results.json", str(path))
+    entries: list[Any] = [] if text.strip() == "]" else parse_json(text, path)
     return coco_detections(entries, str(path))

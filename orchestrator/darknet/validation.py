@@ -5,7 +5,9 @@ This is what ongoing evaluation uses: every checkpoint's output is a comp4 folde
 coco_results.json, always of the images of one valid list. Ground truth comes from darknet's
 label files, a VOC XML folder or a COCO json; whatever its source, its images get the two
 keys darknet's outputs use (basecfg() of the path for comp4, get_coco_image_id() for the
-json) and its classes the names of the .names file darknet was given.
+json) and its classes the names of the .names file darknet was given. Darknet's json names
+class i by category coco_ids[i]; label files and VOC XML get those ids, and the json's
+categories are translated to a COCO ground truth's own ids (class i <-> its i-th category).
 """
 
 from __future__ import annotations
@@ -15,10 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import basecfg, read_names
+from orchestrator.darknet.coco_ids import category_ids, refuse_beyond_table
 from orchestrator.darknet.labels import read_darknet_labels
 from orchestrator.darknet.outputs import image_ids_for, read_comp4_folder, read_darknet_coco_json
+from orchestrator.metrics.align import lookup
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.evaluators import evaluator
 from orchestrator.metrics.overlaps import OVERLAPS
@@ -39,13 +45,15 @@ def load_ground_truth(
     """
     class_names = read_names(names) if isinstance(names, (str, os.PathLike)) else list(names)
     evaluator(style)  # an unknown style is refused before any file is read
+    if style == "coco":  # darknet writes coco_results.json
+        refuse_beyond_table(len(class_names), str(names) if isinstance(names, (str, os.PathLike)) else "names")
     if ground_truth is None:
         return read_darknet_labels(valid_list, class_names)
     source = Path(ground_truth)
     if source.is_dir():
         paths = read_lines(valid_list)
         gt = voc_annotations(source, [basecfg(path) for path in paths], class_names)
-        return replace(gt, image_ids=image_ids_for(paths))
+        return replace(gt, image_ids=image_ids_for(paths), class_ids=np.array(category_ids(len(class_names))))
     return with_darknet_names(read_coco_gt(source), class_names, source)
 
 
@@ -69,7 +77,26 @@ def load_detections(gt: GroundTruth, results: PathLike) -> Detections:
     path = Path(results)
     if path.is_dir():
         return read_comp4_folder(path, gt.class_names, gt.class_ids)
-    return read_darknet_coco_json(path)
+    refuse_beyond_table(len(gt.class_names), str(path))
+    return in_ground_truth_ids(read_darknet_coco_json(path), gt)
+
+
+def in_ground_truth_ids(detections: Detections, gt: GroundTruth) -> Detections:
+    """Json detections with category coco_ids[i] renamed to the ground truth's id of class i.
+
+    Only a COCO ground truth whose ids are not coco_ids[:n] (e.g. 0-based) changes; a category
+    darknet never writes for these classes is dropped (no class of the ground truth).
+    """
+    written = np.array(category_ids(len(gt.class_names)), dtype=np.int64)
+    index = lookup(written, detections.class_ids.astype(np.int64))
+    keep = index >= 0
+    return replace(
+        detections,
+        image_keys=detections.image_keys[keep],
+        class_ids=gt.class_ids[index[keep]],
+        scores=detections.scores[keep],
+        boxes=detections.boxes[keep],
+    )
 
 
 def evaluate_detections(

@@ -45,3 +45,16 @@ def test_a_class_beyond_the_names_names_file_and_line(tmp_path):
     valid = one_labelled_image(tmp_path, (20, 10), "0 0.5 0.5 0.1 0.1\n2 0.5 0.5 0.1 0.1\n")
     with pytest.raises(OrchError, match=r"class 0\.\.1.*labels/pic_000003\.txt:2"):
         read_darknet_labels(valid, ["a", "b"])
+
+
+@pytest.mark.parametrize("box", ["nan 0.5 0.1 0.1", "0.5 0.5 inf 0.1", "0.5 -Infinity 0.1 0.1"])
+def test_a_box_that_is_not_finite_names_file_and_line(tmp_path, box):
+    valid = one_labelled_image(tmp_path, (20, 10), f"0 0.5 0.5 0.1 0.1\n0 {box}\n")
+    with pytest.raises(OrchError, match=r"not finite numbers \(.*labels/pic_000003\.txt:2\)$"):
+        read_darknet_labels(valid, ["a"])
+
+
+def test_classes_get_the_ids_darknets_json_writes(tmp_path):
+    valid = one_labelled_image(tmp_path, (20, 10), "0 0.5 0.5 0.1 0.1\n")
+    assert read_darknet_labels(valid, ["a", "b", "c"]).class_ids.tolist() == [1, 2, 3]
+    assert read_darknet_labels(valid, [f"c{i}" for i in range(12)]).class_ids[-1] == 13

@@ -254,6 +254,20 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(voc_ws: Workspace, c
     assert snapshot(voc_ws.root) == before
 
 
+def test_more_than_80_classes_with_coco_evaluation_is_refused(voc_ws: Workspace, capsys):
+    """Darknet's coco_results.json names classes through an 80-entry table: class 80 has no id."""
+    (voc_ws.root / "data/voc/names").write_text("".join(f"class{i}\n" for i in range(81)))
+    config = yaml.safe_load((voc_ws.root / "orch.yaml").read_text())
+    config["datasets"]["voc"]["eval"] = "coco"
+    (voc_ws.root / "orch.yaml").write_text(yaml.safe_dump(config))
+    before = snapshot(voc_ws.root)
+    assert orch(voc_ws, "new-run", "x", "--template", "yolov3-voc", "--dataset", "voc") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "81 classes: darknet's coco_results.json cannot name" in err
+    assert "eval: voc" in err and "datasets.voc.eval" in err
+    assert snapshot(voc_ws.root) == before
+
+
 def test_missing_dataset_file_is_named(voc_ws: Workspace):
     os.remove(voc_ws.root / "data/voc/valid.txt")
     with pytest.raises(OrchError, match=r"datasets.voc.valid.valid: file not found: data/voc/valid.txt"):
