@@ -67,6 +67,8 @@ class EvalConfig:
     ap_method: str = "11point"
     metrics: tuple[str, ...] = tuple(OVERLAPS)
     timeout: float = 3600
+    report: bool = True  # rebuild the report after a pass that recorded something
+    report_dir: str = "reports"  # the report's folder, relative to the workspace
 
     @property
     def every_seconds(self) -> float:
@@ -253,7 +255,18 @@ def _slurm(s: _Section) -> SlurmConfig:
 
 def _eval(s: _Section) -> EvalConfig:
     s.refuse_unknown(
-        {"gpu", "every", "min_weight_id", "settle_seconds", "max_attempts", "ap_method", "metrics", "timeout"}
+        {
+            "gpu",
+            "every",
+            "min_weight_id",
+            "settle_seconds",
+            "max_attempts",
+            "ap_method",
+            "metrics",
+            "timeout",
+            "report",
+            "report_dir",
+        }
     )
     metrics = s.get("metrics", list, list(OVERLAPS))
     for metric in metrics:
@@ -270,6 +283,8 @@ def _eval(s: _Section) -> EvalConfig:
         ap_method=s.get("ap_method", str, "11point", AP_METHODS),
         metrics=tuple(dict.fromkeys(metrics)),
         timeout=float(s.get("timeout", (int, float), 3600)),
+        report=s.get("report", bool, True),
+        report_dir=s.get("report_dir", str, "reports"),
     )
     try:
         _ = config.every_seconds  # validated now, not at the first scheduled pass

@@ -70,7 +70,7 @@ def run_demo(
         record = submit_run(ws, name, executor)[-1]
         out(f"submitted {name} with the {record.executor} executor (job {record.job_id})")
     follow_training(ws, list(RUNS), out, poll_seconds)
-    report = write_demo_report(ws)
+    report = write_demo_report(ws).parent
     best = best_per_run(ws)
     elapsed = time.monotonic() - started
     out(f"\nreport: {report / 'index.html'}  ({elapsed:.0f} s in all)")

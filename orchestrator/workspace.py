@@ -57,6 +57,8 @@ eval:
   ap_method: 11point       # 11point (VOC2007) | all (VOC2010+)
   metrics: [iou, giou]     # matching metrics for AP at .50:.05:.95
   timeout: 3600            # seconds for one `darknet detector valid`
+  report: true             # rebuild the report after every pass that recorded something
+  report_dir: reports      # the report's folder (index.html), relative to the workspace
 """
 
 
@@ -112,7 +114,8 @@ class Workspace:
         return self.root / "batch" / f"{check_run_name(name)}.sbatch"
 
     def reports_dir(self) -> Path:
-        return self.root / "reports"
+        """The report's folder: eval.report_dir of orch.yaml, relative to the workspace."""
+        return self.root / self.config.eval.report_dir
 
     def run_names(self) -> list[str]:
         """Runs that exist (have a run.yaml), sorted by name."""

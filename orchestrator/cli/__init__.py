@@ -17,7 +17,7 @@ from orchestrator import __version__
 from orchestrator.base.errors import OrchError
 
 # Order of the command groups in `orch --help`, following the life of an experiment.
-COMMAND_MODULES = ("workspace", "runs", "executors", "evaluation", "metrics", "logs", "demo")
+COMMAND_MODULES = ("workspace", "runs", "executors", "evaluation", "metrics", "logs", "views", "demo")
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -157,7 +157,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print_json(_report_json(report))
     else:
         log_pass(report)
+    _refresh_report(ws, report)
     return 130 if report.interrupted else 0
+
+
+def _refresh_report(ws, report) -> None:
+    """The report page follows every pass that recorded something (eval.report in orch.yaml)."""
+    from orchestrator.views.report import refresh_after_pass
+
+    refresh_after_pass(ws, len(report.outcomes))
 
 
 def _report_json(report) -> dict:
@@ -209,7 +217,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     restore = stop_on_signals(stop)
     try:
-        watch(ws, args.runs or None, PassOptions(gpu=gpu, show_progress=True), every, stop)
+        watch(
+            ws,
+            args.runs or None,
+            PassOptions(gpu=gpu, show_progress=True),
+            every,
+            stop,
+            after_pass=lambda report: _refresh_report(ws, report),
+        )
     finally:
         restore()
     return 0

@@ -1,4 +1,4 @@
-"""`orch log` (parse training logs) and `orch report` (static HTML/PNG/CSV comparison)."""
+"""`orch log`: parse training logs of any fork into a series or a summary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
+from orchestrator.cli.common import add_command, print_json, print_table
 
 
 def register(subparsers) -> None:
@@ -24,31 +24,6 @@ def register(subparsers) -> None:
     shape = log.add_mutually_exclusive_group()
     shape.add_argument("--csv", action="store_true", help="print iteration,loss,avg_loss,rate,seconds,images")
     shape.add_argument("--json", action="store_true", help="print a JSON summary")
-
-    report = add_command(
-        subparsers,
-        "report",
-        cmd_report,
-        help="write index.html, PNG plots and CSV comparing runs",
-        description="Write a static report (index.html, PNG plots, CSV) of "
-        "the training logs and evaluations of the selected runs.",
-    )
-    report.add_argument("runs", nargs="*", metavar="RUN", help="runs to include (default: all)")
-    report.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: <workspace>/reports)")
-    report.add_argument(
-        "--smooth",
-        type=int,
-        default=None,
-        metavar="N",
-        help="moving-average window of the loss curves, in iterations (default: about 1%% of the longest run)",
-    )
-    report.add_argument(
-        "--since",
-        type=int,
-        default=0,
-        metavar="ITER",
-        help="leave out iterations before ITER (the first losses dwarf the rest)",
-    )
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -83,12 +58,3 @@ def print_summary(summary: dict) -> None:
     )
     for error in summary["errors"][:20]:
         print(f"line {error['line']}: {error['kind']}: {error['text']}")
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from orchestrator.views.report import write_report
-
-    workspace = workspace_of(args)
-    out = write_report(workspace, args.runs or None, out=args.out, smooth=args.smooth, since=args.since)
-    print(out / "index.html")
-    return 0

@@ -12,22 +12,29 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import threading
+from collections.abc import Callable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from orchestrator.base.errors import OrchError
-from orchestrator.evaluation.passes import PassOptions, log_pass, run_pass
+from orchestrator.evaluation.passes import PassOptions, PassReport, log_pass, run_pass
 from orchestrator.workspace import Workspace
 
 log = logging.getLogger("orchestrator.evaluation")
 
 
 def watch(
-    ws: Workspace, runs: list[str] | None, options: PassOptions, every_seconds: float, stop: threading.Event
+    ws: Workspace,
+    runs: list[str] | None,
+    options: PassOptions,
+    every_seconds: float,
+    stop: threading.Event,
+    after_pass: Callable[[PassReport], object] | None = None,
 ) -> int:
-    """Run passes every `every_seconds` (the first one now) until `stop` is set; the pass count."""
+    """Run passes every `every_seconds` (the first one now) until `stop` is set; the pass count.
+    `after_pass` gets each pass's report (the CLI rebuilds the report page with it)."""
     passes = []
 
     def one_pass() -> None:
@@ -38,6 +45,8 @@ def watch(
             return
         passes.append(report)
         log_pass(report)
+        if after_pass is not None:
+            after_pass(report)
 
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(1)},

@@ -1,0 +1,52 @@
+"""`orch report`: the interactive comparison page."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from orchestrator.base.errors import OrchError
+from orchestrator.cli.common import add_command, workspace_of
+
+LOG_HELP = (
+    "a training log to draw (any fork; g-darknet's log.csv too) instead of a workspace's runs: FILE "
+    "(named by its stem) or NAME=FILE; files given the same name are one run across restarts, "
+    "joined in the order given"
+)
+
+
+def register(subparsers) -> None:
+    report = add_command(
+        subparsers,
+        "report",
+        cmd_report,
+        help="write the interactive report (index.html, plotly.js, CSV) comparing runs",
+        description="Write a self-contained folder (index.html, plotly.js, runs.csv, <run>/results.csv) "
+        "that compares the training curves and evaluations of the selected runs; it opens offline. "
+        "With --log, draw the training curves of log files, no workspace needed.",
+    )
+    report.add_argument("runs", nargs="*", metavar="RUN", help="runs to include (default: all)")
+    report.add_argument("--log", action="append", default=[], metavar="[NAME=]FILE", help=LOG_HELP)
+    report.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: eval.report_dir of orch.yaml, reports/)"
+    )
+    report.add_argument(
+        "--smooth",
+        type=int,
+        default=0,
+        metavar="N",
+        help="initial smoothing of the training curves: mean of N points (default 0: off; the page has a slider)",
+    )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from orchestrator.views.report import write_log_report, write_report
+
+    if args.log:
+        if args.runs:
+            raise OrchError("give RUN names or --log files, not both", "orch report")
+        page = write_log_report(args.log, args.out or Path("report"), smooth=args.smooth)
+    else:
+        page = write_report(workspace_of(args), args.runs or None, out=args.out, smooth=args.smooth)
+    print(page)
+    return 0

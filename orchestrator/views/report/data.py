@@ -1,0 +1,352 @@
+"""What the report shows, gathered from the layers below as typed records (no drawing here).
+
+One `RunReport` per run: its parameters (run.yaml), its training curves (the merged job logs,
+reduced to at most a few thousand points per curve so a page of 50 runs stays small), and its
+evaluated checkpoints (metrics.jsonl, on the split `orch best` and `orch status` speak of).
+`orch report --log` builds the same records from log files alone, without a workspace.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orchestrator.base.errors import OrchError
+from orchestrator.config import MATCH_METRICS
+from orchestrator.evaluation.best import MEASURES, latest_ok_records, shown_split
+from orchestrator.evaluation.store import load_results
+from orchestrator.logs import ParsedLog, latest_rows, parse_paths, parse_run, run_log_files
+from orchestrator.logs.runs import manifest_or_none
+
+#: Points kept per training curve: finer than a screen is wide, small enough for 50 runs.
+LOSS_POINTS = 1500
+CURVE_POINTS = 400
+#: Iterations whose seconds are averaged for the speed shown in the table and the ETA.
+SPEED_WINDOW = 100
+#: A run whose newest log line is older than this is not called active (for the page's reload).
+ACTIVE_SECONDS = 900
+#: Log errors that end a run (a truncated last line or a NaN streak does not).
+FATAL_ERRORS = ("darknet-error", "missing-file", "cuda-error", "crash", "out-of-memory")
+
+
+@dataclass(frozen=True)
+class Curve:
+    """y against iteration; `x` int32 and `y` float32 (what the page needs, half the bytes)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def of(cls, x: Any, y: Any) -> Curve:
+        return cls(np.asarray(x, dtype=np.int32), np.asarray(y, dtype=np.float32))
+
+
+@dataclass
+class Training:
+    """A run's training log(s) reduced for drawing, plus the facts the table shows."""
+
+    format: str
+    curves: dict[str, Curve]  # loss, avg_loss, rate, seconds
+    region: dict[str, Curve]  # region statistic -> mean over layers
+    darknet_map: Curve  # darknet's own mAP@0.5 blocks (AlexeyAB / hank-ai `-map`)
+    restarts: list[int]  # iterations where a job resumed
+    gaps: list[int]  # iterations after lines missing from the log
+    last_iteration: int
+    last_avg_loss: float
+    seconds_per_iteration: float
+    last_error: str | None  # darknet's last error line when the run crashed
+    newest_write: float  # mtime of the newest log file (0 when unknown)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One evaluated weights file: every measure of every matching metric."""
+
+    iteration: int
+    weights: str
+    values: dict[str, dict[str, float]]  # metric -> measure (map, ap50, ap75) -> value
+    ap: dict[str, list[float]]  # metric -> AP per threshold
+    per_class: dict[str, dict[str, float]]  # metric -> class -> AP@[.5:.95] (NaN: no ground truth)
+    avg_loss: float | None = None  # darknet's avg loss at this iteration (None: not in the log)
+
+
+@dataclass(frozen=True)
+class Params:
+    """The run.yaml facts the table shows."""
+
+    template: str
+    dataset: str
+    iou_loss: Any
+    iou_normalizer: Any
+    cls_normalizer: Any
+    representation: Any
+    gpus: int
+    base_lr: Any
+    cfg_lr: Any
+    base_burn_in: Any
+    cfg_burn_in: Any
+    max_batches: int
+    parent: str | None
+
+    def grouping_key(self) -> tuple:
+        """Runs with equal keys repeat one experiment (the page can draw them as a mean)."""
+        return tuple(value for name, value in vars(self).items() if name != "parent")
+
+
+@dataclass
+class RunReport:
+    name: str
+    params: Params | None = None
+    training: Training | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)  # by iteration
+    thresholds: list[float] = field(default_factory=list)
+    split: str | None = None
+    job_state: str = ""
+    job_active: bool = False
+
+    def best(self, metric: str) -> Checkpoint | None:
+        """Highest mAP@[.5:.95] under `metric`; ties go to the later iteration (as `orch best`)."""
+        scored = [c for c in self.checkpoints if metric in c.values]
+        return max(scored, key=lambda c: (c.values[metric]["map"], c.iteration), default=None)
+
+    @property
+    def state(self) -> str:
+        """What a researcher wants to know first: crashed, finished, training, or the job's state."""
+        t = self.training
+        if t is not None and t.last_error is not None:
+            return "crashed"
+        if t is not None and self.params and self.params.max_batches and t.last_iteration >= self.params.max_batches:
+            return "finished"
+        if self.job_state:
+            return self.job_state
+        if self.params is None:  # log files without a run: nothing says whether it goes on
+            return "logged"
+        return "no log yet" if t is None else "training"
+
+    @property
+    def active(self) -> bool:
+        """Still training: its job says so, or (no job known) its log was written recently."""
+        if self.job_active:
+            return True
+        t = self.training
+        return (
+            not self.job_state
+            and self.state in ("training", "logged")
+            and t is not None
+            and time.time() - t.newest_write < ACTIVE_SECONDS
+        )
+
+    @property
+    def eta_seconds(self) -> float | None:
+        t, p = self.training, self.params
+        if t is None or p is None or not p.max_batches or not self.active or not math.isfinite(t.seconds_per_iteration):
+            return None
+        return max(0, p.max_batches - t.last_iteration) * t.seconds_per_iteration
+
+
+def matching_metrics() -> tuple[str, ...]:
+    """The matching metrics orch evaluates under, in the order every view lists them."""
+    return MATCH_METRICS
+
+
+# -- workspace --------------------------------------------------------------------------------
+def gather(workspace: Any, runs: Sequence[str] | None) -> list[RunReport]:
+    """One record per run (default: every run of the workspace, in its order)."""
+    known = set(workspace.run_names())
+    names = list(runs) if runs else workspace.run_names()
+    for name in names:
+        if name not in known and not workspace.logs_dir(name).is_dir():
+            raise OrchError(f"unknown run '{name}'", "orch report")
+    reports = [gather_run(workspace, name) for name in names]
+    add_job_states(workspace, reports)
+    return reports
+
+
+def gather_run(workspace: Any, name: str) -> RunReport:
+    manifest = manifest_or_none(workspace, name)
+    records = load_results(workspace, name)
+    split = shown_split(workspace, manifest, records)
+    submissions = manifest.submissions if manifest else ()
+    log = parse_run(workspace, name, submissions)
+    files = run_log_files(workspace, name, submissions)
+    newest = max((p.stat().st_mtime for p in files), default=0.0)
+    ok = sorted(latest_ok_records(records, split), key=lambda r: r["iteration"]) if split else []
+    losses = avg_losses(log, [int(r["iteration"]) for r in ok])
+    return RunReport(
+        name,
+        params=params_of(manifest) if manifest else None,
+        training=training_of(log, newest) if log is not None else None,
+        checkpoints=[checkpoint_of(r, loss) for r, loss in zip(ok, losses)],
+        thresholds=list(ok[0].get("thresholds", [])) if ok else [],
+        split=split,
+    )
+
+
+def add_job_states(workspace: Any, reports: list[RunReport]) -> None:
+    """The state of each run's current job (one query per executor kind for all runs)."""
+    from orchestrator.executors.base import is_active
+    from orchestrator.executors.submission import current_chain, job_states
+    from orchestrator.views.status import shown_job
+
+    manifests = {r.name: manifest_or_none(workspace, r.name) for r in reports if r.params is not None}
+    chains = {name: current_chain(m) for name, m in manifests.items() if m is not None}
+    records = [record for chain in chains.values() for record in chain]
+    if not records:
+        return
+    try:
+        states = iter(job_states(workspace, records))
+    except OrchError:  # the executor cannot be asked (no cluster here): the logs tell the rest
+        return
+    by_run = {name: [(record, next(states)) for record in chain] for name, chain in chains.items()}
+    for report in reports:
+        shown = shown_job(by_run.get(report.name, []))
+        if shown is not None:
+            report.job_state, report.job_active = shown[1], is_active(shown[1])
+
+
+def params_of(manifest: Any) -> Params:
+    p, s = manifest.params, manifest.scaling
+    return Params(
+        template=manifest.template,
+        dataset=manifest.dataset,
+        iou_loss=p.get("iou_loss"),
+        iou_normalizer=p.get("iou_normalizer"),
+        cls_normalizer=p.get("cls_normalizer"),
+        representation=p.get("representation"),
+        gpus=manifest.gpus,
+        base_lr=s.get("base_learning_rate"),
+        cfg_lr=s.get("cfg_learning_rate"),
+        base_burn_in=s.get("base_burn_in"),
+        cfg_burn_in=s.get("cfg_burn_in"),
+        max_batches=manifest.max_batches,
+        parent=getattr(manifest, "parent", None),
+    )
+
+
+def avg_losses(log: ParsedLog | None, iterations: list[int]) -> list[float | None]:
+    """darknet's avg loss at each iteration (the row no later job redid), None where the log
+    has no such iteration."""
+    if log is None or not log.iterations:
+        return [None] * len(iterations)
+    logged = np.asarray(log.series["iteration"], dtype=np.int64)
+    keep = latest_rows(logged)
+    by_iteration = dict(zip(logged[keep].tolist(), np.asarray(log.series["avg_loss"])[keep].tolist()))
+    return [by_iteration.get(i) for i in iterations]
+
+
+def checkpoint_of(record: dict[str, Any], avg_loss: float | None = None) -> Checkpoint:
+    metrics = record["metrics"]
+    names = [m for m in matching_metrics() if m in metrics]
+    return Checkpoint(
+        iteration=int(record["iteration"]),
+        weights=record["weights"],
+        values={m: {measure: float(read(metrics[m])) for measure, read in MEASURE_READERS.items()} for m in names},
+        ap={m: [float(v) for v in metrics[m]["ap"]] for m in names},
+        per_class={m: {c: class_map(v) for c, v in (metrics[m].get("per_class") or {}).items()} for m in names},
+        avg_loss=avg_loss,
+    )
+
+
+#: The three measures the report shows, by the names the tables and CSV use.
+MEASURE_READERS = {"map": MEASURES["mean"], "ap50": MEASURES["ap50"], "ap75": MEASURES["ap75"]}
+
+
+def class_map(values: list[float] | None) -> float:
+    """A class's AP@[.50:.95]; NaN (an empty cell) when absent or undefined (COCO writes -1
+    for a class without ground truth)."""
+    return float(np.mean(values)) if values and values[0] >= 0 else math.nan
+
+
+# -- log files --------------------------------------------------------------------------------
+def gather_logs(specs: Sequence[str]) -> list[RunReport]:
+    """`--log FILE` or `--log NAME=FILE`: the name is the file stem unless given. Files given
+    the same name are one run's jobs, joined in the order given (a run across restarts)."""
+    files: dict[str, list[Path]] = {}
+    for spec in specs:
+        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        path_ = Path(path)
+        files.setdefault(name or path_.stem, []).append(path_)
+    reports = []
+    for name, paths in files.items():
+        log = parse_paths(paths)
+        newest = max(p.stat().st_mtime for p in paths)
+        reports.append(RunReport(name, training=training_of(log, newest)))
+    return reports
+
+
+# -- reducing a log -----------------------------------------------------------------------------
+def training_of(log: ParsedLog, newest_write: float) -> Training:
+    series = {k: np.asarray(v) for k, v in log.series.items()}
+    keep = latest_rows(series["iteration"])
+    iterations = series["iteration"][keep]
+    curves = {
+        name: reduce(iterations, series[name][keep].astype(float), LOSS_POINTS if "loss" in name else CURVE_POINTS)
+        for name in ("loss", "avg_loss", "rate", "seconds")
+    }
+    seconds = series["seconds"][keep][-SPEED_WINDOW:].astype(float)
+    finite_seconds = seconds[np.isfinite(seconds) & (seconds > 0)]
+    return Training(
+        format=log.format,
+        curves={name: curve for name, curve in curves.items() if np.isfinite(curve.y).any()},
+        region=region_curves(log),
+        darknet_map=Curve.of([p["iteration"] or 0 for p in log.map_points], [p["map"] for p in log.map_points]),
+        restarts=[int(e["iteration"]) for e in log.restarts],
+        gaps=[int(e["iteration"]) for e in log.gaps],
+        last_iteration=int(iterations[-1]) if iterations.size else 0,
+        last_avg_loss=float(series["avg_loss"][-1]) if iterations.size else math.nan,
+        seconds_per_iteration=float(finite_seconds.mean()) if finite_seconds.size else math.nan,
+        last_error=last_error(log),
+        newest_write=newest_write,
+    )
+
+
+def last_error(log: ParsedLog) -> str | None:
+    fatal = [e for e in log.errors if e.get("kind") in FATAL_ERRORS]
+    return str(fatal[-1]["text"]) if fatal else None
+
+
+def reduce(x: np.ndarray, y: np.ndarray, points: int) -> Curve:
+    """At most `points` points: the mean of each run of consecutive rows (NaN ignored), at
+    the bucket's last iteration. A curve already short enough is kept as it is."""
+    if x.size <= points:
+        return Curve.of(x, y)
+    edges = np.linspace(0, x.size, points + 1).astype(np.int64)
+    starts = edges[:-1]
+    finite = np.isfinite(y)
+    sums = np.add.reduceat(np.where(finite, y, 0.0), starts)
+    counts = np.add.reduceat(finite.astype(np.int64), starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return Curve.of(x[edges[1:] - 1], means)
+
+
+def region_curves(log: ParsedLog) -> dict[str, Curve]:
+    """Each region statistic as the mean over the layers that reported it, per iteration
+    (rows redone by a resumed job dropped); statistics no layer reported are left out."""
+    if not log.region:
+        return {}
+    layers = []
+    for columns in log.region.values():
+        iterations = np.asarray(columns["iteration"], dtype=np.int64)
+        layers.append((iterations, latest_rows(iterations), columns))
+    every = np.unique(np.concatenate([its[keep] for its, keep, _ in layers]))
+    stats = [name for name in next(iter(log.region.values())) if name != "iteration"]
+    curves = {}
+    for stat in stats:
+        sums, counts = np.zeros(every.size), np.zeros(every.size)
+        for iterations, keep, columns in layers:
+            values = np.asarray(columns[stat], dtype=float)[keep]
+            where = np.searchsorted(every, iterations[keep])
+            finite = np.isfinite(values)
+            sums += np.bincount(where[finite], weights=values[finite], minlength=every.size)
+            counts += np.bincount(where[finite], minlength=every.size)
+        if counts.any():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                curves[stat] = reduce(every, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), CURVE_POINTS)
+    return curves
