@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from orchestrator.base.errors import OrchError
-from orchestrator.config import MATCH_METRICS
-from orchestrator.evaluation.best import MEASURES, latest_ok_records, shown_split
+from orchestrator.evaluation.best import latest_ok_records, read_measure, shown_split
 from orchestrator.evaluation.store import load_results
+from orchestrator.executors import current_chain, job_states
 from orchestrator.logs import ParsedLog, latest_rows, parse_paths, parse_run, run_log_files
-from orchestrator.logs.runs import manifest_or_none
+from orchestrator.metrics.measures import MEASURES
+from orchestrator.metrics.overlaps import OVERLAPS
+from orchestrator.runs import manifest_or_none
 
 #: Points kept per training curve: finer than a screen is wide, small enough for 50 runs.
 LOSS_POINTS = 1500
@@ -70,7 +72,7 @@ class Checkpoint:
 
     iteration: int
     weights: str
-    values: dict[str, dict[str, float]]  # metric -> measure (map, ap50, ap75) -> value
+    values: dict[str, dict[str, float]]  # metric -> measure (mean, ap50, ap75) -> value
     ap: dict[str, list[float]]  # metric -> AP per threshold
     per_class: dict[str, dict[str, float]]  # metric -> class -> AP@[.5:.95] (NaN: no ground truth)
     avg_loss: float | None = None  # darknet's avg loss at this iteration (None: not in the log)
@@ -113,7 +115,7 @@ class RunReport:
     def best(self, metric: str) -> Checkpoint | None:
         """Highest mAP@[.5:.95] under `metric`; ties go to the later iteration (as `orch best`)."""
         scored = [c for c in self.checkpoints if metric in c.values]
-        return max(scored, key=lambda c: (c.values[metric]["map"], c.iteration), default=None)
+        return max(scored, key=lambda c: (c.values[metric]["mean"], c.iteration), default=None)
 
     @property
     def state(self) -> str:
@@ -151,8 +153,8 @@ class RunReport:
 
 
 def matching_metrics() -> tuple[str, ...]:
-    """The matching metrics orch evaluates under, in the order every view lists them."""
-    return MATCH_METRICS
+    """The matching metrics orch evaluates under (the overlap registry), in its order."""
+    return tuple(OVERLAPS)
 
 
 # -- workspace --------------------------------------------------------------------------------
@@ -172,9 +174,9 @@ def gather_run(workspace: Any, name: str) -> RunReport:
     manifest = manifest_or_none(workspace, name)
     records = load_results(workspace, name)
     split = shown_split(workspace, manifest, records)
-    submissions = manifest.submissions if manifest else ()
-    log = parse_run(workspace, name, submissions)
-    files = run_log_files(workspace, name, submissions)
+    job_ids = manifest.job_ids() if manifest else ()
+    log = parse_run(workspace, name, job_ids)
+    files = run_log_files(workspace, name, job_ids)
     newest = max((p.stat().st_mtime for p in files), default=0.0)
     ok = sorted(latest_ok_records(records, split), key=lambda r: r["iteration"]) if split else []
     losses = avg_losses(log, [int(r["iteration"]) for r in ok])
@@ -190,8 +192,6 @@ def gather_run(workspace: Any, name: str) -> RunReport:
 
 def add_job_states(workspace: Any, reports: list[RunReport]) -> None:
     """The state of each run's current job (one query per executor kind for all runs)."""
-    from orchestrator.executors.base import is_active
-    from orchestrator.executors.submission import current_chain, job_states
     from orchestrator.views.status import shown_job
 
     manifests = {r.name: manifest_or_none(workspace, r.name) for r in reports if r.params is not None}
@@ -207,7 +207,7 @@ def add_job_states(workspace: Any, reports: list[RunReport]) -> None:
     for report in reports:
         shown = shown_job(by_run.get(report.name, []))
         if shown is not None:
-            report.job_state, report.job_active = shown[1], is_active(shown[1])
+            report.job_state, report.job_active = shown[1].raw, shown[1].active
 
 
 def params_of(manifest: Any) -> Params:
@@ -220,10 +220,10 @@ def params_of(manifest: Any) -> Params:
         cls_normalizer=p.get("cls_normalizer"),
         representation=p.get("representation"),
         gpus=manifest.gpus,
-        base_lr=s.get("base_learning_rate"),
-        cfg_lr=s.get("cfg_learning_rate"),
-        base_burn_in=s.get("base_burn_in"),
-        cfg_burn_in=s.get("cfg_burn_in"),
+        base_lr=s.base_learning_rate,
+        cfg_lr=s.cfg_learning_rate,
+        base_burn_in=s.base_burn_in,
+        cfg_burn_in=s.cfg_burn_in,
         max_batches=manifest.max_batches,
         parent=getattr(manifest, "parent", None),
     )
@@ -246,15 +246,11 @@ def checkpoint_of(record: dict[str, Any], avg_loss: float | None = None) -> Chec
     return Checkpoint(
         iteration=int(record["iteration"]),
         weights=record["weights"],
-        values={m: {measure: float(read(metrics[m])) for measure, read in MEASURE_READERS.items()} for m in names},
+        values={m: {measure: read_measure(metrics[m], measure) for measure in MEASURES} for m in names},
         ap={m: [float(v) for v in metrics[m]["ap"]] for m in names},
         per_class={m: {c: class_map(v) for c, v in (metrics[m].get("per_class") or {}).items()} for m in names},
         avg_loss=avg_loss,
     )
-
-
-#: The three measures the report shows, by the names the tables and CSV use.
-MEASURE_READERS = {"map": MEASURES["mean"], "ap50": MEASURES["ap50"], "ap75": MEASURES["ap75"]}
 
 
 def class_map(values: list[float] | None) -> float:

@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from orchestrator.metrics.measures import MEASURES
+from orchestrator.metrics.overlaps import OVERLAPS, PRIMARY
 from orchestrator.views.report.data import Curve, RunReport, matching_metrics
 
 #: Chart ids in page order (the page and its tests rely on them).
@@ -31,8 +33,7 @@ CHART_IDS = (
     "chart-per-class",
 )
 DASHES = ("solid", "dash", "dot", "dashdot")
-METRIC_LABELS = {"iou": "IoU", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU"}
-MEASURE_LABELS = {"map": "mAP@[.5:.95]", "ap50": "AP50", "ap75": "AP75"}
+MEASURE_LABELS = {name: measure.label for name, measure in MEASURES.items()}
 #: Region statistics as darknet prints them.
 STAT_LABELS = {
     "iou": "Avg IOU",
@@ -53,7 +54,7 @@ FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "siz
 
 
 def metric_label(metric: str) -> str:
-    return METRIC_LABELS.get(metric, metric.upper())
+    return OVERLAPS[metric].label if metric in OVERLAPS else metric
 
 
 def dash_of(metric: str) -> str:
@@ -257,9 +258,9 @@ def group_points(run: RunReport, metric: str, measure: str) -> Curve:
 
 
 def thresholds_figure(runs: list[RunReport]) -> go.Figure:
-    """AP against the matching threshold at each run's best weights (by mAP under the first
+    """AP against the matching threshold at each run's best weights (by mAP under the primary
     matching metric), one line per matching metric."""
-    first = matching_metrics()[0]
+    first = PRIMARY
     figure = go.Figure(
         layout=base_layout(
             f"AP vs matching threshold at each run's best weights (best by {metric_label(first)} mAP@[.5:.95]; "
@@ -384,7 +385,7 @@ def band_traces(group: Group, curves: list[Curve], meta: dict[str, Any], dash: s
             line={"dash": dash, "width": 2},
             name=group.label,
             legendgroup=group.label,
-            showlegend=meta.get("measure", "map") == "map" and dash == "solid",
+            showlegend=meta.get("measure", "mean") == "mean" and dash == "solid",
             visible=False,
             meta={**common, "kind": "mean"},
         ),

@@ -81,7 +81,7 @@ def columns() -> list[Column]:
         for measure, measure_label in MEASURE_LABELS.items():
             fixed.append(
                 Column(
-                    f"{measure}_{metric}",
+                    f"{csv_name(measure)}_{metric}",
                     f"{measure_label} {label}",
                     best_value(metric, measure_of(metric, measure)),
                     best="max",
@@ -93,6 +93,11 @@ def columns() -> list[Column]:
             Column(f"weights_{metric}", f"weights {label}", best_value(metric, lambda c: c.weights), kind="path")
         )
     return fixed
+
+
+def csv_name(measure: str) -> str:
+    """A measure's name in column names: the mean over thresholds is `map` (map_iou, map_giou)."""
+    return "map" if measure == "mean" else measure
 
 
 def cell(value: Any) -> Any:
@@ -122,7 +127,7 @@ def runs_csv(runs: list[RunReport]) -> str:
 def results_header() -> list[str]:
     return (
         ["iteration", "weights"]
-        + [f"{m}_{metric}" for metric in matching_metrics() for m in MEASURE_LABELS]
+        + [f"{csv_name(m)}_{metric}" for metric in matching_metrics() for m in MEASURE_LABELS]
         + ["avg_loss"]
     )
 
