@@ -47,6 +47,19 @@ class Dataset:
         return read_names(root / self.names)
 
 
+def dataset_lines(name: str) -> str:
+    """The orch.yaml lines that define dataset `name` (shown when it is missing)."""
+    return f"""\
+  add it under 'datasets:' in orch.yaml (paths relative to the workspace):
+    datasets:
+      {name}:
+        train: data/{name}/train.txt      # image list for training
+        valid: data/{name}/valid.txt      # image list, or a mapping split-name: image list
+        names: data/{name}/{name}.names   # one class name a line
+        eval: voc                         # voc | coco: how checkpoints are scored
+"""
+
+
 @dataclass(frozen=True)
 class SlurmConfig:
     partition: str | None = None
@@ -88,7 +101,7 @@ class Config:
         """The named dataset, with its files checked to exist (names, lists, ground truth)."""
         if name not in self.datasets:
             known = ", ".join(sorted(self.datasets)) or "none defined"
-            raise OrchError(f"unknown dataset '{name}' (known: {known})", str(self.path))
+            raise OrchError(f"unknown dataset '{name}' (known: {known})", str(self.path), dataset_lines(name))
         dataset = self.datasets[name]
         root = self.path.parent
         files = {

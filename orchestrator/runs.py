@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.base.errors import OrchError
+from orchestrator.base.errors import OrchError, Problems
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
@@ -121,6 +121,7 @@ class RunManifest:
     classes: int = 0
     max_batches: int = 0
     submissions: list[JobRecord] = field(default_factory=list)
+    parent: str | None = None  # the run `new-run --from` cloned
 
     def spec(self) -> RunSpec:
         known = {f.name for f in fields(RunSpec)}
@@ -143,7 +144,11 @@ class RunManifest:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "submissions": [r.to_dict() for r in self.submissions]}
+        """run.yaml's mapping; `parent` only for a clone (a run.yaml of before it reads back unchanged)."""
+        data = {**asdict(self), "submissions": [r.to_dict() for r in self.submissions]}
+        if self.parent is None:
+            del data["parent"]
+        return data
 
     def job_ids(self) -> list[str]:
         """The ids of the run's jobs in submission order (how its logs are ordered)."""
@@ -173,21 +178,25 @@ def scale_for_gpus(flavor: str, gpus: int, base_lr: float, base_burn_in: int) ->
     )
 
 
-def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
-    """Validate everything and render the run's files in memory (nothing is written here)."""
-    check_run_name(name)
+def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, parent: str | None = None) -> BuiltRun:
+    """Validate everything and render the run's files in memory (nothing is written here).
+
+    The checks of the input that do not depend on each other all run, and their problems are
+    reported together."""
     config = ws.config
     flavor = config.darknet.flavor
-    if not force:
-        for existing in (ws.run_dir(name), ws.sbatch_path(name)):
-            if existing.exists():
-                raise OrchError(f"run '{name}' already exists (use --force to rebuild it)", ws.relative(existing))
-    _check_spec(spec, flavor)
-    dataset = config.dataset(spec.dataset)
-    class_names = dataset.class_names(ws.root)
-    if dataset.eval == "coco":
-        refuse_beyond_table(len(class_names), f"orch.yaml datasets.{spec.dataset}.eval")
-    template_path = cfg_template(ws.root, spec.template)
+    problems = Problems()
+    problems.check(lambda: check_run_name(name))
+    if not force and not problems.found:  # an invalid name has no folder to look at
+        problems.check(lambda: _refuse_existing(ws, name))
+    problems.found.extend(_spec_problems(spec, flavor))
+    dataset = problems.check(lambda: config.dataset(spec.dataset))
+    class_names = problems.check(lambda: dataset.class_names(ws.root)) if dataset else None
+    if dataset is not None and class_names is not None and dataset.eval == "coco":
+        problems.check(lambda: refuse_beyond_table(len(class_names), f"orch.yaml datasets.{spec.dataset}.eval"))
+    template_path = problems.check(lambda: cfg_template(ws.root, spec.template))
+    problems.raise_any()
+    assert dataset is not None and class_names is not None and template_path is not None  # raise_any passed
     cfg = parse_cfg(template_path.read_text(), str(template_path))
     base_lr = spec.learning_rate if spec.learning_rate is not None else _net_float(cfg, "learning_rate", 0.001)
     base_burn = spec.burn_in if spec.burn_in is not None else int(_net_float(cfg, "burn_in", 0))
@@ -217,6 +226,7 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> B
         classes=len(class_names),
         max_batches=int(_net_float(cfg, "max_batches", 0)),
         submissions=_previous_submissions(ws, name),
+        parent=parent,
     )
     files = {
         cfg_path: cfg.render(),
@@ -262,17 +272,27 @@ def compose_spec(
     return RunSpec(template=template, dataset=dataset).updated(settings=settings, **changes)  # type: ignore[arg-type]
 
 
-def _check_spec(spec: RunSpec, flavor: str) -> None:
+def _refuse_existing(ws: Workspace, name: str) -> None:
+    for existing in (ws.run_dir(name), ws.sbatch_path(name)):
+        if existing.exists():
+            raise OrchError(f"run '{name}' already exists (use --force to rebuild it)", ws.relative(existing))
+
+
+def _spec_problems(spec: RunSpec, flavor: str) -> list[OrchError]:
+    """Every value of the spec that cannot be used, with the option that gave it."""
+    found = []
     if spec.gpus < 1:
-        raise OrchError(f"--gpus must be at least 1, got {spec.gpus}", "--gpus")
+        found.append(OrchError(f"--gpus must be at least 1, got {spec.gpus}", "--gpus"))
     known = fork(flavor).iou_losses
     if spec.iou_loss is not None and spec.iou_loss not in known:
-        raise OrchError(
-            f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} (known: {', '.join(known)})",
-            "--iou-loss",
+        found.append(
+            OrchError(
+                f"iou_loss '{spec.iou_loss}' is not known to darknet flavor {flavor} (known: {', '.join(known)})",
+                "--iou-loss",
+            )
         )
     if spec.representation is not None and spec.representation not in REPRESENTATIONS:
-        raise OrchError(f"representation must be one of {', '.join(REPRESENTATIONS)}", "--representation")
+        found.append(OrchError(f"representation must be one of {', '.join(REPRESENTATIONS)}", "--representation"))
     positive = {
         "--iou-normalizer": spec.iou_normalizer,
         "--cls-normalizer": spec.cls_normalizer,
@@ -283,13 +303,14 @@ def _check_spec(spec: RunSpec, flavor: str) -> None:
     }
     for option, value in positive.items():
         if value is not None and not value > 0:
-            raise OrchError(f"{option} must be > 0, got {value}", option)
+            found.append(OrchError(f"{option} must be > 0, got {value}", option))
     if spec.burn_in is not None and spec.burn_in < 0:
-        raise OrchError(f"--burn-in must be >= 0, got {spec.burn_in}", "--burn-in")
+        found.append(OrchError(f"--burn-in must be >= 0, got {spec.burn_in}", "--burn-in"))
     if spec.steps is not None and (any(s <= 0 for s in spec.steps) or spec.steps != sorted(spec.steps)):
-        raise OrchError("--steps must be increasing positive iterations", "--steps")
+        found.append(OrchError("--steps must be increasing positive iterations", "--steps"))
     if spec.batch and spec.subdivisions and spec.batch % spec.subdivisions:
-        raise OrchError("--batch must be a multiple of --subdivisions", "--batch")
+        found.append(OrchError("--batch must be a multiple of --subdivisions", "--batch"))
+    return found
 
 
 def _flavor_warnings(spec: RunSpec, flavor: str) -> list[str]:

@@ -8,9 +8,11 @@ them), so `pip install .` works without the checkout.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.base.errors import OrchError
+from orchestrator.darknet.cfg import parse_cfg
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -45,6 +47,49 @@ def cfg_template(workspace_root: Path | None, name: str) -> Path:
         return builtin
     known = ", ".join(template_names(workspace_root))
     raise OrchError(f"unknown template '{name}' (known: {known})", "--template")
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """What `orch templates` tells about a template before anyone opens the cfg."""
+
+    name: str
+    path: str
+    width: int
+    height: int
+    classes: int  # as the template has it; new-run refits classes and filters to the dataset
+    yolo_layers: int
+    max_batches: int
+    purpose: str  # the comment lines at the top of the cfg
+
+
+def describe_template(workspace_root: Path | None, name: str) -> TemplateInfo:
+    path = cfg_template(workspace_root, name)
+    text = path.read_text()
+    cfg = parse_cfg(text, str(path))
+    yolos = cfg.named("yolo")
+
+    def number(value: str | None) -> int:
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return 0
+
+    header = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#").strip())
+    return TemplateInfo(
+        name=name,
+        path=str(path),
+        width=number(cfg.net.get("width")),
+        height=number(cfg.net.get("height")),
+        classes=number(yolos[0].get("classes")) if yolos else 0,
+        yolo_layers=len(yolos),
+        max_batches=number(cfg.net.get("max_batches")),
+        purpose=" ".join(header),
+    )
 
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")

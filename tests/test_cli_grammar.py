@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
@@ -90,3 +91,26 @@ def test_best_exits_2_when_the_weights_file_is_gone(shapes_ws, capsys):
     assert main(["-C", str(shapes_ws.root), "best", "r1"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "no longer exists" in err
+
+
+def test_submit_of_a_finished_run_asks_for_force(shapes_ws, capsys, monkeypatch):
+    from orchestrator.executors import slurm
+
+    sbatch_calls = []
+
+    def fake_sbatch(argv):  # the injected stand-in: only sbatch is ever called here
+        sbatch_calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, f"{100 + len(sbatch_calls)}\n", "")
+
+    monkeypatch.setattr(slurm, "run_command", fake_sbatch)
+    new_run(shapes_ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes"))
+    shapes_ws.backup_dir("r1").mkdir(parents=True, exist_ok=True)
+    (shapes_ws.backup_dir("r1") / "r1_final.weights").write_bytes(b"w")
+    before = (shapes_ws.run_dir("r1") / "run.yaml").read_text()
+    assert main(["-C", str(shapes_ws.root), "submit", "r1", "--executor", "slurm"]) == 2
+    err = capsys.readouterr().err
+    assert "finished training" in err and "--force" in err
+    assert sbatch_calls == [] and (shapes_ws.run_dir("r1") / "run.yaml").read_text() == before
+    assert main(["-C", str(shapes_ws.root), "submit", "r1", "--executor", "slurm", "--force", "--json"]) == 0
+    [job] = json.loads(capsys.readouterr().out)
+    assert (job["run"], job["job_id"], job["phase"]) == ("r1", "101", "train") and len(sbatch_calls) == 1

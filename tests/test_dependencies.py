@@ -44,7 +44,11 @@ def third_party_imports(folder: Path) -> dict[str, str]:
     """Top-level module names imported anywhere under `folder` (not stdlib, not orch's own),
     each with one file that imports it."""
     tests = REPO / "tests"
-    own = {"orchestrator", "conftest"} | {p.stem for p in tests.rglob("*.py")} | {p.name for p in tests.iterdir()}
+    own = (
+        {"orchestrator", "conftest", "tests"}
+        | {p.stem for p in tests.rglob("*.py")}
+        | {p.name for p in tests.iterdir()}
+    )
     found: dict[str, str] = {}
     for path in sorted(folder.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):

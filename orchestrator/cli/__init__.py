@@ -74,7 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OrchError as exc:
         if debug:
             raise
-        print(f"orch: error: {exc}", file=sys.stderr)
+        for error in exc.errors:
+            print(f"orch: error: {error}", file=sys.stderr)
+            if error.hint:
+                print(error.hint.rstrip("\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("orch: interrupted", file=sys.stderr)

@@ -37,6 +37,8 @@ def register(subparsers) -> None:
         help=f"warm-up iterations on one GPU for multi-GPU runs (default {DEFAULT_WARMUP}; 0: none)",
     )
     submit.add_argument("--dry-run", action="store_true", help="print the scripts and commands, submit nothing")
+    _force_option(submit)
+    _json_option(submit)
 
     status = add_command(subparsers, "status", cmd_status, help="one table: jobs, progress, weights, evaluations")
     status.add_argument("runs", nargs="*", metavar="RUN", help="runs to show (default: all)")
@@ -44,6 +46,7 @@ def register(subparsers) -> None:
 
     cancel = add_command(subparsers, "cancel", cmd_cancel, help="cancel the queued or running jobs of runs")
     cancel.add_argument("runs", nargs="+", metavar="RUN")
+    _json_option(cancel)
 
     resubmit = add_command(
         subparsers,
@@ -53,31 +56,54 @@ def register(subparsers) -> None:
     )
     resubmit.add_argument("run", metavar="RUN")
     _executor_option(resubmit)
+    _force_option(resubmit)
+    _json_option(resubmit)
 
 
 def _executor_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, help="override orch.yaml's executor")
 
 
+def _force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force", action="store_true", help="submit a run that finished training (its _final.weights exists)"
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="the jobs as a JSON list")
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     executor = executor_named(ws, executor_name(ws, args.executor))
-    for run in args.runs:
-        if args.dry_run:
-            print(describe_submission(ws, run, executor, args.warmup))
-            continue
-        _print_submitted(run, submit_run(ws, run, executor, args.warmup))
+    if args.dry_run:
+        plans = {run: describe_submission(ws, run, executor, args.warmup) for run in args.runs}
+        if args.json:
+            print_json([{"run": run, "dry_run": text} for run, text in plans.items()])
+        else:
+            print("\n".join(plans.values()))
+        return 0
+    _print_submitted(
+        {run: submit_run(ws, run, executor, args.warmup, force=args.force) for run in args.runs}, args.json
+    )
     return 0
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
-    _print_submitted(args.run, resubmit_run(workspace_of(args), args.run, args.executor))
+    records = resubmit_run(workspace_of(args), args.run, args.executor, force=args.force)
+    _print_submitted({args.run: records}, args.json)
     return 0
 
 
-def _print_submitted(run: str, records: list[JobRecord]) -> None:
-    jobs = ", ".join(f"{r.phase} job {r.job_id} ({r.gpus} GPU)" for r in records)
-    print(f"{run}: submitted to {records[0].executor}: {jobs}")
+def _print_submitted(submitted: dict[str, list[JobRecord]], as_json: bool) -> None:
+    """One line per run, or the job records (with their run) as a JSON list."""
+    if as_json:
+        print_json([{"run": run, **record.to_dict()} for run, records in submitted.items() for record in records])
+        return
+    for run, records in submitted.items():
+        jobs = ", ".join(f"{r.phase} job {r.job_id} ({r.gpus} GPU)" for r in records)
+        print(f"{run}: submitted to {records[0].executor}: {jobs}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -93,6 +119,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     cancelled = cancel_runs(workspace_of(args), args.runs)
+    if args.json:
+        print_json([record.to_dict() for record in cancelled])
+        return 0
     for record in cancelled:
         print(f"cancelled {record.executor} job {record.job_id} ({record.phase})")
     if not cancelled:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from orchestrator.base.errors import OrchError
-from orchestrator.cli.common import add_command, workspace_of
+from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.executors import new_run
 from orchestrator.runs import compose_spec, parse_setting
-from orchestrator.templates import template_names
+from orchestrator.templates import describe_template, template_names
 
 
 def register(subparsers) -> None:
@@ -50,7 +51,14 @@ def register(subparsers) -> None:
         "convolutional[0].filters=32; repeatable",
     )
     parser.add_argument("--force", action="store_true", help="rebuild an existing run")
-    add_command(subparsers, "templates", cmd_templates, help="list the cfg templates available")
+    parser.add_argument("--json", action="store_true", help="the run's manifest and the files written, as JSON")
+    templates = add_command(
+        subparsers,
+        "templates",
+        cmd_templates,
+        help="list the cfg templates: input size, classes, [yolo] layers, what each is for",
+    )
+    templates.add_argument("--json", action="store_true", help="one object per template")
 
 
 def _steps(text: str) -> list[int]:
@@ -80,12 +88,16 @@ def cmd_new_run(args: argparse.Namespace) -> int:
         )
     }
     spec = compose_spec(ws, args.from_run, args.template, args.dataset, settings, **changes)
-    built = new_run(ws, args.name, spec, force=args.force)
+    built = new_run(ws, args.name, spec, force=args.force, parent=args.from_run)
     for warning in built.warnings:
         print(f"orch: warning: {warning}", file=sys.stderr)
     m = built.manifest
+    if args.json:
+        print_json({"manifest": m.to_dict(), "wrote": [ws.relative(path) for path in built.files]})
+        return 0
     s = m.scaling
-    print(f"run {m.name}: template {m.template}, dataset {m.dataset} ({m.classes} classes), {m.gpus} GPU(s)")
+    cloned = f", cloned from {m.parent}" if m.parent else ""
+    print(f"run {m.name}: template {m.template}, dataset {m.dataset} ({m.classes} classes), {m.gpus} GPU(s){cloned}")
     print(
         f"  learning_rate {s.cfg_learning_rate:g} (base {s.base_learning_rate:g}), "
         f"burn_in {s.cfg_burn_in} (base {s.base_burn_in}), max_batches {m.max_batches}  [{s.rule}]"
@@ -101,6 +113,12 @@ def cmd_templates(args: argparse.Namespace) -> int:
         root = workspace_of(args).root
     except OrchError:
         root = None
-    for name in template_names(root):
-        print(name)
+    infos = [describe_template(root, name) for name in template_names(root)]
+    if args.json:
+        print_json([dataclasses.asdict(info) for info in infos])
+        return 0
+    print_table(
+        ["TEMPLATE", "INPUT", "CLASSES", "YOLO", "MAX_BATCHES", "FOR"],
+        [[t.name, f"{t.width}x{t.height}", t.classes, t.yolo_layers, t.max_batches, t.purpose] for t in infos],
+    )
     return 0

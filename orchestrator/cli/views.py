@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from orchestrator.base.errors import OrchError
-from orchestrator.cli.common import add_command, workspace_of
+from orchestrator.cli.common import add_command, print_json, workspace_of
 
 LOG_HELP = (
     "a training log to draw (any fork; g-darknet's log.csv too) instead of a workspace's runs: FILE "
@@ -37,6 +37,7 @@ def register(subparsers) -> None:
         metavar="N",
         help="initial smoothing of the training curves: mean of N points (default 0: off; the page has a slider)",
     )
+    report.add_argument("--json", action="store_true", help="the page and the files written next to it, as JSON")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -48,5 +49,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         page = write_log_report(args.log, args.out or Path("report"), smooth=args.smooth)
     else:
         page = write_report(workspace_of(args), args.runs or None, out=args.out, smooth=args.smooth)
-    print(page)
+    if args.json:
+        folder = page.parent
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        print_json({"index": str(page), "folder": str(folder), "files": files})
+    else:
+        print(page)
     return 0

@@ -72,6 +72,13 @@ def warmup_done(ws: Workspace, manifest: RunManifest) -> bool:
     return (ws.root / manifest.files["backup"] / final).is_file()
 
 
+def final_weights(ws: Workspace, manifest: RunManifest) -> Path | None:
+    """The run's `_final.weights` when training finished (darknet writes it at max_batches;
+    submitting again would only make darknet rewrite it)."""
+    final = ws.root / manifest.files["backup"] / f"{main_base(manifest)}_final.weights"
+    return final if final.is_file() else None
+
+
 def has_weights(ws: Workspace, manifest: RunManifest, base: str) -> bool:
     """Whether darknet saved anything under this weights base in the run's backup folder."""
     folder = ws.root / manifest.files["backup"]

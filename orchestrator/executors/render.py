@@ -18,9 +18,10 @@ from orchestrator.workspace import Workspace
 TRAIN, WARMUP = "train", "warmup"
 
 
-def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False) -> BuiltRun:
-    """Build the run, add its training script (before run.yaml, which is written last) and write."""
-    built = build_run(ws, name, spec, force)
+def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, parent: str | None = None) -> BuiltRun:
+    """Build the run, add its training script (before run.yaml, which is written last) and write;
+    `parent` names the run it was cloned from (`--from`)."""
+    built = build_run(ws, name, spec, force, parent)
     manifest_path = ws.run_dir(name) / "run.yaml"
     manifest_text = built.files.pop(manifest_path)
     manifest = built.manifest

@@ -16,7 +16,7 @@ from orchestrator.base.fsutil import atomic_write
 from orchestrator.base.locks import held
 from orchestrator.executors.base import Executor, JobState
 from orchestrator.executors.choose import executor_name, executor_named
-from orchestrator.executors.phases import DEFAULT_WARMUP, Plan, plan_run
+from orchestrator.executors.phases import DEFAULT_WARMUP, Plan, final_weights, plan_run
 from orchestrator.executors.render import WARMUP
 from orchestrator.runs import JobRecord, RunManifest, load_manifest, save_manifest
 from orchestrator.workspace import Workspace
@@ -69,6 +69,16 @@ def refuse_if_active(ws: Workspace, manifest: RunManifest) -> None:
         )
 
 
+def refuse_if_finished(ws: Workspace, manifest: RunManifest, force: bool) -> None:
+    final = final_weights(ws, manifest)
+    if final is not None and not force:
+        raise OrchError(
+            f"run {manifest.name} has finished training; darknet would only rewrite {final.name} "
+            "(raise --max-batches with 'orch new-run --force', then submit with --force)",
+            ws.relative(final),
+        )
+
+
 def last_warmup(manifest: RunManifest) -> int:
     """The warm-up length of the run's last two-phase submission (what resubmit repeats)."""
     warmups = [r.warmup for r in manifest.submissions if r.phase == WARMUP and r.warmup is not None]
@@ -84,15 +94,17 @@ def write_plan_files(ws: Workspace, plan: Plan) -> None:
 
 
 def submit_run(
-    ws: Workspace, run: str, executor: Executor, warmup: int | None = None, resubmit: bool = False
+    ws: Workspace, run: str, executor: Executor, warmup: int | None = None, resubmit: bool = False, force: bool = False
 ) -> list[JobRecord]:
     """Submit the run's next chain and record it; `resubmit` insists it was submitted before
-    (its jobs resume from the newest weights; an unfinished warm-up is redone first)."""
+    (its jobs resume from the newest weights; an unfinished warm-up is redone first). A run that
+    finished training is submitted again only with `force` (after raising its max_batches)."""
     with submit_lock(ws, run):
         manifest = load_manifest(ws, run)
         if resubmit and not manifest.submissions:
             raise OrchError(f"run {run} was never submitted: use 'orch submit {run}'", run)
         refuse_if_active(ws, manifest)
+        refuse_if_finished(ws, manifest, force)
         iterations = warmup if warmup is not None else last_warmup(manifest)
         plan = plan_run(ws, manifest, iterations)
         write_plan_files(ws, plan)
@@ -106,11 +118,11 @@ def submit_run(
     return records
 
 
-def resubmit_run(ws: Workspace, run: str, override: str | None = None) -> list[JobRecord]:
+def resubmit_run(ws: Workspace, run: str, override: str | None = None, force: bool = False) -> list[JobRecord]:
     """Submit a run again with the executor it used last (unless overridden)."""
     submissions = load_manifest(ws, run).submissions
     previous = submissions[-1].executor if submissions else None
-    return submit_run(ws, run, executor_named(ws, executor_name(ws, override, previous)), resubmit=True)
+    return submit_run(ws, run, executor_named(ws, executor_name(ws, override, previous)), resubmit=True, force=force)
 
 
 def describe_submission(ws: Workspace, run: str, executor: Executor, warmup: int | None = None) -> str:

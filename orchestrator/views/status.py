@@ -18,6 +18,7 @@ from orchestrator.evaluation.store import StoreIndex, load_results
 from orchestrator.executors import JobState, current_chain, job_states
 from orchestrator.executors.base import COMPLETED, UNKNOWN
 from orchestrator.logs import run_progress
+from orchestrator.metrics.measures import MEASURES
 from orchestrator.metrics.overlaps import OVERLAPS
 from orchestrator.runs import JobRecord, RunManifest, load_manifest
 from orchestrator.workspace import Workspace
@@ -129,7 +130,7 @@ def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         "LOSS",
         "NEWEST WEIGHTS",
         "EVAL/PEND/FAIL",
-        *(f"BEST {overlap.label}" for overlap in OVERLAPS.values()),
+        *(f"BEST {MEASURES['mean'].label} {overlap.label}" for overlap in OVERLAPS.values()),
     ]
     cells = []
     for row in rows:

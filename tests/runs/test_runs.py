@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -250,7 +251,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(voc_ws: Workspace, c
     before = snapshot(voc_ws.root)
     assert orch(voc_ws, *args) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("orch: error: ") and message in err
+    error_lines = [line for line in err.splitlines() if not line.startswith(" ")]  # a hint is indented
+    assert len(error_lines) == 1 and err.startswith("orch: error: ") and message in error_lines[0]
     assert snapshot(voc_ws.root) == before
 
 
@@ -266,6 +268,28 @@ def test_more_than_80_classes_with_coco_evaluation_is_refused(voc_ws: Workspace,
     assert err.count("\n") == 1 and "81 classes: darknet's coco_results.json cannot name" in err
     assert "eval: voc" in err and "datasets.voc.eval" in err
     assert snapshot(voc_ws.root) == before
+
+
+def test_every_problem_of_new_run_is_reported_at_once(voc_ws: Workspace, capsys):
+    args = ["new-run", "x", "--template", "nope", "--dataset", "nada", "--gpus", "0", "--iou-loss", "ciou"]
+    before = snapshot(voc_ws.root)
+    assert orch(voc_ws, *args) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("orch: error: ")]
+    assert len(errors) == 4
+    for message in ("unknown template 'nope'", "unknown dataset 'nada'", "--gpus must be at least 1", "ciou"):
+        assert sum(message in line for line in errors) == 1
+    assert "      nada:\n        train: " in err  # the orch.yaml lines to add
+    assert snapshot(voc_ws.root) == before
+
+
+def test_new_run_from_records_its_parent(voc_ws: Workspace, capsys):
+    new_run(voc_ws, "base", RunSpec(template="yolov3-voc", dataset="voc"))
+    capsys.readouterr()
+    assert orch(voc_ws, "new-run", "child", "--from", "base", "--iou-normalizer", "0.5", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["manifest"]["parent"] == "base" and "runs/child/run.yaml" in shown["wrote"]
+    assert load_manifest(voc_ws, "child").parent == "base" and load_manifest(voc_ws, "base").parent is None
 
 
 def test_missing_dataset_file_is_named(voc_ws: Workspace):
@@ -298,10 +322,24 @@ def test_sbatch_is_valid_bash_that_resumes_from_the_newest_weights(voc_ws: Works
 
 
 def test_templates_lists_shipped_and_workspace_templates(voc_ws: Workspace, tmp_path: Path, capsys, monkeypatch):
-    (voc_ws.root / "cfg_templates" / "mine.cfg").write_text("[net]\n")
+    (voc_ws.root / "cfg_templates" / "mine.cfg").write_text(
+        "# my own: a one-layer probe\n[net]\nwidth=64\nheight=32\n[convolutional]\nfilters=8\n[yolo]\nclasses=2\n"
+    )
     monkeypatch.chdir(voc_ws.root / "runs")
-    assert main(["templates"]) == 0
-    assert capsys.readouterr().out.split() == ["mine", "tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]
+    assert main(["templates", "--json"]) == 0
+    listed = {t["name"]: t for t in json.loads(capsys.readouterr().out)}
+    assert list(listed) == ["mine", "tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]
+    assert [listed["mine"][k] for k in ("width", "height", "classes", "yolo_layers", "purpose")] == [
+        64,
+        32,
+        2,
+        1,
+        "my own: a one-layer probe",
+    ]
+    assert [listed["yolov3-coco"][k] for k in ("width", "classes", "yolo_layers")] == [608, 80, 3]
+    assert [listed["yolov3-tiny"][k] for k in ("width", "classes", "yolo_layers")] == [416, 80, 2]
     monkeypatch.chdir(tmp_path)  # outside any workspace: the shipped ones
     assert main(["templates"]) == 0
-    assert capsys.readouterr().out.split() == ["tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in table[2:]] == ["tiny-shapes", "yolov3-coco", "yolov3-tiny", "yolov3-voc"]
+    assert table[3].split()[1:4] == ["608x608", "80", "3"]
