@@ -1,8 +1,9 @@
 #!/bin/bash
 # Install the Debian packages orch uses: darknet (training/evaluation), Slurm + munge (the
-# single-node test cluster), cron (scheduled evaluation). Idempotent: installs only what is missing.
+# single-node test cluster), cron (scheduled evaluation), chromium + chromium-driver (the report's
+# tests open the page in a real headless browser). Idempotent: installs only what is missing.
 set -euo pipefail
-packages=(darknet slurmctld slurmd slurm-client munge cron util-linux coreutils)
+packages=(darknet slurmctld slurmd slurm-client munge cron util-linux coreutils chromium chromium-driver)
 missing=()
 for pkg in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -13,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 orch: these Debian packages are missing: ${missing[*]}
 Install them as root, then run make again:
     sudo apt-get update && sudo apt-get install -y ${missing[*]}
-(Only darknet is needed for the demo; Slurm, munge and cron are for the test suite.)
+(Only darknet is needed for the demo; Slurm, munge, cron and chromium are for the test suite.)
 MSG
     exit 1
 fi
