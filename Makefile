@@ -7,7 +7,7 @@ VENV ?= .venv
 ORCH = $(VENV)/bin/orch
 DEMO_DIR ?= demo
 
-.PHONY: install debian venv demo test test-fast bench clean
+.PHONY: install debian venv demo lint test test-fast bench clean
 
 install: debian venv
 
@@ -25,7 +25,13 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(ORCH) demo --force $(DEMO_DIR)
 
-test: install
+# ruff (lint + format) and mypy: part of every test run, so CI fails on them
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: install lint
 	scripts/dev-slurm.sh start
 	$(VENV)/bin/python -m pytest -q
 

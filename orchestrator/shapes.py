@@ -139,7 +139,7 @@ def _draw_sample(path: Path, size: int, rng: np.random.Generator) -> tuple[Path,
 def _textured_noise(size: int, rng: np.random.Generator) -> Image.Image:
     """Blotchy low-frequency colour plus fine grain: enough texture that shapes must be learnt."""
     coarse = rng.integers(60, 190, size=(6, 6, 3), dtype=np.uint8)
-    blotches = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BILINEAR), dtype=np.int16)
+    blotches = np.asarray(Image.fromarray(coarse).resize((size, size), Image.Resampling.BILINEAR), dtype=np.int16)
     grain = rng.integers(-25, 26, size=(size, size, 3), dtype=np.int16)
     return Image.fromarray(np.clip(blotches + grain, 0, 255).astype(np.uint8))
 
@@ -168,7 +168,8 @@ def _draw_shape(draw: ImageDraw.ImageDraw, box: Box, rng: np.random.Generator) -
 
 def _coco_ground_truth(samples: list[tuple[Path, list[Box]]], size: int) -> dict:
     """COCO GT whose image ids are the number after the last `_` (what darknet writes)."""
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for path, boxes in samples:
         image_id = int(path.stem.rsplit("_", 1)[1])
         images.append({"id": image_id, "file_name": path.name, "width": size, "height": size})
