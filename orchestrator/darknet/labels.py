@@ -47,7 +47,7 @@ def read_darknet_labels(valid_list_file: str | os.PathLike, class_names: Sequenc
     Boxes become COCO xywh pixels (`x = (cx - w/2) * W`), which is darknet's own json
     convention; VOC-style evaluation shifts them by +1 like comp4.
     """
-    paths = read_lines(valid_list_file)
+    paths = valid_images(valid_list_file)
     rows: list[tuple[int, int, float, float, float, float]] = []
     for image_index, image_path in enumerate(paths):
         width, height = image_size(image_path)
@@ -67,6 +67,14 @@ def read_darknet_labels(valid_list_file: str | os.PathLike, class_names: Sequenc
         crowd=np.zeros(len(rows), dtype=bool),
         difficult=np.zeros(len(rows), dtype=bool),
     )
+
+
+def valid_images(valid_list_file: str | os.PathLike) -> list[str]:
+    """The image paths of a valid list; darknet cannot validate on none."""
+    paths = read_lines(valid_list_file)
+    if not paths:
+        raise OrchError("the valid list is empty", str(valid_list_file))
+    return paths
 
 
 def image_size(path: str) -> tuple[int, int]:

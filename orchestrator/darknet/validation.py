@@ -22,13 +22,13 @@ import numpy as np
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.cfg import basecfg, read_names
 from orchestrator.darknet.coco_ids import category_ids, refuse_beyond_table
-from orchestrator.darknet.labels import read_darknet_labels
+from orchestrator.darknet.labels import read_darknet_labels, valid_images
 from orchestrator.darknet.outputs import image_ids_for, read_comp4_folder, read_darknet_coco_json
 from orchestrator.metrics.align import lookup
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.evaluators import evaluator
 from orchestrator.metrics.overlaps import OVERLAPS
-from orchestrator.metrics.readers import read_coco_gt, read_lines, voc_annotations
+from orchestrator.metrics.readers import read_coco_gt, voc_annotations
 from orchestrator.metrics.results import EvaluationResult
 
 PathLike = str | os.PathLike
@@ -51,7 +51,7 @@ def load_ground_truth(
         return read_darknet_labels(valid_list, class_names)
     source = Path(ground_truth)
     if source.is_dir():
-        paths = read_lines(valid_list)
+        paths = valid_images(valid_list)
         gt = voc_annotations(source, [basecfg(path) for path in paths], class_names)
         return replace(gt, image_ids=image_ids_for(paths), class_ids=np.array(category_ids(len(class_names))))
     return with_darknet_names(read_coco_gt(source), class_names, source)

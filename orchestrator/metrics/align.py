@@ -26,8 +26,9 @@ def align_detections(gt: GroundTruth, detections: Detections) -> tuple[np.ndarra
     missing = (image < 0) & (label >= 0)
     if missing.any():
         key = detections.image_keys[np.flatnonzero(missing)[0]]
+        shown = key.item() if isinstance(key, np.generic) else key  # 99, not np.int64(99)
         raise OrchError(
-            f"{int(missing.sum())} detection(s) for images not in the ground truth, e.g. {key!r}", "detections"
+            f"{int(missing.sum())} detection(s) for images not in the ground truth, e.g. {shown!r}", "detections"
         )
     return image, label
 

@@ -38,6 +38,8 @@ class GroundTruth:
     area: np.ndarray
     crowd: np.ndarray
     difficult: np.ndarray
+    # COCO annotation ids, when every annotation has one: only to name pycocotools' artefacts.
+    ann_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.image)

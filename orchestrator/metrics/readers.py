@@ -8,13 +8,13 @@ current directory or absolute).
 
 from __future__ import annotations
 
-import itertools
 import json
+import math
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -29,33 +29,18 @@ def coco_detections(entries: Any, source: str) -> Detections:
     """Detections from a parsed COCO results list (`source` names it in errors)."""
     if not isinstance(entries, list):
         raise OrchError("expected a JSON list of detections", source)
-    try:
-        n = len(entries)
-        image = np.fromiter((e["image_id"] for e in entries), dtype=np.int64, count=n)
-        category = np.fromiter((e["category_id"] for e in entries), dtype=np.int64, count=n)
-        scores = np.fromiter((e["score"] for e in entries), dtype=np.float64, count=n)
-        if any(len(e["bbox"]) != 4 for e in entries):
-            raise ValueError
-        boxes = np.fromiter(
-            itertools.chain.from_iterable(e["bbox"] for e in entries), dtype=np.float64, count=4 * n
-        ).reshape(n, 4)
-    except (KeyError, TypeError, ValueError):
-        raise OrchError(
-            f"detection entry {first_bad_detection(entries)} needs image_id, category_id, score and a 4-number bbox",
-            source,
-        ) from None
-    return Detections(image_keys=image, class_ids=category, scores=scores, boxes=boxes, box_format="xywh")
-
-
-def first_bad_detection(entries: list) -> int:
-    for i, e in enumerate(entries):
-        try:
-            int(e["image_id"]), int(e["category_id"]), float(e["score"])
-            if len([float(v) for v in e["bbox"]]) != 4:
-                return i
-        except (KeyError, TypeError, ValueError):
-            return i
-    return -1
+    table = Table(entries, "detection entry", source)
+    fields = table.fields("image_id", "category_id", "score", "bbox")
+    if fields is None:
+        raise OrchError(f"detection entry {table.first_bad}: needs image_id, category_id, score and bbox", source)
+    image, category, score, bbox = fields
+    return Detections(
+        image_keys=table.integers(image, "image_id"),
+        class_ids=table.integers(category, "category_id"),
+        scores=table.numbers(score, "score"),
+        boxes=table.boxes(bbox),
+        box_format="xywh",
+    )
 
 
 # ---- ground truth --------------------------------------------------------------------------
@@ -72,30 +57,39 @@ def read_coco_gt(path: str | os.PathLike) -> GroundTruth:
 
 def coco_ground_truth(data: Any, source: str) -> GroundTruth:
     """Ground truth from a parsed COCO instances dict (`source` names it in errors)."""
-    try:
-        images = data["images"]
-        categories = sorted(data["categories"], key=lambda c: c["id"])
-        annotations = data.get("annotations", [])
-        image_ids = np.array([im["id"] for im in images], dtype=np.int64)
-        image_names = tuple(str(im.get("file_name", im["id"])) for im in images)
-        class_ids = np.array([c["id"] for c in categories], dtype=np.int64)
-        class_names = tuple(str(c.get("name", c["id"])) for c in categories)
-        ann_image = np.array([a["image_id"] for a in annotations], dtype=np.int64)
-        ann_cat = np.array([a["category_id"] for a in annotations], dtype=np.int64)
-        boxes = np.array([a["bbox"] for a in annotations], dtype=np.float64).reshape(-1, 4)
-        area = np.array([a.get("area", b[2] * b[3]) for a, b in zip(annotations, boxes)], dtype=np.float64)
-        crowd = np.array([bool(a.get("iscrowd", 0)) for a in annotations], dtype=bool)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise OrchError(f"not a COCO ground-truth file ({exc.__class__.__name__}: {exc})", source) from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise OrchError("not a COCO ground-truth file: no list of images", source)
+    if not isinstance(data.get("categories"), list):
+        raise OrchError("not a COCO ground-truth file: no list of categories", source)
+    if not isinstance(data.get("annotations", []), list):
+        raise OrchError("not a COCO ground-truth file: annotations is not a list", source)
+    images = Table(data["images"], "image", source)
+    image_ids = images.integers(images.required("id"), "id")
+    categories = Table(data["categories"], "category", source)
+    category_ids = categories.integers(categories.required("id"), "id")
+    annotations = Table(data.get("annotations", []), "annotation", source)
+    fields = annotations.fields("image_id", "category_id", "bbox")
+    if fields is None:
+        raise OrchError(f"annotation {annotations.first_bad}: needs image_id, category_id and bbox", source)
+    ann_image, ann_cat, boxes = (
+        annotations.integers(fields[0], "image_id"),
+        annotations.integers(fields[1], "category_id"),
+        annotations.boxes(fields[2]),
+    )
+    has_ids = all(isinstance(e, dict) and "id" in e for e in annotations.entries)
+    ann_ids = annotations.integers(annotations.required("id"), "id") if has_ids else None
+    area = annotations.numbers(annotations.optional("area", boxes[:, 2] * boxes[:, 3]), "area")
+    crowd = annotations.numbers(annotations.optional("iscrowd", 0), "iscrowd", booleans=True) != 0
 
+    order = np.argsort(category_ids, kind="stable")
     image = lookup(image_ids, ann_image)
-    label = lookup(class_ids, ann_cat)
+    label = lookup(category_ids[order], ann_cat)
     keep = (image >= 0) & (label >= 0)
     return GroundTruth(
-        image_names=image_names,
+        image_names=tuple(str(im.get("file_name", im["id"])) for im in data["images"]),
         image_ids=image_ids,
-        class_names=class_names,
-        class_ids=class_ids,
+        class_names=tuple(str(c.get("name", c["id"])) for c in (data["categories"][i] for i in order)),
+        class_ids=category_ids[order],
         image=image[keep],
         label=label[keep],
         boxes=boxes[keep],
@@ -103,7 +97,97 @@ def coco_ground_truth(data: Any, source: str) -> GroundTruth:
         area=area[keep],
         crowd=crowd[keep],
         difficult=np.zeros(int(keep.sum()), dtype=bool),
+        ann_ids=None if ann_ids is None else ann_ids[keep],
     )
+
+
+class Table:
+    """The entries of one list of a COCO json (`what` names an entry in errors: "annotation 3").
+
+    Columns are checked as NumPy builds them: a value that is not a number (a string, null, a
+    list) gives a non-numeric dtype, a NaN or an infinity a non-finite value, an id such as 2.7
+    a non-integral one; each is refused naming the first offending entry.
+    """
+
+    def __init__(self, entries: list, what: str, source: str):
+        self.entries, self.what, self.source = entries, what, source
+        self.first_bad = -1
+
+    def fields(self, *keys: str) -> list[list] | None:
+        """The columns of `keys`; None (and `first_bad` set) when an entry lacks one."""
+        try:
+            return [[entry[key] for entry in self.entries] for key in keys]
+        except (KeyError, TypeError, IndexError):
+            self.first_bad = next(
+                i for i, e in enumerate(self.entries) if not isinstance(e, dict) or any(k not in e for k in keys)
+            )
+            return None
+
+    def required(self, key: str) -> list:
+        column = self.fields(key)
+        if column is None:
+            raise OrchError(f"{self.what} {self.first_bad}: needs {key}", self.source)
+        return column[0]
+
+    def optional(self, key: str, default: Any) -> list:
+        """The key's values, `default` (one value, or one per entry) where an entry lacks it."""
+        defaults = default if isinstance(default, np.ndarray) else [default] * len(self.entries)
+        return [e.get(key, d) for e, d in zip(self.entries, defaults)]
+
+    def numbers(self, values: list, key: str, booleans: bool = False) -> np.ndarray:
+        """Finite numbers (float64); true/false count as 1/0 where `booleans` (iscrowd)."""
+        array = self._numeric(values, key, "biuf" if booleans else "iuf", booleans).astype(np.float64)
+        if not np.isfinite(array).all():
+            self.refuse(values, key, "is not a finite number", math.isfinite)
+        return array
+
+    def integers(self, values: list, key: str) -> np.ndarray:
+        """Integral numbers (int64): an id of 2.7 is refused, not cut to 2."""
+        array = self._numeric(values, key, "iuf", False)
+        if array.dtype.kind == "f":
+            if not (np.isfinite(array) & (array == np.floor(array))).all():
+                self.refuse(values, key, "is not an integer", lambda v: float(v).is_integer())
+            array = np.array([int(v) for v in values], dtype=np.int64)
+        return array.astype(np.int64)
+
+    def _numeric(self, values: list, key: str, kinds: str, booleans: bool) -> np.ndarray:
+        """The values as one NumPy array of numbers: a string, null or list among them (or an
+        integer beyond 64 bits) makes NumPy choose another dtype, which is refused."""
+        array = np.array(values) if values else np.zeros(0, dtype=np.int64)
+        if array.dtype.kind not in kinds or array.ndim != 1:
+            self.refuse(values, key, "is not a number", lambda v: _is_number(v, booleans))
+        return array
+
+    def boxes(self, values: list) -> np.ndarray:
+        """`[x, y, w, h]` boxes of 4 finite numbers, shape (n, 4)."""
+        try:
+            array = np.array(values, dtype=None) if values else np.zeros((0, 4))
+        except ValueError:  # ragged
+            array = np.zeros(0)
+        if array.dtype.kind not in "iuf" or array.shape != (len(values), 4) or not np.isfinite(array).all():
+            self.refuse(values, "bbox", "is not 4 finite numbers", _is_box)
+        return array.astype(np.float64).reshape(-1, 4)
+
+    def refuse(self, values: list, key: str, problem: str, good: Any) -> NoReturn:
+        index = next(i for i, v in enumerate(values) if not _safely(good, v))
+        raise OrchError(f"{self.what} {index}: {key} {json.dumps(values[index])} {problem}", self.source)
+
+
+def _is_number(value: Any, booleans: bool) -> bool:
+    if isinstance(value, bool):
+        return booleans
+    return isinstance(value, float) or (isinstance(value, int) and -(2**63) <= value < 2**63)
+
+
+def _is_box(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 4 and all(_is_number(v, False) and math.isfinite(v) for v in value)
+
+
+def _safely(check: Any, value: Any) -> bool:
+    try:
+        return bool(check(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def read_voc_annotations(
@@ -115,6 +199,8 @@ def read_voc_annotations(
     classes are skipped (voc_eval only looks at the class it evaluates).
     """
     ids = [line.split()[0] for line in read_lines(imageset_file)]
+    if not ids:
+        raise OrchError("the imageset is empty", str(imageset_file))
     return voc_annotations(folder, ids, class_names)
 
 
@@ -148,22 +234,35 @@ def voc_annotations(
 
 
 def parse_voc_xml(path: Path) -> list[tuple[str, bool, tuple[float, float, float, float]]]:
-    """(name, difficult, (xmin, ymin, xmax, ymax)) of each <object>, as voc_eval parses them."""
+    """(name, difficult, (xmin, ymin, xmax, ymax)) of each <object>, as voc_eval parses them.
+
+    `difficult` is any non-zero number (py-faster-rcnn tests the integer's truth); corners
+    must be finite numbers.
+    """
     try:
         root = ET.fromstring(read_text(path))
     except ET.ParseError as exc:
         raise OrchError(f"invalid XML: {exc}", str(path)) from None
     objects = []
     for number, obj in enumerate(root.iter("object"), start=1):
-        try:
-            name = obj.findtext("name").strip()  # type: ignore[union-attr]
-            difficult = int(obj.findtext("difficult") or 0) == 1
-            box = obj.find("bndbox")
-            xmin, ymin, xmax, ymax = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))  # type: ignore[union-attr,arg-type]
-        except (AttributeError, TypeError, ValueError):
-            raise OrchError(f"object {number} needs name and bndbox xmin/ymin/xmax/ymax", str(path)) from None
-        objects.append((name, difficult, (xmin, ymin, xmax, ymax)))
+        name, box = obj.findtext("name"), obj.find("bndbox")
+        corners = [box.findtext(k) for k in ("xmin", "ymin", "xmax", "ymax")] if box is not None else []
+        if name is None or len(corners) != 4 or None in corners:
+            raise OrchError(f"object {number} needs name and bndbox xmin/ymin/xmax/ymax", str(path))
+        xmin, ymin, xmax, ymax = (_xml_number(text or "", f"object {number}: bndbox", path) for text in corners)
+        difficult = _xml_number(obj.findtext("difficult") or "0", f"object {number}: difficult", path) != 0
+        objects.append((name.strip(), difficult, (xmin, ymin, xmax, ymax)))
     return objects
+
+
+def _xml_number(text: str, what: str, path: Path) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise OrchError(f"{what} {text.strip()!r} must be a number", str(path)) from None
+    if not math.isfinite(value):
+        raise OrchError(f"{what} {text.strip()!r} is not a finite number", str(path))
+    return value
 
 
 # ---- files ---------------------------------------------------------------------------------
