@@ -34,8 +34,8 @@ from metrics.reference import voc_reference
 
 from orchestrator.darknet.outputs import read_darknet_coco_json
 from orchestrator.metrics.coco import evaluate_coco
+from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.readers import read_coco_gt
-from orchestrator.metrics.results import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.voc import evaluate_voc
 
 

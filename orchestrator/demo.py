@@ -18,7 +18,8 @@ from pathlib import Path
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation import PassOptions, load_results, run_pass
-from orchestrator.evaluation.best import best_record, read_measure
+from orchestrator.evaluation.best import best_record
+from orchestrator.evaluation.store import EvalRecord
 from orchestrator.executors import JobState, current_chain, executor_named, job_states, new_run, submit_run
 from orchestrator.executors.base import COMPLETED
 from orchestrator.metrics.overlaps import OVERLAPS
@@ -40,7 +41,7 @@ Printer = Callable[[str], None]
 class DemoResult:
     workspace: Workspace
     report: Path
-    best: dict[str, dict[str, dict]]  # run -> metric -> best record (by AP50)
+    best: dict[str, dict[str, EvalRecord]]  # run -> metric -> best record (by AP50)
     seconds: float
 
 
@@ -182,21 +183,21 @@ def write_demo_report(ws: Workspace) -> Path:
     return write_report(ws)
 
 
-def best_per_run(ws: Workspace) -> dict[str, dict[str, dict]]:
+def best_per_run(ws: Workspace) -> dict[str, dict[str, EvalRecord]]:
     split = next(iter(ws.config.datasets["shapes"].valid))
     return {
         run: {metric: best_record(load_results(ws, run), metric, "ap50", split) for metric in OVERLAPS} for run in RUNS
     }
 
 
-def summary_table(best: dict[str, dict[str, dict]]) -> str:
+def summary_table(best: dict[str, dict[str, EvalRecord]]) -> str:
     header = f"{'run':<16} {'metric':<6} {'best AP50':>9} {'at iter':>7} {'mAP@[.5:.95]':>13}"
     lines = [header, "-" * len(header)]
     for run, per_metric in best.items():
         for metric, record in per_metric.items():
-            block = record["metrics"][metric]
+            block = record.metrics[metric]
             lines.append(
-                f"{run:<16} {metric.upper():<6} {read_measure(block, 'ap50'):>9.3f} {record['iteration']:>7} "
-                f"{read_measure(block, 'mean'):>13.3f}"
+                f"{run:<16} {metric.upper():<6} {block.measure('ap50'):>9.3f} {record.iteration:>7} "
+                f"{block.measure('mean'):>13.3f}"
             )
     return "\n".join(lines)

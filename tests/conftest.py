@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.evaluation.store import EvalRecord
 from orchestrator.executors import new_run
+from orchestrator.metrics.measures import THRESHOLDS
+from orchestrator.metrics.results import MetricResult
 from orchestrator.runs import RunSpec
 from orchestrator.shapes import shapes_workspace
 from orchestrator.workspace import Workspace
@@ -67,3 +70,34 @@ def trained_run(tmp_path_factory) -> Path:
     missing = [name for name in expected if not (backup / name).is_file()]
     assert not missing, f"darknet did not write {missing}; see {log}"
     return backup
+
+
+def eval_record(iteration: int, *, run: str = "r1", status: str = "ok", **fields) -> EvalRecord:
+    """A metrics.jsonl record with plausible values for whatever a test does not set."""
+    values = {
+        "run": run,
+        "split": "valid",
+        "weights": f"backup/{run}/{run}_{iteration}.weights",
+        "size": 1,
+        "mtime": 1.0,
+        "iteration": iteration,
+        "style": "voc",
+        "ap_method": "11point",
+        "status": status,
+        "thresholds": THRESHOLDS,
+        "metrics": {},
+        "darknet_seconds": 1.0,
+        "metric_seconds": 0.1,
+        "flavor": "pjreddie",
+        "orch_version": "0.1.0",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "attempt": 1,
+        "error": None if status == "ok" else "darknet was killed by SIGSEGV",
+        "log_tail": None,
+    }
+    return EvalRecord(**{**values, **fields})
+
+
+def flat_metrics(iou: float, giou: float) -> dict[str, MetricResult]:
+    """IoU and GIoU results with the same AP at every threshold."""
+    return {name: MetricResult(ap=(value,) * 10, mean=value) for name, value in (("iou", iou), ("giou", giou))}

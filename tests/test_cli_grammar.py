@@ -6,6 +6,7 @@ import json
 import subprocess
 
 import pytest
+from conftest import eval_record, flat_metrics
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
@@ -58,20 +59,10 @@ def best_workspace(shapes_ws):
     for iteration, mean in ((100, 0.2), (200, 0.4)):
         weights = backup / f"r1_{iteration}.weights"
         weights.write_bytes(b"w")
-        block = {"ap": [mean] * 10, "mean": mean, "per_class": {}}
         append_record(
             shapes_ws,
             "r1",
-            {
-                "run": "r1",
-                "split": "valid",
-                "weights": shapes_ws.relative(weights),
-                "size": 1,
-                "mtime": 1.0,
-                "iteration": iteration,
-                "status": "ok",
-                "metrics": {"iou": block, "giou": block},
-            },
+            eval_record(iteration, weights=shapes_ws.relative(weights), metrics=flat_metrics(mean, mean)),
         )
     return backup / "r1_200.weights"
 

@@ -37,12 +37,12 @@ def test_every_checkpoint_evaluated_once_with_both_metrics(demo):
         weights = sorted(p.name for p in result.workspace.backup_dir(run).glob("*.weights"))
         assert weights == [f"{run}_100.weights", f"{run}_200.weights", f"{run}_final.weights"]
         records = load_results(result.workspace, run)
-        assert sorted(Path(r["weights"]).name for r in records) == weights  # once each
-        assert all(r["status"] == "ok" and set(r["metrics"]) == {"iou", "giou"} for r in records)
-        by_iteration = sorted(records, key=lambda r: (r["iteration"], r["weights"]))
-        first, last = by_iteration[0]["metrics"], by_iteration[-1]["metrics"]
+        assert sorted(Path(r.weights).name for r in records) == weights  # once each
+        assert all(r.status == "ok" and set(r.metrics) == {"iou", "giou"} for r in records)
+        by_iteration = sorted(records, key=lambda r: (r.iteration, r.weights))
+        first, last = by_iteration[0].metrics, by_iteration[-1].metrics
         for metric in ("iou", "giou"):
-            assert last[metric]["ap"][0] > first[metric]["ap"][0], f"{run}: AP50 did not rise"
+            assert last[metric].ap[0] > first[metric].ap[0], f"{run}: AP50 did not rise"
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from waiting import wait_for
 from orchestrator.cli import main
 from orchestrator.evaluation import exhausted_weights, load_results, pending_weights, run_pass
 from orchestrator.evaluation.passes import PassOptions
+from orchestrator.evaluation.store import EvalRecord
 from orchestrator.executors import new_run
 from orchestrator.runs import RunSpec
 from orchestrator.workspace import Workspace
@@ -90,8 +91,8 @@ def darknet_started(ws: Workspace, label: str = "final") -> bool:
     return log.is_file() and b"Loading weights" in log.read_bytes()
 
 
-def key(record: dict) -> tuple:
-    return (record["split"], record["weights"], record["size"], record["mtime"])
+def key(record: EvalRecord) -> tuple:
+    return (record.split, record.weights, record.size, record.mtime)
 
 
 def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_path, trained_run, capsys):
@@ -104,15 +105,15 @@ def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_
         (100, "ok"),
     ]
     records = load_results(ws, "r1")
-    assert sorted(r["weights"] for r in records) == sorted(f"backup/r1/r1_{w}.weights" for w in ALL_WEIGHTS)
+    assert sorted(r.weights for r in records) == sorted(f"backup/r1/r1_{w}.weights" for w in ALL_WEIGHTS)
     for record in records:
-        assert record["status"] == "ok" and record["style"] == "voc" and record["error"] is None
-        assert set(record["metrics"]) == {"iou", "giou"}
+        assert record.status == "ok" and record.style == "voc" and record.error is None
+        assert set(record.metrics) == {"iou", "giou"}
         assert all(
-            len(block["ap"]) == 10 and set(block["per_class"]) == {"square", "circle", "triangle"}
-            for block in record["metrics"].values()
+            len(block.ap) == 10 and set(block.per_class) == {"square", "circle", "triangle"}
+            for block in record.metrics.values()
         )
-        assert record["darknet_seconds"] > 0 and record["attempt"] == 1 and record["flavor"] == "pjreddie"
+        assert record.darknet_seconds > 0 and record.attempt == 1 and record.flavor == "pjreddie"
     assert pending_weights(ws, "r1") == []
 
     second = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
@@ -120,7 +121,7 @@ def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_
     assert len(load_results(ws, "r1")) == 4
 
     best = orch_json(capsys, "-C", str(ws.root), "best", "r1", "--metric", "giou")
-    values = {r["weights"]: r["metrics"]["giou"]["mean"] for r in records}
+    values = {r.weights: r.metrics["giou"].mean for r in records}
     assert best["value"] == max(values.values()) and values[best["weights"]] == best["value"]
 
 
@@ -148,10 +149,10 @@ def test_voc_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_path
         "--names",
         str(ws.root / dataset.names),
     )
-    assert any(v > 0 for v in record["metrics"]["iou"]["ap"]), "trained weights should detect something"
+    assert any(v > 0 for v in record.metrics["iou"].ap), "trained weights should detect something"
     for metric in ("iou", "giou"):
         for field in ("ap", "mean", "per_class"):
-            assert record["metrics"][metric][field] == direct["metrics"][metric][field]
+            assert record.metrics[metric].to_json()[field] == direct["metrics"][metric][field]
 
 
 def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_path, trained_run, capsys):
@@ -159,8 +160,8 @@ def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_pat
     run_pass(ws, ["r1"], PassOptions(gpu=0))
     [record] = load_results(ws, "r1")
     output = ws.results_dir("r1") / "final" / "valid" / "coco_results.json"
-    assert record["status"] == "ok" and record["style"] == "coco" and output.is_file()
-    assert record["ap_method"] == "101point"
+    assert record.status == "ok" and record.style == "coco" and output.is_file()
+    assert record.ap_method == "101point"
     direct = orch_json(
         capsys,
         "-C",
@@ -173,9 +174,9 @@ def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_pat
         str(output),
     )
     for metric in ("iou", "giou"):
-        assert len(record["metrics"][metric]["stats"]) == 12
+        assert len(record.metrics[metric].stats) == 12
         for field in ("ap", "mean", "stats"):
-            assert record["metrics"][metric][field] == direct["metrics"][metric][field]
+            assert record.metrics[metric].to_json()[field] == direct["metrics"][metric][field]
 
 
 def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass_evaluates(tmp_path, trained_run):
@@ -189,7 +190,7 @@ def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass
     assert load_results(ws, "r1") == []
     report = run_pass(ws, ["r1"], PassOptions(gpu=0))  # neither lock blocks
     assert [o.status for o in report.outcomes] == ["ok"] and not report.busy
-    assert [r["status"] for r in load_results(ws, "r1")] == ["ok"]
+    assert [r.status for r in load_results(ws, "r1")] == ["ok"]
 
 
 def test_sigterm_stops_darknet_records_nothing_and_exits_130(tmp_path, trained_run):
@@ -228,8 +229,8 @@ def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, t
     assert [t.weights.path for t in exhausted_weights(ws, "r1")] == ["backup/r1/r1_300.weights"]
     retried = run_pass(ws, ["r1"], PassOptions(gpu=0, retry_failed=True))
     assert [o.status for o in retried.outcomes] == ["failed"]
-    failures = [r for r in load_results(ws, "r1") if r["status"] == "failed"]
-    assert [r["attempt"] for r in failures] == [1, 2, 3] and "metrics" not in failures[0]
+    failures = [r for r in load_results(ws, "r1") if r.status == "failed"]
+    assert [r.attempt for r in failures] == [1, 2, 3] and not failures[0].metrics
 
 
 @pytest.mark.parametrize(
@@ -251,7 +252,7 @@ def test_darknet_faults_become_failure_records_with_the_log_tail(
     assert time.monotonic() - started < 20
     assert [o.status for o in report.outcomes] == ["failed", "failed"]  # one failure does not stop the other
     record = load_results(ws, "r1")[0]
-    assert error in record["error"] and in_tail in record["log_tail"]
+    assert error in record.error and in_tail in record.log_tail
     assert not darknet_running(ws)
 
 
@@ -281,7 +282,7 @@ def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, 
     _, err = watcher.communicate(timeout=20)
     assert watcher.returncode == 0, err
     assert "pass done" in err and "stopping" in err
-    assert [r["iteration"] for r in load_results(ws, "r1")] == [100, 200]
+    assert [r.iteration for r in load_results(ws, "r1")] == [100, 200]
 
 
 CRON_PIDFILE = "/run/crond.pid"  # Debian's cron writes its pid there
@@ -320,5 +321,5 @@ def test_cron_runs_the_installed_line(tmp_path, trained_run):
             subprocess.run(["crontab", "-r"], check=True)
         if started_cron:
             os.kill(int(Path(CRON_PIDFILE).read_text()), signal.SIGTERM)
-    assert [r["status"] for r in load_results(ws, "r1")] == ["ok"]
+    assert [r.status for r in load_results(ws, "r1")] == ["ok"]
     assert "pass done" in (ws.root / "logs" / "eval-cron.log").read_text()

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
+from conftest import eval_record
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.best import best_record, default_split
-from orchestrator.evaluation.store import StoreIndex, append_record, load_results, record_identity, store_path
+from orchestrator.evaluation.store import (
+    EvalRecord,
+    StoreIndex,
+    append_record,
+    load_results,
+    record_identity,
+    store_path,
+)
+from orchestrator.metrics.results import MetricResult
 from orchestrator.workspace import Workspace, init_workspace
 
 
@@ -17,47 +27,31 @@ def ws(tmp_path) -> Workspace:
     return init_workspace(tmp_path / "ws")
 
 
-def record(iteration: int, status: str = "ok", mean: float = 0.5, split: str = "valid", classes: int = 3) -> dict:
-    """A record shaped like evaluate.make_record's (identifying keys before `metrics`)."""
-    out = {
-        "run": "r1",
-        "split": split,
-        "weights": f"backup/r1/r1_{iteration}.weights",
-        "size": 100,
-        "mtime": 1700000000.123456 + iteration,
-        "iteration": iteration,
-        "style": "voc",
-        "ap_method": "11point",
-        "status": status,
-        "thresholds": [0.5 + 0.05 * i for i in range(10)],
-    }
+def record(iteration: int, status: str = "ok", mean: float = 0.5, split: str = "valid", classes: int = 3) -> EvalRecord:
+    """A record whose class names contain the cut marker of record_identity."""
+    metrics = {}
     if status == "ok":
-        block = {
-            "ap": [mean + 0.01 * (9 - i) for i in range(10)],
-            "mean": mean,
-            "per_class": {f'class "{c}", "metrics": {{': [mean] * 10 for c in range(classes)},
-        }
-        out["metrics"] = {"iou": block, "giou": {**block, "mean": mean / 2}}
-    out.update(
-        {
-            "darknet_seconds": 1.0,
-            "metric_seconds": 0.1,
-            "flavor": "pjreddie",
-            "orch_version": "0.1.0",
-            "timestamp": "2026-01-01T00:00:00+00:00",
-            "attempt": 1,
-            "error": None if status == "ok" else "darknet was killed by SIGSEGV",
-            "log_tail": None,
-        }
+        ap = tuple(mean + 0.01 * (9 - i) for i in range(10))
+        per_class = {f'class "{c}", "metrics": {{': (mean,) * 10 for c in range(classes)}
+        metrics = {"iou": MetricResult(ap, mean, per_class), "giou": MetricResult(ap, mean / 2, per_class)}
+    return eval_record(
+        iteration, status=status, split=split, size=100, mtime=1700000000.123456 + iteration, metrics=metrics
     )
-    return out
 
 
 def test_records_round_trip_in_file_order(ws):
     for n in (300, 100, 200):
         append_record(ws, "r1", record(n))
-    assert [r["iteration"] for r in load_results(ws, "r1")] == [300, 100, 200]
+    assert [r.iteration for r in load_results(ws, "r1")] == [300, 100, 200]
     assert load_results(ws, "r1")[0] == record(300)
+    line = store_path(ws, "r1").read_bytes().split(b"\n")[0]
+    assert list(json.loads(line)) == [f.name for f in dataclasses.fields(EvalRecord)]  # the key order is the format
+
+
+def test_a_failed_record_has_no_metrics_key(ws):
+    append_record(ws, "r1", record(100, status="failed"))
+    assert "metrics" not in json.loads(store_path(ws, "r1").read_text())
+    assert load_results(ws, "r1") == [record(100, status="failed")]
 
 
 def test_no_store_means_no_records(ws):
@@ -68,20 +62,20 @@ def test_no_store_means_no_records(ws):
 def test_a_torn_last_line_is_skipped_with_a_warning_and_the_next_append_starts_a_new_line(ws, capsys):
     append_record(ws, "r1", record(100))
     with open(store_path(ws, "r1"), "a") as handle:
-        handle.write(json.dumps(record(200))[:57])  # a writer killed mid-line
-    assert [r["iteration"] for r in load_results(ws, "r1")] == [100]
+        handle.write(json.dumps(record(200).to_json())[:57])  # a writer killed mid-line
+    assert [r.iteration for r in load_results(ws, "r1")] == [100]
     assert "torn last line" in capsys.readouterr().err
     append_record(ws, "r1", record(300))
-    assert [r["iteration"] for r in load_results(ws, "r1")] == [100, 300]
+    assert [r.iteration for r in load_results(ws, "r1")] == [100, 300]
 
 
 def test_identity_without_parsing_metrics_matches_the_full_record(ws):
-    line = json.dumps(record(100)).encode()  # class names containing the cut marker stay inside strings
+    line = json.dumps(record(100).to_json()).encode()  # class names containing the cut marker stay inside strings
     full = json.loads(line)
     identity = record_identity(line)
     assert "metrics" not in identity
     assert {k: full[k] for k in identity} == identity
-    failed = json.dumps(record(200, status="failed")).encode()
+    failed = json.dumps(record(200, status="failed").to_json()).encode()
     assert record_identity(failed)["status"] == "failed"
 
 
@@ -105,8 +99,8 @@ def test_best_takes_the_highest_measure_of_the_newest_record_per_file(ws):
         record(400, status="failed"),
         record(200, mean=0.1),
     ]  # 200 re-evaluated lower
-    assert best_record(records, "iou", "mean", "valid")["iteration"] == 300
-    assert best_record(records, "iou", "ap75", "valid")["iteration"] == 300
+    assert best_record(records, "iou", "mean", "valid").iteration == 300
+    assert best_record(records, "iou", "ap75", "valid").iteration == 300
     with pytest.raises(OrchError):
         best_record(records, "iou", "mean", "minival")
 

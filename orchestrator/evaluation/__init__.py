@@ -16,7 +16,7 @@ Modules, in the order data flows:
 
 API other commands use::
 
-    load_results(ws, run) -> list[dict]          every record in file order (status, report, best)
+    load_results(ws, run) -> list[EvalRecord]    every record in file order (status, report, best)
     pending_weights(ws, run) -> list[Target]     what a pass would evaluate now (`orch status` "pending")
     exhausted_weights(ws, run) -> list[Target]   failed eval.max_attempts times, skipped until --retry-failed
     run_pass(ws, runs, PassOptions(gpu=0)) -> PassReport

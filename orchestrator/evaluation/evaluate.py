@@ -14,7 +14,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from orchestrator import __version__
 from orchestrator.base.errors import OrchError
@@ -33,6 +32,7 @@ from orchestrator.evaluation.darknet_valid import (
 )
 from orchestrator.evaluation.discovery import WeightsFile
 from orchestrator.evaluation.progress import count_images
+from orchestrator.evaluation.store import EvalRecord
 from orchestrator.metrics.boxes import GroundTruth
 from orchestrator.metrics.measures import THRESHOLDS
 from orchestrator.metrics.results import EvaluationResult
@@ -58,7 +58,7 @@ class Target:
 
 def evaluate(
     ws: Workspace, target: Target, gpu: int, stop: threading.Event, on_progress: ProgressCallback | None = None
-) -> dict[str, Any]:
+) -> EvalRecord:
     """Evaluate the target and return its record (status ok or failed); Interrupted propagates."""
     dataset = dataset_of(ws, target.manifest)
     timings: dict[str, float | None] = {"darknet_seconds": None, "metric_seconds": None}
@@ -110,7 +110,7 @@ def _run_darknet(
     gpu: int,
     stop: threading.Event,
     on_progress: ProgressCallback | None,
-    timings: dict,
+    timings: dict[str, float | None],
 ) -> Path:
     """Write the eval .data, run darknet, and return its checked output (file or folder)."""
     problem = truncation(ws.root / target.weights.path, ws.root / target.manifest.files["cfg"])
@@ -175,38 +175,32 @@ def make_record(
     ws: Workspace,
     target: Target,
     dataset: Dataset,
-    timings: dict,
+    timings: dict[str, float | None],
     *,
     result: EvaluationResult | None = None,
     error: str | None = None,
     log_tail: str | None = None,
-) -> dict:
-    """The metrics.jsonl record; identifying keys come before `metrics` (see store.record_identity).
-    `ap_method` is the engine's (COCO style is always 101point), else orch.yaml's."""
+) -> EvalRecord:
+    """The metrics.jsonl record of the target: its results, or why there are none."""
     weights, manifest = target.weights, target.manifest
-    record: dict[str, Any] = {
-        "run": manifest.name,
-        "split": target.split,
-        "weights": weights.path,
-        "size": weights.size,
-        "mtime": weights.mtime,
-        "iteration": weights.iteration,
-        "style": dataset.eval,
-        "ap_method": result.ap_method if result else ws.config.eval.ap_method,
-        "status": "ok" if result is not None else "failed",
-        "thresholds": list(THRESHOLDS),
-    }
-    if result is not None:
-        record["metrics"] = {name: block.to_json() for name, block in result.metrics.items()}
-    record.update(
-        {
-            **timings,
-            "flavor": manifest.flavor,
-            "orch_version": __version__,
-            "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "attempt": target.attempt,
-            "error": error,
-            "log_tail": log_tail,
-        }
+    return EvalRecord(
+        run=manifest.name,
+        split=target.split,
+        weights=weights.path,
+        size=weights.size,
+        mtime=weights.mtime,
+        iteration=weights.iteration,
+        style=dataset.eval,
+        ap_method=result.ap_method if result else ws.config.eval.ap_method,
+        status="ok" if result is not None else "failed",
+        thresholds=THRESHOLDS,
+        metrics=result.metrics if result is not None else {},
+        darknet_seconds=timings["darknet_seconds"],
+        metric_seconds=timings["metric_seconds"],
+        flavor=manifest.flavor,
+        orch_version=__version__,
+        timestamp=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        attempt=target.attempt,
+        error=error,
+        log_tail=log_tail,
     )
-    return record

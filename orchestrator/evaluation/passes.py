@@ -149,14 +149,14 @@ def _evaluate_target(ws: Workspace, target: Target, options: PassOptions, stop: 
             progress.close()
     append_record(ws, target.manifest.name, record)
     outcome = Outcome(
-        run=record["run"],
-        split=record["split"],
-        weights=record["weights"],
-        iteration=record["iteration"],
-        status=record["status"],
+        run=record.run,
+        split=record.split,
+        weights=record.weights,
+        iteration=record.iteration,
+        status=record.status,
         seconds=round(time.monotonic() - started, 3),
-        error=record["error"],
-        mean={m: block["mean"] for m, block in record.get("metrics", {}).items()},
+        error=record.error,
+        mean={m: block.mean for m, block in record.metrics.items()},
     )
     if outcome.status == "ok":
         means = ", ".join(f"{m} mAP {v:.4f}" for m, v in outcome.mean.items())

@@ -12,11 +12,12 @@ import json
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from orchestrator.metrics.results import MetricResult
 from orchestrator.workspace import Workspace
 
 STORE_NAME = "metrics.jsonl"
@@ -26,20 +27,91 @@ IDENTITY_END = b', "metrics": '
 Key = tuple[str, str, int, float]  # (split, weights path, size, mtime)
 
 
+@dataclass(frozen=True)
+class EvalRecord:
+    """One line of metrics.jsonl: a weights file evaluated on a split, successfully or not.
+
+    The fields are in the order of the line's keys, and that order is part of the format: the
+    identifying keys come before `metrics` (see record_identity), which a failed record lacks.
+    `ap_method` is the engine's (COCO style is always 101point), else orch.yaml's.
+    """
+
+    run: str
+    split: str
+    weights: str  # relative to the workspace root
+    size: int
+    mtime: float
+    iteration: int
+    style: str
+    ap_method: str
+    status: str  # "ok" or "failed"
+    thresholds: tuple[float, ...]
+    metrics: Mapping[str, MetricResult]  # per matching metric; empty when failed
+    darknet_seconds: float | None
+    metric_seconds: float | None
+    flavor: str
+    orch_version: str
+    timestamp: str
+    attempt: int
+    error: str | None
+    log_tail: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def key(self) -> Key:
+        return (self.split, self.weights, self.size, self.mtime)
+
+    def to_json(self) -> dict[str, Any]:
+        """The line's object, keys in field order; a failed record has no `metrics` key."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["thresholds"] = list(self.thresholds)
+        out["metrics"] = {name: block.to_json() for name, block in self.metrics.items()}
+        if not self.metrics:
+            del out["metrics"]
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EvalRecord:
+        return cls(
+            run=data["run"],
+            split=data["split"],
+            weights=data["weights"],
+            size=data["size"],
+            mtime=data["mtime"],
+            iteration=data["iteration"],
+            style=data["style"],
+            ap_method=data["ap_method"],
+            status=data["status"],
+            thresholds=tuple(data["thresholds"]),
+            metrics={name: MetricResult.from_json(block) for name, block in (data.get("metrics") or {}).items()},
+            darknet_seconds=data.get("darknet_seconds"),
+            metric_seconds=data.get("metric_seconds"),
+            flavor=data.get("flavor", ""),
+            orch_version=data.get("orch_version", ""),
+            timestamp=data.get("timestamp", ""),
+            attempt=data.get("attempt", 1),
+            error=data.get("error"),
+            log_tail=data.get("log_tail"),
+        )
+
+
 def store_path(ws: Workspace, run: str) -> Path:
     return ws.results_dir(run) / STORE_NAME
 
 
-def load_results(ws: Workspace, run: str) -> list[dict[str, Any]]:
+def load_results(ws: Workspace, run: str) -> list[EvalRecord]:
     """Every record of the run in file order (the API status, report and `best` read)."""
-    return [json.loads(line) for line in _complete_lines(store_path(ws, run))]
+    return [EvalRecord.from_json(json.loads(line)) for line in _complete_lines(store_path(ws, run))]
 
 
-def append_record(ws: Workspace, run: str, record: dict[str, Any]) -> None:
+def append_record(ws: Workspace, run: str, record: EvalRecord) -> None:
     """Append one record as a single write + fsync (the caller holds the run's lock)."""
     path = store_path(ws, run)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record) + "\n").encode()
+    line = (json.dumps(record.to_json()) + "\n").encode()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         if _ends_torn(fd):
@@ -59,15 +131,20 @@ class StoreIndex:
 
     @classmethod
     def load(cls, ws: Workspace, run: str) -> StoreIndex:
-        return cls.of(record_identity(line) for line in _complete_lines(store_path(ws, run)))
+        identities = (record_identity(line) for line in _complete_lines(store_path(ws, run)))
+        return cls.of_keys(((r["split"], r["weights"], r["size"], r["mtime"]), r["status"] == "ok") for r in identities)
 
     @classmethod
-    def of(cls, records: Iterable[dict[str, Any]]) -> StoreIndex:
+    def of(cls, records: Iterable[EvalRecord]) -> StoreIndex:
         """The index of records already read (`orch status` has them from load_results)."""
+        return cls.of_keys((record.key, record.ok) for record in records)
+
+    @classmethod
+    def of_keys(cls, keys: Iterable[tuple[Key, bool]]) -> StoreIndex:
+        """The index of (key, succeeded) pairs in store order."""
         index = cls()
-        for record in records:
-            key = (record["split"], record["weights"], record["size"], record["mtime"])
-            if record["status"] == "ok":
+        for key, ok in keys:
+            if ok:
                 index.done.add(key)
             else:
                 index.failures[key] += 1

@@ -20,11 +20,12 @@ from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.coco_match import greedy_matches, threshold_limits
 from orchestrator.metrics.curves import hits_needed, interpolated_precision
 from orchestrator.metrics.geometry import PairGeometry, overlap_values
-from orchestrator.metrics.measures import COCO_SUMMARY, threshold_index
+from orchestrator.metrics.measures import COCO_SUMMARY, COCOEVAL_THRESHOLDS, threshold_index
 from orchestrator.metrics.overlaps import OVERLAPS, validate_overlaps
 from orchestrator.metrics.pairs import Pairs, dense_rank, group_keys, pairs_by_group, rank_within_groups, stable_order
-from orchestrator.metrics.results import COCOEVAL_THRESHOLDS as THRESHOLDS
 from orchestrator.metrics.results import EvaluationResult, MetricResult, metric_result
+
+THRESHOLDS = np.array(COCOEVAL_THRESHOLDS)
 
 RECALL_LEVELS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 AREA_RANGES = np.array([[0**2, 1e5**2], [0**2, 32**2], [32**2, 96**2], [96**2, 1e5**2]])

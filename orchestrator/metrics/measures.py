@@ -17,6 +17,18 @@ THRESHOLD_PERCENTS = tuple(range(50, 100, 5))
 THRESHOLDS = tuple(p / 100 for p in THRESHOLD_PERCENTS)
 
 
+def linspace(start: float, stop: float, num: int) -> tuple[float, ...]:
+    """NumPy's linspace (endpoint included), operation for operation: ``i * step + start``."""
+    step = (stop - start) / (num - 1)
+    return tuple(i * step + start for i in range(num - 1)) + (stop,)
+
+
+#: The thresholds as COCOeval computes them (``np.linspace(.5, .95, 10)``: .90 is
+#: 0.8999999999999999), bit-identical so that matches at a threshold agree with pycocotools.
+#: Both evaluators compare overlaps with these values.
+COCOEVAL_THRESHOLDS = linspace(THRESHOLDS[0], THRESHOLDS[-1], len(THRESHOLDS))
+
+
 def threshold_index(percent: int) -> int:
     """Position of a threshold (in percent) in every per-threshold list of a result."""
     return THRESHOLD_PERCENTS.index(percent)

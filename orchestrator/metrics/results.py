@@ -3,23 +3,17 @@
 An `EvaluationResult` holds one `MetricResult` per overlap (see overlaps). Its JSON is the
 object `orch map --json` prints, ``{"style", "ap_method", "metrics": {name: {"thresholds",
 "ap", "mean", "per_class", ["stats"]}}}``; an evaluation record stores the metric blocks
-without their thresholds (the record states them once). Floats are plain Python floats.
+without their thresholds (the record states them once). Floats are plain Python floats, and
+the module needs no NumPy: the evaluation store reads records with it at CLI start-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from orchestrator.metrics.measures import MEASURES, THRESHOLDS
-
-#: The thresholds as COCOeval computes them (``np.linspace(.5, .95, 10)``: .90 is
-#: 0.8999999999999999), bit-identical so that matches at a threshold agree with pycocotools.
-#: Both evaluators compare overlaps with these values.
-COCOEVAL_THRESHOLDS = np.linspace(THRESHOLDS[0], THRESHOLDS[-1], len(THRESHOLDS))
 
 
 @dataclass(frozen=True)
@@ -77,16 +71,16 @@ class EvaluationResult:
 
 
 def metric_result(
-    per_class: np.ndarray,
+    per_class: Iterable[Iterable[float]],
     class_names: Sequence[str],
-    ap: np.ndarray,
-    mean: float | None = None,
-    stats: Sequence[float] | None = None,
+    ap: Iterable[float],
+    mean: float,
+    stats: Iterable[float] | None = None,
 ) -> MetricResult:
-    """A MetricResult from arrays: per-class AP (classes x thresholds) and AP per threshold."""
+    """A MetricResult from the evaluators' arrays (per class x thresholds, per threshold), as floats."""
     return MetricResult(
         ap=tuple(float(v) for v in ap),
-        mean=float(np.mean(ap)) if mean is None else float(mean),
+        mean=float(mean),
         per_class={name: tuple(float(v) for v in row) for name, row in zip(class_names, per_class)},
         stats=None if stats is None else tuple(float(v) for v in stats),
     )

@@ -10,7 +10,7 @@ passing detection of its best box. No per-detection loop is needed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,9 +20,10 @@ from orchestrator.metrics.align import align_detections
 from orchestrator.metrics.boxes import Detections, GroundTruth
 from orchestrator.metrics.curves import hit_precisions, hits_needed, interpolated_precision, suffix_max_per_segment
 from orchestrator.metrics.geometry import PairGeometry, overlap_values
+from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.overlaps import OVERLAPS, validate_overlaps
 from orchestrator.metrics.pairs import Pairs, dense_rank, group_keys, pairs_by_group, stable_order
-from orchestrator.metrics.results import COCOEVAL_THRESHOLDS, EvaluationResult, metric_result
+from orchestrator.metrics.results import EvaluationResult, metric_result
 
 ApMethod = Literal["11point", "all"]
 ELEVEN_POINTS = np.arange(0.0, 1.1, 0.1)  # voc_eval's own levels, rounding included
@@ -34,7 +35,7 @@ def evaluate_voc(
     *,
     ap_method: ApMethod = "11point",
     metrics: Iterable[str] = tuple(OVERLAPS),
-    thresholds: np.ndarray = COCOEVAL_THRESHOLDS,
+    thresholds: Sequence[float] = COCOEVAL_THRESHOLDS,
 ) -> EvaluationResult:
     """VOC AP per class and threshold for each metric.
 
@@ -59,10 +60,11 @@ def evaluate_voc(
     out = {}
     for m, name in enumerate(metrics):
         best_gt, best_overlap = best_match(pairs, overlaps[m], len(scores))
-        ap = class_ap(
+        per_class = class_ap(
             order, label[order], best_gt[order], best_overlap[order], gt.difficult, positives, thresholds, ap_method
         )
-        out[name] = metric_result(ap, gt.class_names, np.mean(ap, axis=0))
+        per_threshold = np.mean(per_class, axis=0)
+        out[name] = metric_result(per_class, gt.class_names, per_threshold, float(np.mean(per_threshold)))
     return EvaluationResult("voc", ap_method, out, tuple(float(t) for t in thresholds))
 
 
@@ -102,7 +104,7 @@ def class_ap(
     best_overlap: np.ndarray,
     difficult: np.ndarray,
     positives: np.ndarray,
-    thresholds: np.ndarray,
+    thresholds: Sequence[float],
     ap_method: ApMethod,
 ) -> np.ndarray:
     """AP of shape (classes, thresholds) from detections already sorted by (class, score).

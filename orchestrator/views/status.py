@@ -14,7 +14,7 @@ from typing import Any
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.best import best_record, shown_split
 from orchestrator.evaluation.passes import backlog
-from orchestrator.evaluation.store import StoreIndex, load_results
+from orchestrator.evaluation.store import EvalRecord, StoreIndex, load_results
 from orchestrator.executors import JobState, current_chain, job_states
 from orchestrator.executors.base import COMPLETED, UNKNOWN
 from orchestrator.logs import run_progress
@@ -97,14 +97,14 @@ def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
     records = load_results(ws, manifest.name)  # the store is read once: the index is built from it
     pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
     return {
-        "evaluated": len({r["weights"] for r in records if r.get("status") == "ok"}),
+        "evaluated": len({r.weights for r in records if r.ok}),
         "pending": len({t.weights.path for t in pending}),
         "failed": len({t.weights.path for t in exhausted}),
         "best": best_maps(ws, manifest, records),
     }
 
 
-def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]]) -> dict[str, float | None]:
+def best_maps(ws: Workspace, manifest: RunManifest, records: list[EvalRecord]) -> dict[str, float | None]:
     """Best mean AP per matching metric on the dataset's first evaluated split (as `orch best`)."""
     split = shown_split(ws, manifest, records)
     if split is None:
@@ -112,7 +112,7 @@ def best_maps(ws: Workspace, manifest: RunManifest, records: list[dict[str, Any]
     best: dict[str, float | None] = {}
     for metric in OVERLAPS:
         try:
-            best[metric] = best_record(records, metric, "mean", split)["metrics"][metric]["mean"]
+            best[metric] = best_record(records, metric, "mean", split).metrics[metric].mean
         except OrchError:  # this metric was not computed (eval.metrics)
             best[metric] = None
     return best

@@ -140,7 +140,9 @@ def test_dry_run_prints_both_scripts_and_submits_nothing(shapes_ws, fake, capsys
 
 
 def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
-    from orchestrator.evaluation.store import append_record
+    from conftest import eval_record, flat_metrics
+
+    from orchestrator.evaluation.store import EvalRecord, append_record
 
     add_run(shapes_ws, "r")
     backup = shapes_ws.backup_dir("r")
@@ -148,19 +150,17 @@ def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
     for name in ("r_100.weights", "r_200.weights", "r_300.weights", "r.backup"):
         (backup / name).write_bytes(b"w" * 16)
 
-    def record(name: str, status: str, iou: float = 0.0) -> dict:
+    def record(name: str, status: str, iou: float = 0.0) -> EvalRecord:
         stat = (backup / name).stat()
-        metrics = {"iou": {"mean": iou, "ap": [iou] * 10}, "giou": {"mean": iou / 2, "ap": [iou / 2] * 10}}
-        return {
-            "run": "r",
-            "split": "valid",
-            "weights": f"backup/r/{name}",
-            "size": stat.st_size,
-            "mtime": stat.st_mtime,
-            "iteration": int(name[2:5]),
-            "status": status,
-            **({"metrics": metrics} if status == "ok" else {}),
-        }
+        return eval_record(
+            int(name[2:5]),
+            run="r",
+            status=status,
+            weights=f"backup/r/{name}",
+            size=stat.st_size,
+            mtime=stat.st_mtime,
+            metrics=flat_metrics(iou, iou / 2) if status == "ok" else {},
+        )
 
     append_record(shapes_ws, "r", record("r_100.weights", "ok", 0.25))
     append_record(shapes_ws, "r", record("r_200.weights", "ok", 0.5))

@@ -19,8 +19,8 @@ from metrics.test_properties import coco_sets
 from orchestrator.metrics import overlaps
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.geometry import PairGeometry
+from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth
-from orchestrator.metrics.results import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.voc import evaluate_voc
 
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from metrics.reference import pycocotools_eval, voc_reference
 from orchestrator.metrics.coco import evaluate_coco
+from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth
-from orchestrator.metrics.results import COCOEVAL_THRESHOLDS, MetricResult
+from orchestrator.metrics.results import MetricResult
 from orchestrator.metrics.voc import evaluate_voc
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

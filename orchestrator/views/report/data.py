@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from orchestrator.base.errors import OrchError
-from orchestrator.evaluation.best import latest_ok_records, read_measure, shown_split
-from orchestrator.evaluation.store import load_results
+from orchestrator.evaluation.best import latest_ok_records, shown_split
+from orchestrator.evaluation.store import EvalRecord, load_results
 from orchestrator.executors import current_chain, job_states
 from orchestrator.logs import ParsedLog, latest_rows, parse_paths, parse_run, run_log_files
 from orchestrator.metrics.measures import MEASURES
@@ -178,14 +178,14 @@ def gather_run(workspace: Any, name: str) -> RunReport:
     log = parse_run(workspace, name, job_ids)
     files = run_log_files(workspace, name, job_ids)
     newest = max((p.stat().st_mtime for p in files), default=0.0)
-    ok = sorted(latest_ok_records(records, split), key=lambda r: r["iteration"]) if split else []
-    losses = avg_losses(log, [int(r["iteration"]) for r in ok])
+    ok = sorted(latest_ok_records(records, split), key=lambda r: r.iteration) if split else []
+    losses = avg_losses(log, [r.iteration for r in ok])
     return RunReport(
         name,
         params=params_of(manifest) if manifest else None,
         training=training_of(log, newest) if log is not None else None,
         checkpoints=[checkpoint_of(r, loss) for r, loss in zip(ok, losses)],
-        thresholds=list(ok[0].get("thresholds", [])) if ok else [],
+        thresholds=list(ok[0].thresholds) if ok else [],
         split=split,
     )
 
@@ -240,20 +240,20 @@ def avg_losses(log: ParsedLog | None, iterations: list[int]) -> list[float | Non
     return [by_iteration.get(i) for i in iterations]
 
 
-def checkpoint_of(record: dict[str, Any], avg_loss: float | None = None) -> Checkpoint:
-    metrics = record["metrics"]
+def checkpoint_of(record: EvalRecord, avg_loss: float | None = None) -> Checkpoint:
+    metrics = record.metrics
     names = [m for m in matching_metrics() if m in metrics]
     return Checkpoint(
-        iteration=int(record["iteration"]),
-        weights=record["weights"],
-        values={m: {measure: read_measure(metrics[m], measure) for measure in MEASURES} for m in names},
-        ap={m: [float(v) for v in metrics[m]["ap"]] for m in names},
-        per_class={m: {c: class_map(v) for c, v in (metrics[m].get("per_class") or {}).items()} for m in names},
+        iteration=record.iteration,
+        weights=record.weights,
+        values={m: {measure: metrics[m].measure(measure) for measure in MEASURES} for m in names},
+        ap={m: list(metrics[m].ap) for m in names},
+        per_class={m: {c: class_map(v) for c, v in metrics[m].per_class.items()} for m in names},
         avg_loss=avg_loss,
     )
 
 
-def class_map(values: list[float] | None) -> float:
+def class_map(values: Sequence[float] | None) -> float:
     """A class's AP@[.50:.95]; NaN (an empty cell) when absent or undefined (COCO writes -1
     for a class without ground truth)."""
     return float(np.mean(values)) if values and values[0] >= 0 else math.nan
