@@ -105,3 +105,15 @@ def test_submit_of_a_finished_run_asks_for_force(shapes_ws, capsys, monkeypatch)
     assert main(["-C", str(shapes_ws.root), "submit", "r1", "--executor", "slurm", "--force", "--json"]) == 0
     [job] = json.loads(capsys.readouterr().out)
     assert (job["run"], job["job_id"], job["phase"]) == ("r1", "101", "train") and len(sbatch_calls) == 1
+
+
+def test_status_names_the_measure_and_a_cancelled_run_is_cancelled(shapes_ws, capsys):
+    new_run(shapes_ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes"))
+    assert main(["-C", str(shapes_ws.root), "submit", "r1", "--executor", "local"]) == 0
+    assert main(["-C", str(shapes_ws.root), "cancel", "r1", "--json"]) == 0
+    [cancelled] = json.loads(capsys.readouterr().out.split("\n", 1)[1])  # after submit's line
+    assert cancelled["executor"] == "local"
+    assert main(["-C", str(shapes_ws.root), "status"]) == 0
+    header, _, row = capsys.readouterr().out.splitlines()
+    assert "BEST mAP@[.50:.95] IoU" in header and "BEST mAP@[.50:.95] GIoU" in header
+    assert " CANCELLED " in row and "exited" not in row

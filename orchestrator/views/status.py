@@ -16,7 +16,7 @@ from orchestrator.evaluation.best import best_record, shown_split
 from orchestrator.evaluation.passes import backlog
 from orchestrator.evaluation.store import EvalRecord, StoreIndex, load_results
 from orchestrator.executors import JobState, current_chain, job_states
-from orchestrator.executors.base import COMPLETED, UNKNOWN
+from orchestrator.executors.base import COMPLETED, FAILED, UNKNOWN
 from orchestrator.logs import run_progress
 from orchestrator.metrics.measures import MEASURES
 from orchestrator.metrics.overlaps import OVERLAPS
@@ -30,6 +30,7 @@ STATUS_KEYS = (
     "phase",
     "job_id",
     "state",
+    "backend_state",
     "iteration",
     "max_batches",
     "avg_loss",
@@ -52,7 +53,7 @@ def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
 
 
 def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord, JobState]]) -> dict[str, Any]:
-    """One row; `chain` holds the run's newest jobs with their states (shown in the backend's words)."""
+    """One row; `chain` holds the run's newest jobs with their states."""
     shown = shown_job(chain)
     record = shown[0] if shown else None
     progress = training_progress(ws, manifest) or {}
@@ -61,13 +62,21 @@ def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord
         "executor": record.executor if record else None,
         "phase": record.phase if record else None,
         "job_id": record.job_id if record else None,
-        "state": shown[1].raw if shown else "not submitted",
+        "state": shown_state(shown[1]) if shown else "not submitted",
+        "backend_state": shown[1].raw if shown else None,
         "iteration": progress.get("iteration"),
         "max_batches": manifest.max_batches,
         "avg_loss": progress.get("avg_loss"),
         "newest_weights": newest_weights(ws, manifest),
         **evaluation_summary(ws, manifest),
     }
+
+
+def shown_state(state: JobState) -> str:
+    """The same words whatever the executor (a cancelled local job is CANCELLED, not exited(143));
+    a failure keeps the backend's reason (exited(3), TIMEOUT, OUT_OF_MEMORY) in parentheses."""
+    word = state.state.upper()
+    return f"{word} ({state.raw})" if state.state == FAILED and state.raw.upper() != word else word
 
 
 def shown_job(chain: list[tuple[JobRecord, JobState]]) -> tuple[JobRecord, JobState] | None:

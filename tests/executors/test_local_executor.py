@@ -88,7 +88,7 @@ def test_local_job_numbers_of_different_runs_do_not_mix_in_status(shapes_ws, tmp
         manifest.submissions = records
         save_manifest(shapes_ws, manifest)
     rows = collect_status(shapes_ws, ["a", "b"])
-    assert [(r["job_id"], r["state"]) for r in rows] == [("1", "exited(0)"), ("1", "exited(5)")]
+    assert [(r["job_id"], r["state"]) for r in rows] == [("1", "COMPLETED"), ("1", "FAILED (exited(5))")]
 
 
 def test_a_reused_pid_is_not_our_job():
@@ -167,9 +167,9 @@ def test_local_executor_trains_a_run_with_darknet(shapes_ws):
 
     def finished() -> dict | None:
         row = collect_status(shapes_ws, ["tiny"])[0]
-        return row if row["state"] not in ("pending", "running") else None
+        return row if row["state"] not in ("PENDING", "RUNNING") else None
 
     status = wait_for(finished, "darknet to finish", 120)
-    assert status["state"] == "exited(0)", (shapes_ws.root / str(records[0].log)).read_text()[-2000:]
+    assert status["state"] == "COMPLETED", (shapes_ws.root / str(records[0].log)).read_text()[-2000:]
     assert (status["executor"], status["iteration"], status["newest_weights"]) == ("local", 20, "tiny_final.weights")
     assert (shapes_ws.backup_dir("tiny") / "tiny_final.weights").is_file()

@@ -102,7 +102,7 @@ def test_status_asks_squeue_once_for_every_run_then_scontrol_for_the_rest(shapes
     rows = collect_status(shapes_ws, [])
     assert fake.count("squeue") == 1 and "10,11,12" in fake.calls[0]
     assert fake.count("scontrol") == 1 and fake.calls[-1][-1] == "12"
-    assert [(r["run"], r["state"]) for r in rows] == [("a", "RUNNING"), ("b", "PENDING"), ("c", "TIMEOUT")]
+    assert [(r["run"], r["state"]) for r in rows] == [("a", "RUNNING"), ("b", "PENDING"), ("c", "FAILED (TIMEOUT)")]
     assert all(tuple(row) == STATUS_KEYS for row in rows)
 
 
