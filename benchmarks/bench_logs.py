@@ -1,89 +1,134 @@
-"""Log parser speed: full parse of a generated pjreddie-format log, then the pick-up of 1 MB
-appended to it through the incremental cache (three times: the cache must not slow down as
-it grows).
+"""Log parser per fork: first parse (MB/s, peak memory), 1 MB appended picked up through the
+incremental cache, and `orch log` / `orch log --csv` peak memory on the same log.
 
-    PYTHONPATH=. python benchmarks/bench_logs.py [--mb 1024] [--dir /tmp]
+    python benchmarks/bench_logs.py [--mb 300] [--forks pjreddie,alexeyab,g-darknet,hank-ai] [--dir /tmp]
 
-The log imitates YOLOv3 with 8 subdivisions: per iteration 24 `Region` lines, a `Loaded:`
-line and the iteration line (~2.4 KB). It is written to a temporary folder and deleted.
-CPU time is printed next to wall time: on a shared machine it is the steadier of the two.
+Each log is built from the real logs in tests/data/logs (see PROVENANCE.md there), repeated
+until it reaches the size asked (each repetition reads as a resumed job):
+- pjreddie: the pjreddie YOLOv3 log (3 `Region` lines and one iteration line per iteration);
+- alexeyab: the two AlexeyAB `-map` logs in turn (CRLF line ends, xterm title escapes, mAP
+  blocks, a `Last accuracy` line per iteration);
+- g-darknet, hank-ai: the pjreddie log printed as those forks print (tests/logs/generated.py).
+Every measurement runs in a fresh process, so that peak memory (ru_maxrss) is that of the one
+thing measured. CPU time is printed next to wall time: on a shared machine it is the steadier.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.logs import parse_file
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-REGION = (
-    b"Region %d Avg IOU: 0.%06d, Class: 0.620637, Obj: 0.995631, No Obj: 0.004994, "
-    b".5R: 1.000000, .75R: 0.500000,  count: 6\n"
-)
-REGION_EMPTY = b"Region %d Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.000048, .5R: -nan, .75R: -nan,  count: 0\n"
-ITERATION = b"%d: %d.121626, %d.752329 avg, 0.001000 rate, 0.196614 seconds, %d images\n"
+from tests.logs.generated import LOGS, gdarknet_log, hank_ai_log, pjreddie_log
+
+FORKS = ("pjreddie", "alexeyab", "g-darknet", "hank-ai")
 
 
-def iteration_block(iteration: int) -> bytes:
-    lines = [b"Loaded: 0.000034 seconds\n"]
-    for subdivision in range(8):
-        lines.append(REGION % (82, (iteration * 7 + subdivision) % 1000000))
-        lines.append(REGION % (94, (iteration * 13 + subdivision) % 1000000))
-        lines.append(REGION_EMPTY % 106)
-    lines.append(ITERATION % (iteration, iteration % 7, iteration % 5, iteration * 64))
-    return b"".join(lines)
+def source(fork: str) -> bytes:
+    """One repetition of the fork's log, from the real logs."""
+    if fork == "pjreddie":
+        return pjreddie_log()
+    if fork == "alexeyab":
+        return (LOGS / "alexeyab-tiny-yolov3-map-crlf.log").read_bytes() + (
+            LOGS / "alexeyab-yolov3-map-title-escapes.log"
+        ).read_bytes()
+    if fork == "g-darknet":
+        return gdarknet_log()
+    if fork == "hank-ai":
+        return hank_ai_log()
+    raise SystemExit(f"unknown fork {fork}")
 
 
-def write_log(path: Path, megabytes: int, first: int = 1) -> int:
-    """Append about `megabytes` MB of iterations from `first` on; return the next iteration.
-    The log is flushed to disk, so that timings do not include its write-back (the cache's
-    own fsyncs would otherwise wait behind a gigabyte of it)."""
-    target, iteration = megabytes << 20, first
+def write_log(path: Path, block: bytes, megabytes: float) -> None:
+    """Append `block` until the file has grown by `megabytes` MB, then flush it to disk (so
+    that timings do not include its write-back)."""
+    target, written = int(megabytes * (1 << 20)), 0
     with open(path, "ab") as handle:
-        written = 0
         while written < target:
-            block = b"".join(iteration_block(i) for i in range(iteration, iteration + 1000))
-            handle.write(block)
-            written += len(block)
-            iteration += 1000
+            piece = block[: target - written] if target - written < len(block) else block
+            piece = piece[: piece.rfind(b"\n") + 1] or block
+            handle.write(piece)
+            written += len(piece)
         handle.flush()
         os.fsync(handle.fileno())
-    return iteration
+
+
+def child(task: str, log: Path, cache: Path) -> None:
+    """Run one measured task in this (fresh) process and print its numbers as JSON."""
+    from orchestrator.cli import main
+    from orchestrator.logs import parse_file
+
+    wall, cpu = time.perf_counter(), time.process_time()  # after the imports
+    if task == "parse":
+        parsed = parse_file(log, cache)
+        result = {"iterations": parsed.iterations, "format": parsed.format}
+    else:  # orch log [--csv], output thrown away
+        with open(os.devnull, "w") as sink:
+            sys.stdout = sink
+            main(["log", str(log), *(["--csv"] if task == "csv" else [])])
+            sys.stdout = sys.__stdout__
+        result = {}
+    result |= {
+        "wall": time.perf_counter() - wall,
+        "cpu": time.process_time() - cpu,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(result))
+
+
+def measure(task: str, log: Path, cache: Path) -> dict:
+    command = [sys.executable, __file__, "--child", task, str(log), str(cache)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=REPO)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def bench_fork(fork: str, megabytes: float, folder: Path) -> None:
+    block = source(fork)
+    log, cache = folder / f"{fork}.log", folder / f"{fork}.cache.json"
+    write_log(log, block, megabytes)
+    size = log.stat().st_size / 1e6
+    first = measure("parse", log, cache)
+    print(
+        f"{fork:10} first parse {size:6.0f} MB: {first['wall']:5.2f} s = {size / first['wall']:5.0f} MB/s "
+        f"(CPU {size / first['cpu']:4.0f} MB/s), peak {first['peak_mb']:4.0f} MB, "
+        f"{first['iterations']} iterations, format {first['format']} (cache written)"
+    )
+    pickups = []
+    for _ in range(3):
+        write_log(log, block[len(block) // 3 :], 1)
+        pickups.append(measure("parse", log, cache))
+    print(
+        f"{'':10} 1 MB appended: picked up in " + ", ".join(f"{p['wall']:.3f} s" for p in pickups) + " (with the cache)"
+    )
+    for task in ("summary", "csv"):
+        run = measure(task, log, cache)
+        label = "orch log" if task == "summary" else "orch log --csv"
+        print(f"{'':10} {label:15} {size / run['wall']:5.0f} MB/s, peak {run['peak_mb']:4.0f} MB")
+    log.unlink()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mb", type=int, default=1024, help="log size in MB (default 1024)")
+    parser.add_argument("--mb", type=float, default=300, help="log size per fork in MB (default 300)")
+    parser.add_argument("--forks", default=",".join(FORKS), help="comma-separated, default all")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--child", nargs=3, metavar=("TASK", "LOG", "CACHE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        log, cache = Path(folder) / "1.log", Path(folder) / "cache.json"
-        next_iteration = write_log(log, args.mb)
-        size = log.stat().st_size
-        (parsed, full, cpu) = timed(parse_file, log, cache)
-        print(
-            f"full parse: {size / 1e6:.0f} MB, {parsed.iterations} iterations in {full:.1f} s "
-            f"= {size / 1e6 / full:.1f} MB/s (CPU {size / 1e6 / cpu:.1f} MB/s; including "
-            f"writing the cache)"
-        )
-        for _ in range(3):
-            next_iteration = write_log(log, 1, next_iteration)
-            (grown, pickup, cpu) = timed(parse_file, log, cache)
-            print(
-                f"1 MB appended: picked up in {pickup:.3f} s (CPU {cpu:.3f} s, "
-                f"{grown.iterations - parsed.iterations} new iterations)"
-            )
-            parsed = grown
-
-
-def timed(function, *args):
-    """The call's result, wall time and CPU time of this process."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = function(*args)
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+        for fork in args.forks.split(","):
+            bench_fork(fork, args.mb, Path(folder))
 
 
 if __name__ == "__main__":

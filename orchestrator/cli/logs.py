@@ -27,15 +27,14 @@ def register(subparsers) -> None:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from orchestrator.logs import parse_paths
+    from orchestrator.logs import summarize_paths, write_series_csv
 
-    log = parse_paths(args.files)
     if args.csv:
-        sys.stdout.write(log.series_csv())
+        write_series_csv(args.files, sys.stdout)
     elif args.json:
-        print_json(log.summary())
+        print_json(summarize_paths(args.files))
     else:
-        print_summary(log.summary())
+        print_summary(summarize_paths(args.files))
     return 0
 
 

@@ -1,12 +1,12 @@
 """Incremental parsing: a log grows by appends, so only the new bytes are ever read twice.
 
-The cache of one log file is a small JSON file (`cache_path`) and a folder next to it. The JSON
-holds the byte offset reached (always at a line end), a fingerprint of the bytes around it,
-the parser's explicit state (`ParserState`), what was read besides the columns (events, mAP
-points), and how many values of each column are saved. It holds plain values only: loading it
-never runs code, whoever wrote the file. The folder holds each column (series and region
-statistics) as a raw file that only grows: picking up an append reads each file in one call
-and writes only the new values, never the millions already saved.
+The cache of one log file is a small JSON file (`cache_path`) and a column file next to it. The
+JSON holds the byte offset reached (always at a line end), a fingerprint of the bytes around
+it, the parser's explicit state (`ParserState`), what was read besides the columns (events,
+mAP points), and how many values each save appended to each column. It holds plain values
+only: loading it never runs code, whoever wrote the file. The column file holds the columns'
+raw values (series and region statistics), one segment per save: picking up an append writes
+only the new values (one write, one fsync), never the millions already saved.
 
 Columns are written before the JSON that counts them, which is replaced atomically, so a
 crash in between leaves the previous cache intact. A log that was truncated or replaced
@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,11 +31,13 @@ from orchestrator.logs.model import ParsedLog, new_region_layer
 from orchestrator.logs.parser import LogParser, ParserState
 
 #: Bump when the parser's state or output changes shape: old caches are then ignored.
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 #: ParsedLog fields saved in the JSON (the columns go to the column files).
 LOG_FIELDS = ("format", "lines", "map_points", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
 #: Bytes read per step: large enough to amortise per-chunk work, small enough for RAM.
 CHUNK_BYTES = 16 << 20
+#: Saves appended to the column file before it is rewritten as one (the JSON lists them).
+MAX_SEGMENTS = 32
 #: Bytes compared at the start of the file and just before the cached offset.
 FINGERPRINT_BYTES = 4096
 
@@ -46,7 +49,13 @@ class CacheEntry:
     head: bytes
     before_offset: bytes
     parser: LogParser
-    saved: list[int]  # values of each column of `parser.log.columns()` in the column files
+    segments: list[list[int]]  # per save, values appended to each column of `parser.log.columns()`
+
+    @property
+    def saved(self) -> list[int]:
+        """Values of each column in the column file."""
+        columns = max(map(len, self.segments), default=0)
+        return [sum(segment[i] for segment in self.segments if i < len(segment)) for i in range(columns)]
 
 
 def parse_file(path: Path, cache_path: Path | None = None) -> ParsedLog:
@@ -56,7 +65,7 @@ def parse_file(path: Path, cache_path: Path | None = None) -> ParsedLog:
         if entry is None or not still_valid(entry, handle):
             entry = CacheEntry(CACHE_VERSION, 0, b"", b"", LogParser(), [])
         start = entry.offset
-        partial = feed_whole_lines(entry, handle)
+        entry.offset, partial = feed_whole_lines(entry.parser, handle, entry.offset)
         if cache_path is not None and entry.offset != start:
             entry.head = read_at(handle, 0, FINGERPRINT_BYTES)
             entry.before_offset = bytes_before(handle, entry.offset)
@@ -64,21 +73,35 @@ def parse_file(path: Path, cache_path: Path | None = None) -> ParsedLog:
     return entry.parser.result(partial)
 
 
-def feed_whole_lines(entry: CacheEntry, handle: BinaryIO) -> bytes:
-    """Feed everything after `entry.offset` up to the last newline; return the partial line
-    after it, which is left for the next call (the writer may still be in the middle of it)."""
-    handle.seek(entry.offset)
+def stream_file(path: Path, on_series: Callable[[dict[str, array]], None]) -> ParsedLog:
+    """Parse a log chunk by chunk, handing each chunk's series rows to `on_series` instead of
+    keeping them: memory stays bounded whatever the log's length. No cache."""
+    parser = LogParser()
+    with open(path, "rb") as handle:
+        _, partial = feed_whole_lines(parser, handle, 0, lambda: on_series(parser.drain().series))
+    return parser.result(partial)
+
+
+def feed_whole_lines(
+    parser: LogParser, handle: BinaryIO, offset: int, after_each: Callable[[], None] | None = None
+) -> tuple[int, bytes]:
+    """Feed everything after `offset` up to the last newline (calling `after_each` after each
+    chunk); return the offset reached and the partial line after it, which is left for the
+    next call (the writer may still be in the middle of it)."""
+    handle.seek(offset)
     partial = b""
     while block := handle.read(CHUNK_BYTES):
         cut = block.rfind(b"\n") + 1
         if cut:
             data = b"".join((partial, memoryview(block)[:cut]))  # one copy
-            entry.parser.feed(data)
-            entry.offset += len(data)
+            parser.feed(data)
+            offset += len(data)
             partial = block[cut:]
+            if after_each is not None:
+                after_each()
         else:
             partial += block
-    return partial
+    return offset, partial
 
 
 def still_valid(entry: CacheEntry, handle: BinaryIO) -> bool:
@@ -101,7 +124,7 @@ def read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
     return handle.read(size)
 
 
-def column_folder(cache_path: Path) -> Path:
+def column_file(cache_path: Path) -> Path:
     return cache_path.with_name(cache_path.name + ".columns")
 
 
@@ -112,7 +135,7 @@ def load_entry(cache_path: Path) -> CacheEntry | None:
         entry = entry_from_json(json.loads(cache_path.read_bytes()))
         if entry is None:
             return None
-        read_columns(column_folder(cache_path), entry.parser.log.columns(), entry.saved)
+        read_columns(column_file(cache_path), entry.parser.log.columns(), entry.segments)
     except Exception:  # missing, damaged, short or written by other code: one full re-read
         return None
     return entry
@@ -126,9 +149,10 @@ def entry_to_json(entry: CacheEntry) -> dict[str, Any]:
         "offset": entry.offset,
         "head": encoded(entry.head),
         "before_offset": encoded(entry.before_offset),
-        "saved": entry.saved,
+        "segments": entry.segments,
         "log": {name: getattr(log, name) for name in LOG_FIELDS} | {"region_layers": list(log.region)},
         "parser": {
+            "last_iteration": state.last_iteration,
             "banner_seen": state.banner_seen,
             "in_nan_streak": state.in_nan_streak,
             "pending_class_ap": state.pending_class_ap,
@@ -146,7 +170,9 @@ def entry_from_json(saved: dict[str, Any]) -> CacheEntry | None:
     log = ParsedLog(**{name: fields[name] for name in LOG_FIELDS})
     log.region = {str(layer): new_region_layer() for layer in fields["region_layers"]}
     parser = saved["parser"]
+    last = parser["last_iteration"]
     state = ParserState(
+        last_iteration=None if last is None else int(last),
         banner_seen=bool(parser["banner_seen"]),
         in_nan_streak=bool(parser["in_nan_streak"]),
         pending_class_ap={str(k): float(v) for k, v in parser["pending_class_ap"].items()},
@@ -158,7 +184,7 @@ def entry_from_json(saved: dict[str, Any]) -> CacheEntry | None:
         decoded(saved["head"]),
         decoded(saved["before_offset"]),
         LogParser(log=log, state=state),
-        [int(count) for count in saved["saved"]],
+        [[int(count) for count in segment] for segment in saved["segments"]],
     )
 
 
@@ -170,38 +196,39 @@ def decoded(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-def read_columns(folder: Path, columns: list[array], saved: list[int]) -> None:
-    if len(columns) != len(saved):
+def read_columns(path: Path, columns: list[array], segments: list[list[int]]) -> None:
+    """Fill `columns` from the column file: each segment holds the values one save appended
+    to each column (a prefix of the columns: layers only ever appear at the end)."""
+    if max(map(len, segments), default=0) != len(columns):
         raise ValueError("column count differs from the saved counts")
-    for index, (column, count) in enumerate(zip(columns, saved)):
-        with open(folder / str(index), "rb") as handle:
-            column.fromfile(handle, count)  # EOFError when the file is short
+    with open(path, "rb") as handle:
+        for segment in segments:
+            for column, count in zip(columns, segment):
+                column.fromfile(handle, count)  # EOFError when the file is short
 
 
 def save_entry(cache_path: Path, entry: CacheEntry) -> None:
-    """Append the new values of every column to its file, then replace the JSON."""
-    folder = column_folder(cache_path)
-    if not entry.saved:  # a first parse or a re-read: nothing in the folder is of use
-        shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    """Append the new values of every column to the column file as one segment (one fsync),
+    then replace the JSON; past MAX_SEGMENTS, the file is rewritten as one segment."""
     columns = entry.parser.log.columns()
     saved = entry.saved + [0] * (len(columns) - len(entry.saved))
-    for index, (column, count) in enumerate(zip(columns, saved)):
-        write_from(folder / str(index), column, count)
-    entry.saved = [len(column) for column in columns]
-    atomic_write(cache_path, json.dumps(entry_to_json(entry)))
-
-
-def write_from(path: Path, column: array, count: int) -> None:
-    """Write the values of `column` after the first `count` at their place in the file, and
-    cut the file there (whatever followed belonged to no saved JSON)."""
+    if len(entry.segments) >= MAX_SEGMENTS:
+        entry.segments, saved = [], [0] * len(columns)
+    pieces = [memoryview(column).cast("B")[count * column.itemsize :] for column, count in zip(columns, saved)]
+    position = sum(count * column.itemsize for column, count in zip(columns, saved))
+    path = column_file(cache_path)
+    if path.is_dir():  # a column folder written by an earlier version of this cache
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        new, position = memoryview(column).cast("B")[count * column.itemsize :], count * column.itemsize
-        while new:
-            written = os.pwrite(descriptor, new, position)
-            new, position = new[written:], position + written
-        os.ftruncate(descriptor, len(column) * column.itemsize)
+        for piece in pieces:
+            while piece:
+                written = os.pwrite(descriptor, piece, position)
+                piece, position = piece[written:], position + written
+        os.ftruncate(descriptor, position)  # whatever followed belonged to no saved JSON
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+    entry.segments.append([len(column) - count for column, count in zip(columns, saved)])
+    atomic_write(cache_path, json.dumps(entry_to_json(entry)))

@@ -1,10 +1,10 @@
 """Each fork's training line (one per iteration), and how to read it: one handler per format.
 
 A fork's log format is named by `darknet.forks.Fork.log_format`. Its handler reads one line
-(after terminal escapes are removed) into an `Iteration`, or says it is not its line. Formats
-whose line is one fixed printf also spell that printf out (`printf`): the bulk path then reads
-such lines with array operations, and a line goes the bulk way only when the handler would
-have read the same fields from it. Adding a fork's format is one handler and one entry here.
+(after terminal escapes are removed) into an `Iteration`, or says it is not its line. A format
+also spells out the printf(s) of its line (`printfs`): the bulk path reads such lines with
+array operations, and a line goes the bulk way only when the handler would have read the same
+fields from it. Adding a fork's format is one handler, its printfs and one entry here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from orchestrator.darknet import forks
-from orchestrator.logs.lines import FIXED, INT, NUMBER
+from orchestrator.logs.lines import FIXED, INT, ITERATION, NUMBER, Fields, Printf
 
 NAN = math.nan
 #: hank-ai prints `time remaining=7 seconds`, or minutes, hours, days.
@@ -37,12 +39,12 @@ class Iteration(NamedTuple):
 
 @dataclass(frozen=True)
 class LogFormat:
-    """A fork's iteration line: `read` is the reference handler; `printf` the exact format
-    (literals alternating with named `(column, kind)` fields) when the bulk path can read it."""
+    """A fork's iteration line: `read` is the reference handler, `printfs` the exact formats
+    the bulk path reads (fields named after the series columns)."""
 
     name: str
     read: Callable[[bytes], Iteration | None]
-    printf: tuple | None = None
+    printfs: tuple[Printf, ...] = ()
 
 
 def _iteration_pattern(avg_word: bytes) -> re.Pattern[bytes]:
@@ -83,26 +85,26 @@ def _printf_reader(pattern: re.Pattern[bytes]) -> Callable[[bytes], Iteration | 
     return read
 
 
+def _printf(name: str, indent: bytes, avg_word: bytes, ending: tuple) -> Printf:
+    """The iteration printf pjreddie wrote and AlexeyAB kept (`_iteration_pattern`'s line)."""
+    head = (indent, ("iteration", INT), b": ", ("loss", FIXED), b", ", ("avg_loss", FIXED), b" " + avg_word + b", ")
+    middle = (("rate", FIXED), b" rate, ", ("seconds", FIXED), b" seconds, ", ("images", INT))
+    return Printf(ITERATION, name, (*head, *middle, *ending))
+
+
 #: pjreddie and g-darknet: `printf("%ld: %f, %f avg, %f rate, %lf seconds, %d images\n")`.
-PJREDDIE_PRINTF = (
-    b"",
-    ("iteration", INT),
-    b": ",
-    ("loss", FIXED),
-    b", ",
-    ("avg_loss", FIXED),
-    b" avg, ",
-    ("rate", FIXED),
-    b" rate, ",
-    ("seconds", FIXED),
-    b" seconds, ",
-    ("images", INT),
-    b" images",
+PJREDDIE = LogFormat(
+    forks.PJREDDIE.log_format,
+    _printf_reader(_iteration_pattern(b"avg")),
+    (_printf(forks.PJREDDIE.log_format, b"", b"avg", (b" images",)),),
 )
-PJREDDIE = LogFormat(forks.PJREDDIE.log_format, _printf_reader(_iteration_pattern(b"avg")), PJREDDIE_PRINTF)
 
 #: AlexeyAB: ` N: loss, avg avg loss, rate rate, s seconds, K images, H hours left`.
-ALEXEYAB = LogFormat(forks.ALEXEYAB.log_format, _printf_reader(_iteration_pattern(b"avg loss")))
+ALEXEYAB = LogFormat(
+    forks.ALEXEYAB.log_format,
+    _printf_reader(_iteration_pattern(b"avg loss")),
+    (_printf(forks.ALEXEYAB.log_format, b" ", b"avg loss", (b" images, ", ("hours_left", FIXED), b" hours left")),),
+)
 
 #: hank-ai: `N: loss=…, avg loss=…, rate=…, … milliseconds, K images, time remaining=…`;
 #: newer versions add `last=…, best=…` fields, so the fields after `avg loss` are found by name.
@@ -132,10 +134,61 @@ def read_hank_ai(line: bytes) -> Iteration | None:
     )
 
 
-HANK_AI = LogFormat(forks.HANK_AI.log_format, read_hank_ai)
+#: The units `time remaining` is given in, as the bulk path accepts them (in HOURS_PER order).
+HANK_UNITS = (b"second", b"seconds", b"minute", b"minutes", b"hour", b"hours", b"day", b"days")
+HANK_UNIT_HOURS = np.array([HOURS_PER[unit.rstrip(b"s")] for unit in HANK_UNITS])
+
+
+def hank_ai_columns(fields: Fields) -> Fields:
+    """`read_hank_ai`'s arithmetic on bulk-read fields."""
+    return fields | {
+        "seconds": fields["milliseconds"] / 1000,
+        "hours_left": fields["remaining"] * HANK_UNIT_HOURS[fields["unit"]],
+    }
+
+
+def hank_ai_printf(after_avg: tuple) -> Printf:
+    """hank-ai's line; `after_avg` is the text up to `rate=` (with the fields newer versions
+    print there)."""
+    return Printf(
+        ITERATION,
+        forks.HANK_AI.log_format,
+        (
+            b"",
+            ("iteration", INT),
+            b": loss=",
+            ("loss", FIXED),
+            b", avg loss=",
+            ("avg_loss", FIXED),
+            *after_avg,
+            ("rate", FIXED),
+            b", ",
+            ("milliseconds", FIXED),
+            b" milliseconds, ",
+            ("images", INT),
+            b" images, time remaining=",
+            ("remaining", FIXED),
+            b" ",
+            ("unit", HANK_UNITS),
+            b"",
+        ),
+        hank_ai_columns,
+    )
+
+
+HANK_AI = LogFormat(
+    forks.HANK_AI.log_format,
+    read_hank_ai,
+    (
+        hank_ai_printf((b", rate=",)),
+        hank_ai_printf((b", last=", ("last", FIXED), b"%, best=", ("best", FIXED), b"%, rate=")),
+    ),
+)
 
 #: Every format, in the order a line is offered to them.
 FORMATS = (PJREDDIE, ALEXEYAB, HANK_AI)
+#: The iteration lines the bulk path reads.
+ITERATION_PRINTFS = tuple(printf for log_format in FORMATS for printf in log_format.printfs)
 
 
 def read_iteration(line: bytes) -> tuple[LogFormat, Iteration] | None:

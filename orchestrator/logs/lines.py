@@ -2,17 +2,40 @@
 
 Only lines that carry data get a pattern; the parser chooses which pattern to try from the
 line's first byte, so uninteresting lines (`Loaded:`, layer tables, progress counters) never
-meet a regular expression. The region line that fills a pjreddie log also has its printf
-format spelled out (`REGION_V3_PRINTF`), so that `regular` can read it in bulk.
+meet a regular expression. The lines that fill logs (region statistics, AlexeyAB's `Last
+accuracy`) also have their printf spelled out (`Printf`), so that `regular` reads them in bulk.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 
 NUMBER = rb"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-#: Field kinds of a printf format: `%d` and `%f` (read in bulk by `swar`).
+#: Field kinds of a printf format: `%d` and decimals (`%f`, `%.3f`…), read in bulk by `swar`;
+#: a tuple of words is a field that must be one of them (read as its index).
 INT, FIXED = "%d", "%f"
+#: What a printf's line feeds: the series, the region statistics, the last accuracy.
+ITERATION, REGION, ACCURACY = "iteration", "region", "accuracy"
+
+Fields = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Printf:
+    """A line printed by one fixed printf: literal text alternating with named `(field, kind)`
+    pairs (`parts`), starting and ending with a literal (possibly empty). The bulk path reads
+    the lines that are exactly this, which its handler's pattern reads the same way; `finish`
+    turns the fields read into the columns the handler would have produced."""
+
+    kind: str
+    name: str
+    parts: tuple
+    finish: Callable[[Fields], Fields] | None = None
+
 
 #: Start-up banner printed by every fork when darknet (re)starts: marks a resumed run.
 BANNER = b"Learning Rate:"
@@ -23,13 +46,8 @@ REGION_V3 = re.compile(
     rb"\.5R: ([^,]+), \.75R: ([^,]+),\s*count: (\d+)"
 )
 
-#: REGION_V3's printf, fields named after the region statistics they feed.
-REGION_V3_PRINTF = (
-    b"Region ",
-    ("layer", INT),
-    b" Avg IOU: ",
-    ("iou", FIXED),
-    b", Class: ",
+#: The statistics block that pjreddie's and g-darknet's region lines share.
+CLASS_TO_RECALL = (
     ("class", FIXED),
     b", Obj: ",
     ("obj", FIXED),
@@ -39,9 +57,23 @@ REGION_V3_PRINTF = (
     ("recall50", FIXED),
     b", .75R: ",
     ("recall75", FIXED),
-    b",  count: ",
-    ("count", INT),
-    b"",
+)
+
+#: REGION_V3's printf, fields named after the region statistics they feed.
+REGION_V3_PRINTF = Printf(
+    REGION,
+    "region",
+    (
+        b"Region ",
+        ("layer", INT),
+        b" Avg IOU: ",
+        ("iou", FIXED),
+        b", Class: ",
+        *CLASS_TO_RECALL,
+        b",  count: ",
+        ("count", INT),
+        b"",
+    ),
 )
 
 #: YOLOv2: `Region Avg IOU: …, Class: …, Obj: …, No Obj: …, Avg Recall: …,  count: N`.
@@ -60,6 +92,30 @@ V3 = re.compile(
     rb",\s*count: (\d+)"
 )
 NORMALIZER_ITEM = re.compile(rb"(\w+): (" + NUMBER + rb")")
+#: V3 as g-darknet prints it (GIoU, every block present), for the bulk path.
+V3_PRINTF = Printf(
+    REGION,
+    "v3",
+    (
+        b"v3 (",
+        ("loss_kind", (b"mse", b"iou", b"giou", b"diou", b"ciou")),
+        b" loss, Normalizer: (iou: ",
+        ("iou_normalizer", FIXED),
+        b", cls: ",
+        ("cls_normalizer", FIXED),
+        b") Region ",
+        ("layer", INT),
+        b" Avg (IOU: ",
+        ("iou", FIXED),
+        b", GIOU: ",
+        ("giou", FIXED),
+        b"), Class: ",
+        *CLASS_TO_RECALL,
+        b", count: ",
+        ("count", INT),
+        b"",
+    ),
+)
 
 #: AlexeyAB `-map`: `class_id = 0, name = fire, ap = 49.98%`.
 CLASS_AP = re.compile(rb"class_id = (\d+), name = (.*?), ap = (" + NUMBER + rb")%")
@@ -68,6 +124,12 @@ MAP = re.compile(rb"\s*mean average precision \(mAP@([\d.]+)\) = (" + NUMBER + r
 #: AlexeyAB ` Last accuracy mAP@0.5 = 44.63 %, best = 48.12 %` and hank-ai
 #: `-> last accuracy mAP@0.50=42.67%, best=78.32%`.
 LAST_ACCURACY = re.compile(rb"(?i)last accuracy mAP@([\d.]+) ?= ?(" + NUMBER + rb") ?%, best ?= ?(" + NUMBER + rb") ?%")
+#: AlexeyAB prints one per iteration once mAP is computed: read in bulk, the last one kept.
+LAST_ACCURACY_PRINTF = Printf(
+    ACCURACY,
+    "alexeyab",
+    (b" Last accuracy mAP@", ("iou_threshold", FIXED), b" = ", ("map", FIXED), b" %, best = ", ("best", FIXED), b" % "),
+)
 
 #: Terminal control sequences: xterm title `ESC ] … BEL` and ANSI colours `ESC [ … m`.
 TERMINAL_ESCAPES = re.compile(rb"\x1b\][^\x07\n]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]")

@@ -13,7 +13,7 @@ import io
 import math
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 #: Columns of the per-iteration series, in the order `orch log --csv` prints them.
 SERIES_COLUMNS = ("iteration", "loss", "avg_loss", "rate", "seconds", "images")
@@ -63,7 +63,7 @@ class ParsedLog:
 
     def row(self, index: int) -> dict[str, float | int]:
         """One row of the series as a dict (index may be negative)."""
-        return {name: self.series[name][index] for name in ALL_COLUMNS}
+        return row_of(self.series, index)
 
     def columns(self) -> list[array]:
         """Every column, the series first, then each region layer: an order that only grows
@@ -72,11 +72,15 @@ class ParsedLog:
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary `orch log --json` prints."""
+        return self.summary_with(SeriesEnds.of(self.series))
+
+    def summary_with(self, ends: SeriesEnds) -> dict[str, Any]:
+        """The summary, the series told by its `ends` (a log streamed without its columns)."""
         return {
             "format": self.format,
-            "iterations": self.iterations,
-            "first": json_safe(self.row(0)) if self.iterations else None,
-            "last": json_safe(self.row(-1)) if self.iterations else None,
+            "iterations": ends.iterations,
+            "first": json_safe(ends.first) if ends.first else None,
+            "last": json_safe(ends.last) if ends.last else None,
             "restarts": self.restarts,
             "gaps": self.gaps,
             "map": [
@@ -89,13 +93,47 @@ class ParsedLog:
         }
 
     def series_csv(self) -> str:
-        """The per-iteration series as CSV (`orch log --csv` and the report's per-run files);
-        floats in their shortest exact form, NaN as `nan`."""
+        """The per-iteration series as CSV (the report's per-run files)."""
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(SERIES_COLUMNS)
-        writer.writerows(zip(*(self.series[name] for name in SERIES_COLUMNS)))
+        write_csv_header(out)
+        write_csv_rows(out, self.series)
         return out.getvalue()
+
+
+@dataclass
+class SeriesEnds:
+    """How many rows a series has, and its first and last: all the summary needs of it."""
+
+    iterations: int = 0
+    first: dict[str, float | int] | None = None
+    last: dict[str, float | int] | None = None
+
+    @classmethod
+    def of(cls, series: dict[str, array]) -> SeriesEnds:
+        ends = cls()
+        ends.add(series)
+        return ends
+
+    def add(self, series: dict[str, array]) -> None:
+        """Rows following those already counted."""
+        count = len(series["iteration"])
+        if count:
+            self.first = self.first or row_of(series, 0)
+            self.last = row_of(series, -1)
+            self.iterations += count
+
+
+def row_of(series: dict[str, array], index: int) -> dict[str, float | int]:
+    return {name: series[name][index] for name in ALL_COLUMNS}
+
+
+def write_csv_header(out: TextIO) -> None:
+    csv.writer(out, lineterminator="\n").writerow(SERIES_COLUMNS)
+
+
+def write_csv_rows(out: TextIO, series: dict[str, array]) -> None:
+    """Rows of `orch log --csv`: floats in their shortest exact form, NaN as `nan`."""
+    csv.writer(out, lineterminator="\n").writerows(zip(*(series[name] for name in SERIES_COLUMNS)))
 
 
 def json_safe(row: dict[str, float | int]) -> dict[str, float | int | None]:

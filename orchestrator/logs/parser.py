@@ -29,9 +29,9 @@ import numpy as np
 from orchestrator.darknet import forks
 from orchestrator.logs import lines as L
 from orchestrator.logs.formats import Iteration, read_iteration
-from orchestrator.logs.model import ALL_COLUMNS, ParsedLog
+from orchestrator.logs.model import ALL_COLUMNS, ParsedLog, new_series
 from orchestrator.logs.region import RegionCollector, region_rows
-from orchestrator.logs.regular import Excerpt, Rows, SortedChunk, excerpt, sort_lines, worth_sorting
+from orchestrator.logs.regular import PRINTFS, Excerpt, Rows, SortedChunk, excerpt, sort_lines, worth_sorting
 
 NAN = math.nan
 DIGITS = b"0123456789"
@@ -51,6 +51,7 @@ class ParserState:
     the last iteration line, which belong to the next one.
     """
 
+    last_iteration: int | None = None
     banner_seen: bool = False
     in_nan_streak: bool = False
     pending_class_ap: dict[str, float] = field(default_factory=dict)
@@ -68,6 +69,7 @@ class LogParser:
         self._bulk = bulk
         self._region = RegionCollector(state.waiting_regions)
         self._pending_class_ap = state.pending_class_ap
+        self._last_iteration = state.last_iteration
         self._banner_seen = state.banner_seen
         self._in_nan_streak = state.in_nan_streak
         self._handlers: dict[bytes, Callable[[bytes, int], None]] = self._handler_table()
@@ -76,7 +78,16 @@ class LogParser:
 
     def state(self) -> ParserState:
         """The state to resume from between two feeds (see `__init__`)."""
-        return ParserState(self._banner_seen, self._in_nan_streak, self._pending_class_ap, self._region.waiting())
+        return ParserState(
+            self._last_iteration, self._banner_seen, self._in_nan_streak, self._pending_class_ap, self._region.waiting()
+        )
+
+    def drain(self) -> ParsedLog:
+        """The columns parsed since the last drain (between two feeds), handed over and
+        forgotten here: a caller streaming a long log keeps memory bounded this way."""
+        drained = ParsedLog(format=self.log.format, series=self.log.series, region=self.log.region)
+        self.log.series, self.log.region = new_series(), {}
+        return drained
 
     def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
         """First byte of a line -> the only handler that can make sense of it."""
@@ -99,7 +110,7 @@ class LogParser:
         if not data:
             return
         first_line = self.log.lines + 1
-        shown = L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
+        shown = as_shown(data)
         chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
             self.log.lines += self._feed_lines(shown, first_line)
@@ -138,18 +149,16 @@ class LogParser:
         bulk. Rows of each kind before every slow line are counted up front, so that the
         stretches without regular lines cost nothing."""
         slow = chunk.slow.tolist()
-        region_cuts = np.searchsorted(chunk.region.lines, slow).tolist()
-        iteration_cuts = np.searchsorted(chunk.iterations.lines, slow).tolist()
+        cuts = [np.searchsorted(rows.lines, chunk.slow).tolist() for rows in chunk.rows.values()]
         returns = b"\r" in data
-        region_done = iterations_done = 0
-        for index, region_cut, iteration_cut in zip(slow, region_cuts, iteration_cuts):
-            if region_cut > region_done or iteration_cut > iterations_done:
-                self._add_regular(
-                    chunk, slice(region_done, region_cut), slice(iterations_done, iteration_cut), first_line
-                )
-                region_done, iterations_done = region_cut, iteration_cut
+        done = [0] * len(cuts)
+        for position, index in enumerate(slow):
+            now = [kind_cuts[position] for kind_cuts in cuts]
+            if now != done:
+                self._add_regular(data, chunk, [slice(a, b) for a, b in zip(done, now)], first_line)
+                done = now
             self._handle(data[chunk.starts[index] : chunk.ends[index]], first_line + index, returns)
-        self._add_regular(chunk, slice(region_done, None), slice(iterations_done, None), first_line)
+        self._add_regular(data, chunk, [slice(a, None) for a in done], first_line)
 
     def _handle(self, line: bytes, number: int, returns: bool) -> None:
         """One line to the handler its first byte picks (as a terminal shows it when the
@@ -165,20 +174,40 @@ class LogParser:
                 {"line": number, "kind": "unparsable", "text": line.strip()[:200].decode(errors="replace")}
             )
 
-    def _add_regular(self, chunk: SortedChunk, region: slice, iterations: slice, first_line: int) -> None:
-        """Regular lines with no slow line between them: iteration lines appended to the
-        series, region rows attributed to the iteration line after them (if printed yet)."""
-        iteration_lines = chunk.iterations.lines[iterations]
-        first_row = self.log.iterations
-        if iteration_lines.size:
+    def _add_regular(self, data: bytes, chunk: SortedChunk, parts: list[slice], first_line: int) -> None:
+        """Regular lines with no slow line between them (`parts`: a slice of each kind's rows):
+        iteration lines appended to the series, region rows attributed to the iteration line
+        after them (if printed yet), the last `Last accuracy` line kept."""
+        iterations, region, accuracy = (rows.part(part) for rows, part in zip(chunk.rows.values(), parts))
+        if region.lines.size and self.log.loss_settings is None:
+            self._note_loss_settings(data, chunk, region)
+        first_row, previous = self.log.iterations, self._last_iteration
+        if iterations.lines.size:
             self._region.attribute(first_row)  # rows waiting from before belong to the first
-            self._add_iterations(first_line + iteration_lines, sliced(chunk.iterations, iterations))
-        region_lines = chunk.region.lines[region]
-        if region_lines.size:
-            following = np.searchsorted(iteration_lines, region_lines)
-            owners = np.where(following < iteration_lines.size, first_row + following, -1)
-            fields = sliced(chunk.region, region)
-            self._region.add_many(fields["layer"], region_rows(fields), owners)
+            self._add_iterations(first_line + iterations.lines, iterations)
+        if region.lines.size:
+            following = np.searchsorted(iterations.lines, region.lines)
+            owners = np.where(following < iterations.lines.size, first_row + following, -1)
+            self._region.add_many(region.fields["layer"], region_rows(region.fields), owners)
+        if accuracy.lines.size:
+            before = int(np.searchsorted(iterations.lines, accuracy.lines[-1]))
+            iteration = int(iterations.fields["iteration"][before - 1]) if before else previous
+            fields = {name: float(column[-1]) for name, column in accuracy.fields.items()}
+            self.log.last_accuracy = {
+                "iteration": iteration,
+                "iou_threshold": fields["iou_threshold"],
+                "map": round(fields["map"] / 100, 8),
+                "best": round(fields["best"] / 100, 8),
+            }
+
+    def _note_loss_settings(self, data: bytes, chunk: SortedChunk, region: Rows) -> None:
+        """The first `v3 (…)` line of these rows, if any, read as its handler reads it."""
+        v3 = np.flatnonzero(region.printf == PRINTFS.index(L.V3_PRINTF))
+        if v3.size:
+            index = region.lines[v3[0]]
+            match = L.V3.match(data[chunk.starts[index] : chunk.ends[index]])
+            if match is not None:
+                self._set_loss_settings(match[1], match[2])
 
     @staticmethod
     def _failures_in(lines: Excerpt, first_line: int) -> list[dict]:
@@ -226,22 +255,24 @@ class LogParser:
 
     def _add_iteration(self, number: int, fields: Iteration) -> None:
         series = self.log.series
-        if series["iteration"]:
-            self._note_discontinuity(number, fields.iteration, series["iteration"][-1])
+        if self._last_iteration is not None:
+            self._note_discontinuity(number, fields.iteration, self._last_iteration)
+        self._last_iteration = fields.iteration
         self._banner_seen = False
         self._note_nan(number, fields.iteration, fields.loss, fields.avg_loss)
         for name, value in zip(Iteration._fields, fields):
             series[name].append(value)
         self._region.attribute(len(series["iteration"]) - 1)
 
-    def _add_iterations(self, numbers: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        """pjreddie iteration lines read in bulk: `_add_iteration`'s bookkeeping, with the
-        rare events (restarts, gaps, NaN streaks) found on arrays and noted one by one."""
-        self._set_format(forks.PJREDDIE.log_format)
-        series = self.log.series
+    def _add_iterations(self, numbers: np.ndarray, rows: Rows) -> None:
+        """Iteration lines read in bulk: `_add_iteration`'s bookkeeping, with the rare events
+        (restarts, gaps, NaN streaks) found on arrays and noted one by one."""
+        self._set_format(PRINTFS[int(rows.printf[0])].name)
+        series, columns = self.log.series, rows.fields
         iterations, numbers = columns["iteration"].tolist(), numbers.tolist()
-        if series["iteration"]:
-            self._note_discontinuity(numbers[0], iterations[0], series["iteration"][-1])
+        if self._last_iteration is not None:
+            self._note_discontinuity(numbers[0], iterations[0], self._last_iteration)
+        self._last_iteration = iterations[-1]
         self._banner_seen = False
         steps = np.diff(columns["iteration"])
         for index in (np.flatnonzero(steps != 1) + 1).tolist():
@@ -301,9 +332,7 @@ class LogParser:
             return
         (loss_kind, normalizer, layer, iou, overlap_name, overlap, cls, obj, noobj, r50, r75, count) = match.groups()
         if self.log.loss_settings is None:
-            self.log.loss_settings = loss_settings(loss_kind, normalizer)
-            if self.log.format == forks.PJREDDIE.name:
-                self.log.format = forks.G_DARKNET.name
+            self._set_loss_settings(loss_kind, normalizer)
         overlaps = dict.fromkeys(("giou", "ciou", "diou"), NAN)
         if overlap_name:
             overlaps[overlap_name.decode().lower()] = float(overlap)
@@ -323,6 +352,12 @@ class LogParser:
             ),
         )
 
+    def _set_loss_settings(self, kind: bytes, normalizer: bytes) -> None:
+        """The first `v3 (…)` line: its loss settings, and a pjreddie-format log is g-darknet's."""
+        self.log.loss_settings = loss_settings(kind, normalizer)
+        if self.log.format == forks.PJREDDIE.name:
+            self.log.format = forks.G_DARKNET.name
+
     # -- in-training mAP (AlexeyAB -map, hank-ai) ---------------------------------------------
     def _class_ap_line(self, line: bytes, number: int) -> None:
         match = L.CLASS_AP.match(line)
@@ -335,7 +370,7 @@ class LogParser:
             return
         self.log.map_points.append(
             {
-                "iteration": self._last_iteration(),
+                "iteration": self._last_iteration,
                 "map": float(match[2]),
                 "iou_threshold": float(match[1]),
                 "per_class": self._pending_class_ap,
@@ -348,23 +383,22 @@ class LogParser:
         match = L.LAST_ACCURACY.search(line)
         if match is not None:
             self.log.last_accuracy = {
-                "iteration": self._last_iteration(),
+                "iteration": self._last_iteration,
                 "iou_threshold": float(match[1]),
                 "map": percent(match[2]),
                 "best": percent(match[3]),
             }
 
-    def _last_iteration(self) -> int | None:
-        iterations = self.log.series["iteration"]
-        return iterations[-1] if iterations else None
+
+def as_shown(data: bytes) -> bytes:
+    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes,
+    and CRLF line ends as LF (`visible_text` drops a trailing carriage return anyway)."""
+    shown = L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
+    return shown.replace(b"\r\n", b"\n") if b"\r\n" in shown else shown
 
 
 def newlines(data: bytes) -> np.ndarray:
     return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
-
-
-def sliced(rows: Rows, part: slice) -> dict[str, np.ndarray]:
-    return {name: column[part] for name, column in rows.fields.items()}
 
 
 def visible_text(line: bytes) -> bytes:

@@ -1,13 +1,13 @@
-"""The two lines that fill a pjreddie log, recognised and read in bulk.
+"""The lines that fill a log, recognised and read in bulk, whichever fork printed them.
 
-A YOLOv3 pjreddie log is one `Region …` line per layer and subdivision plus one `N: loss, …`
-line per iteration, each from a fixed printf (`lines.REGION_V3_PRINTF`, `formats.PJREDDIE_PRINTF`).
-A chunk's lines are sorted out with array operations on the positions of its commas and
-newlines: a line is *regular* when every literal byte of its format is in place and every field
-parses (`swar`), and its values are then read together with those of all other regular lines.
-Lines a handler could still use are listed as *slow*, for the parser's regular expressions.
-A regular line is one its regular expression accepts with the same fields, so which way a line
-goes never changes the result, only the time it takes.
+Most of a log is a few fixed printfs repeated (`lines.Printf`): region statistics per layer
+and subdivision, one iteration line, AlexeyAB's `Last accuracy` line. A chunk's lines are sorted
+out with array operations on the positions of its commas and newlines: a line is *regular*
+when every literal byte of one printf is in place and every field parses (`swar`), and its
+values are then read together with those of all other such lines. Lines a handler could still
+use are listed as *slow*, for the parser's regular expressions. A regular line is one its
+handler's pattern accepts with the same fields, so which way a line goes never changes the
+result, only the time it takes.
 """
 
 from __future__ import annotations
@@ -17,31 +17,41 @@ from dataclasses import dataclass
 import numpy as np
 
 from orchestrator.logs import lines as L
-from orchestrator.logs.formats import PJREDDIE_PRINTF
-from orchestrator.logs.swar import Earlier, Windows, digit_run, fixed_point, integers, matches, word
+from orchestrator.logs.formats import ITERATION_PRINTFS
+from orchestrator.logs.swar import Earlier, Windows, choices, decimals, integers, matches, number_run, word
 
 COMMA, NEWLINE, CARRIAGE_RETURN = ord(","), ord("\n"), ord("\r")
 DIGITS = np.arange(ord("0"), ord("9") + 1)
-#: First bytes whose handlers' patterns all contain a comma (ITERATION, HANK_ITERATION,
-#: REGION_V3, REGION_V2): such a line without a comma is inert (`Resizing`, `448`).
-NEED_A_COMMA = np.array([ord("R"), *DIGITS])
-#: An `L` line is only of use when it is the banner (`Loaded: …` is not).
-BANNER_START = L.BANNER[:16]
+#: Every printf read in bulk, grouped by what they feed.
+PRINTFS = (*ITERATION_PRINTFS, L.REGION_V3_PRINTF, L.V3_PRINTF, L.LAST_ACCURACY_PRINTF)
+KINDS = (L.ITERATION, L.REGION, L.ACCURACY)
+#: What a line must start with for its handler (chosen by its first byte) to find anything.
+#: Lines starting with a digit (iteration lines) must also hold a comma; lines starting with
+#: a space are AlexeyAB's indented iteration, mAP and `Last accuracy` lines.
+HANDLER_PREFIXES = {
+    ord("R"): b"Region ",
+    ord("v"): b"v3 (",
+    ord("c"): b"class_id = ",
+    ord("L"): L.BANNER,
+}
+INDENTED = (b" mean average", b" Last accuracy")
 #: Regular lines keep this far from both ends of the chunk, so that every window read for
 #: them (from 16 bytes before a token's end to 16 bytes after a literal) is inside it.
 MARGIN = 16
-PARSE = {L.INT: integers, L.FIXED: fixed_point}
-#: Literals of the two printfs, one of which any chunk with a regular line contains: without
-#: them (AlexeyAB, hank-ai) a chunk is not worth sorting.
-SIGNS = (b" Avg IOU: ", b" avg, ")
+PARSE = {L.INT: integers, L.FIXED: decimals}
 
 
 @dataclass
 class Rows:
-    """The regular lines of one format: their indices in the chunk and their fields."""
+    """Regular lines: their indices in the chunk, the printf each matched (index in PRINTFS)
+    and their fields (a field a printf has not is NaN, or -1 for integers)."""
 
     lines: np.ndarray
+    printf: np.ndarray
     fields: dict[str, np.ndarray]
+
+    def part(self, rows: slice) -> Rows:
+        return Rows(self.lines[rows], self.printf[rows], {name: f[rows] for name, f in self.fields.items()})
 
 
 @dataclass
@@ -51,14 +61,13 @@ class SortedChunk:
     starts: np.ndarray
     ends: np.ndarray
     slow: np.ndarray
-    region: Rows
-    iterations: Rows
+    rows: dict[str, Rows]  # kind -> its regular lines, in line order
 
     def irregular(self) -> np.ndarray:
         """Mask of the lines that are not regular."""
         mask = np.ones(len(self.ends), dtype=bool)
-        mask[self.region.lines] = False
-        mask[self.iterations.lines] = False
+        for rows in self.rows.values():
+            mask[rows.lines] = False
         return mask
 
 
@@ -96,7 +105,7 @@ def excerpt(data: bytes, ends: np.ndarray, keep: np.ndarray) -> Excerpt:
 
 @dataclass
 class Lines:
-    """Where a chunk's lines and commas are, shared by the format matchers."""
+    """Where a chunk's lines and commas are, shared by the printf matchers."""
 
     windows: Windows
     starts: np.ndarray
@@ -124,26 +133,58 @@ def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
     lines = Lines(
         Windows(data), starts, ends, buffer[starts], newline_marks - comma_marks, comma_marks, marks, readable
     )
-    region = read_regular(L.REGION_V3_PRINTF, lines)
-    iterations = read_regular(PJREDDIE_PRINTF, lines)
-    slow = handled[lines.first_bytes] & ~inert(lines) | with_return
-    slow[region.lines] = False
-    slow[iterations.lines] = False
-    return SortedChunk(starts, ends, np.flatnonzero(slow), region, iterations)
+    found = [read_regular(printf.parts, lines) for printf in PRINTFS]
+    slow = with_return
+    maybe = np.flatnonzero(handled[lines.first_bytes])
+    slow[maybe] |= ~inert(lines, maybe)
+    by_kind = {}
+    for kind in KINDS:
+        by_kind[kind] = merged([(i, found[i]) for i, printf in enumerate(PRINTFS) if printf.kind == kind])
+        slow[by_kind[kind].lines] = False
+    return SortedChunk(starts, ends, np.flatnonzero(slow), by_kind)
+
+
+def merged(found: list[tuple[int, Rows]]) -> Rows:
+    """The rows of several printfs as one, in line order, each printf's `finish` applied."""
+    parts = []
+    for index, rows in found:
+        finish = PRINTFS[index].finish
+        fields = finish(rows.fields) if finish is not None and rows.lines.size else rows.fields
+        parts.append(Rows(rows.lines, np.full(rows.lines.size, index), fields))
+    parts = [rows for rows in parts if rows.lines.size] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    names = dict.fromkeys(name for rows in parts for name in rows.fields)
+    lines = np.concatenate([rows.lines for rows in parts])
+    order = np.argsort(lines, kind="stable")
+    fields = {name: np.concatenate([filled(rows, name) for rows in parts])[order] for name in names}
+    return Rows(lines[order], np.concatenate([rows.printf for rows in parts])[order], fields)
+
+
+def filled(rows: Rows, name: str) -> np.ndarray:
+    field = rows.fields.get(name)
+    return field if field is not None else np.full(rows.lines.size, np.nan)
 
 
 def worth_sorting(data: bytes) -> bool:
-    """Whether `data` may hold regular lines at all (two substring searches)."""
-    return any(sign in data for sign in SIGNS)
+    """Whether `data` may hold regular lines at all: every printf read in bulk has a comma."""
+    return b"," in data
 
 
-def inert(lines: Lines) -> np.ndarray:
-    """Lines whose handler provably finds nothing in them."""
-    no_comma = np.isin(lines.first_bytes, NEED_A_COMMA) & (lines.commas == 0)
-    maybe_banner = np.flatnonzero(lines.first_bytes == ord("L"))
-    not_banner = np.zeros(len(lines.starts), dtype=bool)
-    not_banner[maybe_banner] = ~matches(lines.windows.at(lines.starts[maybe_banner]), 0, BANNER_START)
-    return no_comma | not_banner
+def inert(lines: Lines, which: np.ndarray) -> np.ndarray:
+    """Which of the lines `which` (indices) their handler provably finds nothing in."""
+    first = lines.first_bytes[which]
+    head = lines.windows.at(lines.starts[which])
+    no_comma = lines.commas[which] == 0
+    second_is_digit = np.isin(word(head, 1) & 0xFF, DIGITS)
+    indented = first == ord(" ")
+    useful_indented = second_is_digit & ~no_comma
+    for prefix in INDENTED:
+        useful_indented |= matches(head, 0, prefix)
+    inert = (np.isin(first, DIGITS) | (first == ord("R"))) & no_comma | indented & ~useful_indented
+    for byte, prefix in HANDLER_PREFIXES.items():
+        inert |= (first == byte) & ~matches(head, 0, prefix[:16])
+    return inert
 
 
 def earlier_words(windows: Windows, ends: np.ndarray) -> Earlier:
@@ -151,36 +192,42 @@ def earlier_words(windows: Windows, ends: np.ndarray) -> Earlier:
     return lambda subset: word(windows.at(ends[subset] - 16), 0)
 
 
-def read_regular(printf: tuple, lines: Lines) -> Rows:
-    """The lines that are exactly `printf` (literals of at most 16 bytes alternating with
-    named fields), and their fields. Each literal is found from the comma it contains, from
-    the newline when it ends the line, or else after the digits of the line's first field.
-    One window per literal holds it and the word ending the field before it."""
-    literals, fields = printf[0::2], printf[1::2]
+def literal_fits(lines: Lines, at: np.ndarray, windows: np.ndarray, literal: bytes) -> np.ndarray:
+    """Whether `literal` is at `at` (`windows` holds the bytes from `at - 8`); beyond 16
+    bytes the rest is compared 16 bytes at a time."""
+    fits = matches(windows, 8, literal[:16])
+    for offset in range(16, len(literal), 16):
+        fits &= matches(lines.windows.at(at + offset), 0, literal[offset : offset + 16])
+    return fits
+
+
+def read_regular(parts: tuple, lines: Lines) -> Rows:
+    """The lines that are exactly the printf `parts` (literals alternating with named fields),
+    and their fields. Each literal is found from the comma it contains, from the newline when
+    it ends the line, or else where the field before it stops being a number. One window per
+    literal holds it and the word ending the field before it."""
+    literals, fields = parts[0::2], parts[1::2]
     lead = literals[0][:1]
     first_byte_fits = (lines.first_bytes == lead[0]) if lead else np.isin(lines.first_bytes, DIGITS)
-    commas = sum(b"," in literal for literal in literals)
+    commas = sum(literal.count(b",") for literal in literals)
     candidates = np.flatnonzero(first_byte_fits & (lines.commas == commas) & lines.readable)
     starts = lines.starts[candidates]
-    head = lines.windows.at(starts)
-    fits = matches(head, 0, literals[0])
+    fits = literal_fits(lines, starts, lines.windows.at(starts - 8), literals[0])
     field_start, comma, values = starts + len(literals[0]), 0, {}
     for index, (literal, (name, kind)) in enumerate(zip(literals[1:], fields), start=1):
         if b"," in literal:
             at = lines.marks[lines.comma_marks[candidates] + comma] - literal.index(b",")
-            comma += 1
+            comma += literal.count(b",")
         elif index == len(literals) - 1:
             at = lines.ends[candidates] - len(literal)
-        elif index == 1:
-            at = field_start + digit_run(word(head, len(literals[0])))
         else:
-            raise ValueError(f"no way to find {literal!r} in a line")
+            ahead = lines.windows.at(field_start)
+            at = field_start + number_run(word(ahead, 0), word(ahead, 8))
         windows = lines.windows.at(at - 8)
-        fits &= (at > field_start) & matches(windows, 8, literal)
-        values[name], parsed = PARSE[kind](word(windows, 0), at - field_start, earlier_words(lines.windows, at))
+        fits &= (at > field_start) & literal_fits(lines, at, windows, literal)
+        parse = choices(kind) if isinstance(kind, tuple) else PARSE[kind]
+        values[name], parsed = parse(word(windows, 0), at - field_start, earlier_words(lines.windows, at))
         fits &= parsed
         field_start = at + len(literal)
-    if fits.all():
-        return Rows(candidates, values)
     keep = np.flatnonzero(fits)
-    return Rows(candidates[keep], {name: column[keep] for name, column in values.items()})
+    return Rows(candidates[keep], np.zeros(keep.size, dtype=np.int64), {n: v[keep] for n, v in values.items()})

@@ -8,17 +8,25 @@ that were not redone by a later job.
 
 from __future__ import annotations
 
+import dataclasses
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from orchestrator.base.errors import OrchError
-from orchestrator.logs.cache import parse_file
+from orchestrator.logs.cache import parse_file, stream_file
 from orchestrator.logs.gdarknet_csv import parse_gdarknet_csv
-from orchestrator.logs.model import ParsedLog, new_region_layer, new_series
+from orchestrator.logs.model import (
+    ParsedLog,
+    SeriesEnds,
+    new_region_layer,
+    new_series,
+    write_csv_header,
+    write_csv_rows,
+)
 
 #: Where the per-log caches live inside `results/<run>/`.
 CACHE_FOLDER = "logcache"
@@ -57,13 +65,60 @@ def parse_run(workspace: Any, run: str, job_ids: Sequence[str] = ()) -> ParsedLo
 def parse_paths(paths: list[Path]) -> ParsedLog:
     """Log files named by the user, in the order given (`orch log FILE…`); g-darknet's
     `log.csv` is recognised by its name. No cache: these may live anywhere."""
+    logs = [(path.name, parse_path(path)) for path in existing(paths)]
+    return logs[0][1] if len(logs) == 1 else merge_logs(logs)
+
+
+def stream_paths(paths: list[Path], on_series: Callable[[dict[str, array]], None]) -> ParsedLog:
+    """`parse_paths` in bounded memory: the series rows of each chunk go to `on_series` as
+    they are parsed, and are not kept; the log returned has the events, merged as
+    `merge_logs` merges them, and no columns."""
     logs = []
+    for path in existing(paths):
+        ends = SeriesEnds()
+
+        def take(series: dict[str, array], ends: SeriesEnds = ends) -> None:
+            ends.add(series)
+            on_series(series)
+
+        if path.suffix == ".csv":
+            log = parse_gdarknet_csv(path.read_bytes())
+            take(log.series)
+            log = dataclasses.replace(log, series=new_series(), region={})
+        else:
+            log = stream_file(path, take)
+        logs.append((path.name, log, ends))
+    if len(logs) == 1:
+        return logs[0][1]
+    merged, previous = ParsedLog(series=new_series()), None
+    for name, log, ends in logs:
+        add_log_events(merged, name, log, previous, int(ends.first["iteration"]) if ends.first else None)
+        previous = int(ends.last["iteration"]) if ends.last else previous
+    return merged
+
+
+def summarize_paths(paths: list[Path]) -> dict[str, Any]:
+    """`orch log --json`'s summary of the files, without keeping their columns."""
+    ends = SeriesEnds()
+    return stream_paths(paths, ends.add).summary_with(ends)
+
+
+def write_series_csv(paths: list[Path], out: TextIO) -> None:
+    """`orch log --csv`: the files' series rows written as they are parsed."""
+    paths = existing(paths)  # before any output: a missing file writes nothing
+    write_csv_header(out)
+    stream_paths(paths, lambda series: write_csv_rows(out, series))
+
+
+def existing(paths: list[Path]) -> list[Path]:
     for path in paths:
         if not path.is_file():
             raise OrchError("no such log file", str(path))
-        log = parse_gdarknet_csv(path.read_bytes()) if path.suffix == ".csv" else parse_file(path)
-        logs.append((path.name, log))
-    return logs[0][1] if len(logs) == 1 else merge_logs(logs)
+    return paths
+
+
+def parse_path(path: Path) -> ParsedLog:
+    return parse_gdarknet_csv(path.read_bytes()) if path.suffix == ".csv" else parse_file(path)
 
 
 def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:
@@ -72,29 +127,33 @@ def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:
     merged = ParsedLog(series=new_series())
     for name, log in logs:
         previous = merged.series["iteration"][-1] if merged.iterations else None
-        if previous is not None and log.iterations:
-            merged.restarts.append(
-                {"file": name, "line": None, "iteration": log.series["iteration"][0], "previous": previous}
-            )
-        if merged.format == "unknown":
-            merged.format = log.format
-        merged.lines += log.lines
+        add_log_events(merged, name, log, previous, log.series["iteration"][0] if log.iterations else None)
         for column, values in log.series.items():
             merged.series[column].extend(values)
         for layer, columns in log.region.items():
             target = merged.region.setdefault(layer, new_region_layer())
             for column, values in columns.items():
                 target[column].extend(values)
-        for events, merged_events in (
-            (log.restarts, merged.restarts),
-            (log.gaps, merged.gaps),
-            (log.errors, merged.errors),
-            (log.map_points, merged.map_points),
-        ):
-            merged_events.extend({**event, "file": name} for event in events)
-        merged.last_accuracy = log.last_accuracy or merged.last_accuracy
-        merged.loss_settings = merged.loss_settings or log.loss_settings
     return merged
+
+
+def add_log_events(merged: ParsedLog, name: str, log: ParsedLog, previous: int | None, first: int | None) -> None:
+    """Merge one job log's events (not its columns) into `merged`: `previous` is the last
+    iteration before it, `first` its own first iteration."""
+    if previous is not None and first is not None:
+        merged.restarts.append({"file": name, "line": None, "iteration": first, "previous": previous})
+    if merged.format == "unknown":
+        merged.format = log.format
+    merged.lines += log.lines
+    for events, merged_events in (
+        (log.restarts, merged.restarts),
+        (log.gaps, merged.gaps),
+        (log.errors, merged.errors),
+        (log.map_points, merged.map_points),
+    ):
+        merged_events.extend({**event, "file": name} for event in events)
+    merged.last_accuracy = log.last_accuracy or merged.last_accuracy
+    merged.loss_settings = merged.loss_settings or log.loss_settings
 
 
 def latest_rows(iterations: array | np.ndarray) -> np.ndarray:

@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.logs.model import ParsedLog
-from orchestrator.logs.parser import LogParser
+from orchestrator.logs.parser import LogParser, as_shown
 from orchestrator.logs.regular import sort_lines
+
+from .generated import gdarknet_log, hank_ai_log
 
 LOGS = REFDATA / "logs"
 REAL_LOGS = sorted(p for p in LOGS.rglob("*") if p.suffix in (".log", ".txt"))
@@ -74,6 +76,33 @@ def test_refdata_logs_bulk_equals_line_by_line(path):
     assert_identical(parse(data, bulk=True, pieces=7), parse(data, bulk=False))
 
 
+@pytest.mark.parametrize("make", [gdarknet_log, hank_ai_log], ids=["g-darknet", "hank-ai"])
+def test_generated_fork_logs_bulk_equals_line_by_line(make):
+    data = make()[:400_000]
+    slow = parse(data, bulk=False)
+    assert_identical(parse(data, bulk=True), slow)
+    assert_identical(parse(data, bulk=True, pieces=5), slow)
+    assert slow.iterations > 500 and slow.format == ("g-darknet" if make is gdarknet_log else "hank-ai")
+
+
+def test_fork_lines_are_read_in_bulk():
+    """g-darknet's v3 lines, hank-ai's iteration lines (both variants, every unit) and
+    AlexeyAB's iteration and `Last accuracy` lines all take the bulk path."""
+    for data, kinds in (
+        (gdarknet_log()[:300_000], ("region", "iteration")),
+        (hank_ai_log(), ("iteration",)),
+        ((LOGS / "alexeyab-tiny-yolov3-map-crlf.log").read_bytes()[-300_000:], ("iteration", "accuracy")),
+    ):
+        parser = LogParser()
+        shown = as_shown(data[: data.rfind(b"\n") + 1])
+        chunk = sort_lines(shown, parser._handled)
+        lines = shown.split(b"\n")
+        for kind in kinds:
+            start = {"region": b"v3 (", "accuracy": b" Last accuracy"}.get(kind)
+            wanted = sum(1 for line in lines if (line.startswith(start) if start else b" images" in line))
+            assert len(chunk.rows[kind].lines) >= wanted - 2, kind  # the chunk's edges excepted
+
+
 @pytest.mark.parametrize("pieces", [1, 3, 50])
 def test_generated_log_with_nans_and_truncated_line(pieces):
     data = generated_log()
@@ -89,13 +118,15 @@ def test_regular_lines_are_read_in_bulk():
     data = generated_log()
     lines = data.split(b"\n")
     chunk = sort_lines(data[: data.rfind(b"\n") + 1], LogParser()._handled)
-    assert len(chunk.region.lines) == 400 * 6 and len(chunk.iterations.lines) == 399
+    assert len(chunk.rows["region"].lines) == 400 * 6 and len(chunk.rows["iteration"].lines) == 399
     assert chunk.slow[-1] == len(lines) - 2
     assert {lines[i][:8] for i in chunk.slow[:-1].tolist()} == {b"Learning"}
 
 
 def mutated(line: bytes, position: int, byte: int, kind: int) -> bytes:
     """One byte of a line replaced, deleted or inserted (never its newline)."""
+    if len(line) < 2:
+        return line
     at = position % (len(line) - 1)
     if kind == 0:
         return line[:at] + bytes([byte]) + line[at + 1 :]
@@ -121,18 +152,33 @@ def outcome(data: bytes, bulk: bool) -> str | type:
     )
 
 
-LINE_BYTES = st.sampled_from(b"0123456789.,:- \tnaRrx\x00\r")
+LINE_BYTES = st.sampled_from(b"0123456789.,:- \tnaRrx\x00\r%()=esdL")
 
 
-@settings(max_examples=300, deadline=None)
+def fork_lines() -> dict[str, list[bytes]]:
+    """200 lines of each fork's log (what the bulk path reads), newline included."""
+    crlf = (LOGS / "alexeyab-tiny-yolov3-map-crlf.log").read_bytes()
+    sources = {
+        "pjreddie": generated_log(),
+        "g-darknet": gdarknet_log()[:60_000],
+        "hank-ai": hank_ai_log()[:60_000],
+        "alexeyab": crlf[crlf.index(b"Last accuracy") - 2000 :][:60_000],
+    }
+    return {name: [line + b"\n" for line in data.split(b"\n")[:200]] for name, data in sources.items()}
+
+
+FORK_LINES = fork_lines()
+
+
+@settings(max_examples=400, deadline=None)
 @given(
+    fork=st.sampled_from(sorted(FORK_LINES)),
     edits=st.lists(
         st.tuples(st.integers(0, 200), st.integers(0, 200), LINE_BYTES, st.integers(0, 2)), min_size=1, max_size=8
-    )
+    ),
 )
-def test_damaged_regular_lines_go_the_same_way(edits):
-    lines = generated_log().split(b"\n")[:200]
-    lines = [line + b"\n" for line in lines]
+def test_damaged_regular_lines_go_the_same_way(fork, edits):
+    lines = list(FORK_LINES[fork])
     for line_index, position, byte, kind in edits:
         index = line_index % len(lines)
         lines[index] = mutated(lines[index], position, byte, kind)

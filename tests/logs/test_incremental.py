@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 from conftest import REFDATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestrator.logs import cache as cache_module
 from orchestrator.logs import parse_bytes, parse_file
 from orchestrator.logs.model import ParsedLog
 
@@ -110,24 +112,37 @@ def test_append_writes_only_the_new_values(tmp_path, monkeypatch):
     )
     log_path.write_bytes(real)
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
-    saved = sum(f.stat().st_size for f in (tmp_path / "c.json.columns").iterdir())
+    saved = (tmp_path / "c.json.columns").stat().st_size
     assert 0 < sum(written) < 0.25 * saved  # the last 1200 iterations of 6000
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
 
 
-def test_short_or_missing_column_files_cost_a_reread(tmp_path):
+def test_short_or_missing_column_file_costs_a_reread(tmp_path):
     real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()[:300_000]
     log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(real)
     parse_file(log_path, cache)
     columns = tmp_path / "c.json.columns"
-    (columns / "3").write_bytes(b"\0" * 8)  # short
-    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
-    with open(columns / "0", "ab") as handle:  # longer: only the saved part
+    size = columns.stat().st_size
+    with open(columns, "ab") as handle:  # longer: only the saved part
         handle.write(b"\1" * 80)
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
-    for column in columns.iterdir():  # gone
-        column.unlink()
+    os.truncate(columns, size - 8)  # short
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+    columns.unlink()  # gone
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+
+
+def test_many_appends_keep_the_cache_exact(tmp_path):
+    """Past the segment limit the column file is rewritten as one segment."""
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()[:400_000]
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
+    log_path.write_bytes(b"")
+    cuts = [real.index(b"\n", 5_000 * step) + 1 for step in range(1, 70)] + [len(real)]
+    for cut in cuts:
+        log_path.write_bytes(real[:cut])
+        parse_file(log_path, cache)
+        assert len(json.loads(cache.read_text())["segments"]) <= cache_module.MAX_SEGMENTS
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
 
 

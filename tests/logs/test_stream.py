@@ -1,0 +1,66 @@
+"""`orch log` streams: its summary and CSV equal those of the whole parsed log, chunk after chunk."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from conftest import REFDATA
+
+from orchestrator.cli import main
+from orchestrator.logs import cache, parse_paths, summarize_paths, write_series_csv
+
+from .generated import gdarknet_log, hank_ai_log
+
+LOGS = REFDATA / "logs"
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 64 KB, so that a real log is streamed in dozens of pieces."""
+    monkeypatch.setattr(cache, "CHUNK_BYTES", 64 << 10)
+
+
+@pytest.fixture
+def fork_logs(tmp_path):
+    paths = []
+    for name, data in (("g-darknet.log", gdarknet_log()[:500_000]), ("hank-ai.log", hank_ai_log()[:300_000])):
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    return paths
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["pjreddie-yolov3-voc.log"],
+        ["alexeyab-tiny-yolov3-map-crlf.log"],
+        ["alexeyab-yolov3-map-title-escapes.log", "alexeyab-tiny-yolov3-map-crlf.log", "pjreddie-yolov3-voc.log"],
+    ],
+)
+def test_streamed_summary_and_csv_equal_the_parsed_log(small_chunks, names):
+    paths = [LOGS / name for name in names]
+    whole = parse_paths(paths)
+    assert summarize_paths(paths) == whole.summary()
+    out = io.StringIO()
+    write_series_csv(paths, out)
+    assert out.getvalue() == whole.series_csv()
+    assert out.getvalue().count("\n") == whole.iterations + 1
+
+
+def test_streamed_fork_logs(small_chunks, fork_logs):
+    whole = parse_paths(fork_logs)
+    assert summarize_paths(fork_logs) == whole.summary()
+    assert whole.summary()["format"] == "g-darknet" and len(whole.restarts) == 1
+
+
+def test_orch_log_csv_of_a_missing_second_file_writes_nothing(capsys):
+    assert main(["log", str(LOGS / "pjreddie-yolov3-voc.log"), "no-such.log", "--csv"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "orch: error: no such log file (no-such.log)\n"
+
+
+def test_orch_log_prints_the_summary(capsys):
+    assert main(["log", "--json", str(LOGS / "alexeyab-yolov3-map-title-escapes.log")]) == 0
+    out = capsys.readouterr().out
+    assert '"iterations": 2497' in out and '"map": 0.866229' in out
