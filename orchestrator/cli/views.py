@@ -1,4 +1,4 @@
-"""`orch report`: the interactive comparison page."""
+"""`orch report` (the interactive comparison page) and `orch export tensorboard`."""
 
 from __future__ import annotations
 
@@ -39,6 +39,20 @@ def register(subparsers) -> None:
     )
     report.add_argument("--json", action="store_true", help="the page and the files written next to it, as JSON")
 
+    export = add_command(
+        subparsers,
+        "export",
+        cmd_export,
+        help="export training curves and evaluations for TensorBoard",
+        description="Write one TensorBoard event folder per run (step = iteration): train/loss, train/avg_loss, "
+        "train/lr, train/region/<stat>, darknet/map50, eval/<metric>/<map|ap50|ap75>. Exporting again "
+        "adds only the new points. Open with: tensorboard --logdir DIR",
+    )
+    export.add_argument("format", choices=["tensorboard"], help="the export format")
+    export.add_argument("runs", nargs="*", metavar="RUN", help="runs to export (default: all, unless --log)")
+    export.add_argument("--log", action="append", default=[], metavar="[NAME=]FILE", help=LOG_HELP)
+    export.add_argument("--out", type=Path, metavar="DIR", required=True, help="the folder TensorBoard reads")
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestrator.views.report import write_log_report, write_report
@@ -55,4 +69,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         print_json({"index": str(page), "folder": str(folder), "files": files})
     else:
         print(page)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from orchestrator.views.tensorboard import export_logs, export_runs
+
+    written = []
+    if args.log:
+        written += export_logs(args.log, args.out)
+    if args.runs or not args.log:
+        written += export_runs(workspace_of(args), args.runs or None, args.out)
+    for run, points in written:
+        print(f"{run}: {points} new points")
+    print(f"open with: tensorboard --logdir {args.out}")
     return 0

@@ -26,9 +26,18 @@ from orchestrator.metrics.measures import MEASURES
 from orchestrator.metrics.overlaps import OVERLAPS
 from orchestrator.runs import manifest_or_none
 
-#: Points kept per training curve: finer than a screen is wide, small enough for 50 runs.
-LOSS_POINTS = 1500
-CURVE_POINTS = 400
+
+@dataclass(frozen=True)
+class Resolution:
+    """Points kept per training curve (None: every iteration, for exports)."""
+
+    loss: int | None
+    other: int | None
+
+
+#: For the page: finer than a screen is wide, small enough for 50 runs.
+PAGE = Resolution(loss=1500, other=400)
+FULL = Resolution(loss=None, other=None)
 #: Iterations whose seconds are averaged for the speed shown in the table and the ETA.
 SPEED_WINDOW = 100
 #: A run whose newest log line is older than this is not called active (for the page's reload).
@@ -158,19 +167,19 @@ def matching_metrics() -> tuple[str, ...]:
 
 
 # -- workspace --------------------------------------------------------------------------------
-def gather(workspace: Any, runs: Sequence[str] | None) -> list[RunReport]:
+def gather(workspace: Any, runs: Sequence[str] | None, resolution: Resolution = PAGE) -> list[RunReport]:
     """One record per run (default: every run of the workspace, in its order)."""
     known = set(workspace.run_names())
     names = list(runs) if runs else workspace.run_names()
     for name in names:
         if name not in known and not workspace.logs_dir(name).is_dir():
             raise OrchError(f"unknown run '{name}'", "orch report")
-    reports = [gather_run(workspace, name) for name in names]
+    reports = [gather_run(workspace, name, resolution) for name in names]
     add_job_states(workspace, reports)
     return reports
 
 
-def gather_run(workspace: Any, name: str) -> RunReport:
+def gather_run(workspace: Any, name: str, resolution: Resolution = PAGE) -> RunReport:
     manifest = manifest_or_none(workspace, name)
     records = load_results(workspace, name)
     split = shown_split(workspace, manifest, records)
@@ -183,7 +192,7 @@ def gather_run(workspace: Any, name: str) -> RunReport:
     return RunReport(
         name,
         params=params_of(manifest) if manifest else None,
-        training=training_of(log, newest) if log is not None else None,
+        training=training_of(log, newest, resolution) if log is not None else None,
         checkpoints=[checkpoint_of(r, loss) for r, loss in zip(ok, losses)],
         thresholds=list(ok[0].thresholds) if ok else [],
         split=split,
@@ -260,7 +269,7 @@ def class_map(values: Sequence[float] | None) -> float:
 
 
 # -- log files --------------------------------------------------------------------------------
-def gather_logs(specs: Sequence[str]) -> list[RunReport]:
+def gather_logs(specs: Sequence[str], resolution: Resolution = PAGE) -> list[RunReport]:
     """`--log FILE` or `--log NAME=FILE`: the name is the file stem unless given. Files given
     the same name are one run's jobs, joined in the order given (a run across restarts)."""
     files: dict[str, list[Path]] = {}
@@ -272,17 +281,19 @@ def gather_logs(specs: Sequence[str]) -> list[RunReport]:
     for name, paths in files.items():
         log = parse_paths(paths)
         newest = max(p.stat().st_mtime for p in paths)
-        reports.append(RunReport(name, training=training_of(log, newest)))
+        reports.append(RunReport(name, training=training_of(log, newest, resolution)))
     return reports
 
 
 # -- reducing a log -----------------------------------------------------------------------------
-def training_of(log: ParsedLog, newest_write: float) -> Training:
+def training_of(log: ParsedLog, newest_write: float, resolution: Resolution = PAGE) -> Training:
     series = {k: np.asarray(v) for k, v in log.series.items()}
     keep = latest_rows(series["iteration"])
     iterations = series["iteration"][keep]
     curves = {
-        name: reduce(iterations, series[name][keep].astype(float), LOSS_POINTS if "loss" in name else CURVE_POINTS)
+        name: reduce(
+            iterations, series[name][keep].astype(float), resolution.loss if "loss" in name else resolution.other
+        )
         for name in ("loss", "avg_loss", "rate", "seconds")
     }
     seconds = series["seconds"][keep][-SPEED_WINDOW:].astype(float)
@@ -290,7 +301,7 @@ def training_of(log: ParsedLog, newest_write: float) -> Training:
     return Training(
         format=log.format,
         curves={name: curve for name, curve in curves.items() if np.isfinite(curve.y).any()},
-        region=region_curves(log),
+        region=region_curves(log, resolution.other),
         darknet_map=Curve.of([p["iteration"] or 0 for p in log.map_points], [p["map"] for p in log.map_points]),
         restarts=[int(e["iteration"]) for e in log.restarts],
         gaps=[int(e["iteration"]) for e in log.gaps],
@@ -307,10 +318,10 @@ def last_error(log: ParsedLog) -> str | None:
     return str(fatal[-1]["text"]) if fatal else None
 
 
-def reduce(x: np.ndarray, y: np.ndarray, points: int) -> Curve:
+def reduce(x: np.ndarray, y: np.ndarray, points: int | None) -> Curve:
     """At most `points` points: the mean of each run of consecutive rows (NaN ignored), at
     the bucket's last iteration. A curve already short enough is kept as it is."""
-    if x.size <= points:
+    if points is None or x.size <= points:
         return Curve.of(x, y)
     edges = np.linspace(0, x.size, points + 1).astype(np.int64)
     starts = edges[:-1]
@@ -322,7 +333,7 @@ def reduce(x: np.ndarray, y: np.ndarray, points: int) -> Curve:
     return Curve.of(x[edges[1:] - 1], means)
 
 
-def region_curves(log: ParsedLog) -> dict[str, Curve]:
+def region_curves(log: ParsedLog, points: int | None) -> dict[str, Curve]:
     """Each region statistic as the mean over the layers that reported it, per iteration
     (rows redone by a resumed job dropped); statistics no layer reported are left out."""
     if not log.region:
@@ -344,5 +355,5 @@ def region_curves(log: ParsedLog) -> dict[str, Curve]:
             counts += np.bincount(where[finite], minlength=every.size)
         if counts.any():
             with np.errstate(invalid="ignore", divide="ignore"):
-                curves[stat] = reduce(every, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), CURVE_POINTS)
+                curves[stat] = reduce(every, np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), points)
     return curves
