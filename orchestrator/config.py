@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.values import INT_MAX, finite, plain_text, printable
 from orchestrator.darknet.cfg import read_names
 from orchestrator.darknet.forks import FORKS, SPELLINGS
 from orchestrator.metrics.evaluators import AP_METHODS, EVALUATORS
@@ -121,6 +122,7 @@ class Config:
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION_SECONDS = 366 * 86400  # beyond it a timer overflows (and means a typo)
 # Every interval of orch (orch.yaml's eval.every, `watch --every`, `crontab --every`) reads the
 # same way; a bare number is minutes because cron, the coarsest of them, counts minutes.
 DURATION_HELP = "a duration such as 90s, 10m, 1h (a bare number is minutes)"
@@ -132,8 +134,8 @@ def parse_duration(text: str | int | float, where: str) -> float:
     if not match:
         raise OrchError(f"{where}: not {DURATION_HELP}: {text!r}")
     seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "m"]
-    if seconds <= 0:
-        raise OrchError(f"{where}: duration must be positive: {text!r}")
+    if not 0 < seconds <= MAX_DURATION_SECONDS:
+        raise OrchError(f"{where}: duration must be positive and at most a year: {text!r}")
     return seconds
 
 
@@ -183,6 +185,25 @@ class _Section:
             self.fail(f"{self.where}.{key}: expected {_type_names(types)}, got {type(value).__name__}")
         if choices is not None and value not in choices:
             self.fail(f"{self.where}.{key}: {value!r} is not one of {', '.join(choices)}")
+        return self.checked(key, value)
+
+    def checked(self, key: str, value: Any) -> Any:
+        """Every value is written somewhere (a cfg, a .data, an sbatch, a timer): no control
+        characters in text, no NaN or infinity, no integer beyond darknet's C int."""
+        where = f"{self.where}.{printable(key)}"
+        try:
+            if isinstance(value, str):
+                plain_text(value, where)
+            elif isinstance(value, float):
+                finite(value, where)
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT_MAX:
+                raise OrchError(f"{value} is outside -{INT_MAX}..{INT_MAX}", where)
+            elif isinstance(value, dict):
+                for sub_key, sub_value in value.items():
+                    self.checked(f"{key}.{sub_key}", str(sub_key))
+                    self.checked(f"{key}.{sub_key}", sub_value)
+        except OrchError as exc:
+            self.fail(f"{exc.where}: {exc.what}")
         return value
 
 
@@ -193,7 +214,9 @@ def _type_names(types: type | tuple[type, ...]) -> str:
 def load_config(path: Path) -> Config:
     """Read and validate orch.yaml (see `orch init` for the commented default)."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise OrchError(f"orch.yaml is not UTF-8 text (byte {exc.start})", str(path)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
@@ -239,6 +262,7 @@ def _dataset(name: str, s: _Section) -> Dataset:
     for split, list_file in valid.items():
         if not isinstance(list_file, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(split)):
             s.fail(f"{s.where}.valid.{split}: expected 'split-name: list-file'")
+        s.checked(f"valid.{split}", list_file)
     return Dataset(
         name=name,
         train=s.get("train", str, None, required=True),
@@ -256,6 +280,11 @@ def _slurm(s: _Section) -> SlurmConfig:
     if cpus < 1:
         s.fail("slurm.cpus_per_task: must be at least 1")
     extra = s.get("extra", dict, {})
+    for option, value in extra.items():
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", str(option)):
+            s.fail(f"slurm.extra.{option}: not an sbatch option name")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            s.fail(f"slurm.extra.{option}: expected a string or a number, got {type(value).__name__}")
     return SlurmConfig(
         partition=s.get("partition", str, None),
         time=str(s.get("time", (str, int), "7-00:00:00")),
@@ -305,6 +334,8 @@ def _eval(s: _Section) -> EvalConfig:
         s.fail(exc.what)
     if config.max_attempts < 1:
         s.fail("eval.max_attempts: must be at least 1")
+    if config.gpu < 0 or config.min_weight_id < 0:
+        s.fail("eval.gpu and eval.min_weight_id must be >= 0")
     if config.settle_seconds < 0 or config.timeout <= 0:
         s.fail("eval.settle_seconds must be >= 0 and eval.timeout > 0")
     return config

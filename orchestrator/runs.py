@@ -19,6 +19,7 @@ import yaml
 
 from orchestrator.base.errors import OrchError, Problems
 from orchestrator.base.fsutil import atomic_write
+from orchestrator.base.values import INT_MAX, darknet_int, finite
 from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
 from orchestrator.darknet.coco_ids import refuse_beyond_table
@@ -197,7 +198,7 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, pare
     template_path = problems.check(lambda: cfg_template(ws.root, spec.template))
     problems.raise_any()
     assert dataset is not None and class_names is not None and template_path is not None  # raise_any passed
-    cfg = parse_cfg(template_path.read_text(), str(template_path))
+    cfg = parse_cfg(_template_text(template_path), str(template_path))
     base_lr = spec.learning_rate if spec.learning_rate is not None else _net_float(cfg, "learning_rate", 0.001)
     base_burn = spec.burn_in if spec.burn_in is not None else int(_net_float(cfg, "burn_in", 0))
     scaling = scale_for_gpus(flavor, spec.gpus, base_lr, base_burn)
@@ -234,6 +235,14 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, pare
         run_dir / "run.yaml": dump_manifest(manifest),
     }
     return BuiltRun(manifest, files, _flavor_warnings(spec, flavor))
+
+
+def _template_text(path: Path) -> str:
+    """The template with its line ends made darknet's (it reads `[net]\\r` as an unknown layer)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise OrchError(f"template is not UTF-8 text (byte {exc.start})", str(path)) from None
 
 
 def _previous_submissions(ws: Workspace, name: str) -> list[JobRecord]:
@@ -304,6 +313,9 @@ def _spec_problems(spec: RunSpec, flavor: str) -> list[OrchError]:
     for option, value in positive.items():
         if value is not None and not value > 0:
             found.append(OrchError(f"{option} must be > 0, got {value}", option))
+    numbers = {**positive, "--gpus": spec.gpus, "--burn-in": spec.burn_in}
+    numbers.update({"--steps": step for step in spec.steps or []})
+    found.extend(filter(None, (_unusable_number(value, option) for option, value in numbers.items())))
     if spec.burn_in is not None and spec.burn_in < 0:
         found.append(OrchError(f"--burn-in must be >= 0, got {spec.burn_in}", "--burn-in"))
     if spec.steps is not None and (any(s <= 0 for s in spec.steps) or spec.steps != sorted(spec.steps)):
@@ -311,6 +323,18 @@ def _spec_problems(spec: RunSpec, flavor: str) -> list[OrchError]:
     if spec.batch and spec.subdivisions and spec.batch % spec.subdivisions:
         found.append(OrchError("--batch must be a multiple of --subdivisions", "--batch"))
     return found
+
+
+def _unusable_number(value: float | None, option: str) -> OrchError | None:
+    """NaN, an infinity or an integer darknet's C int cannot hold, as the error to report."""
+    try:
+        if isinstance(value, float):
+            finite(value, option)
+        elif value is not None:
+            darknet_int(value, option, minimum=-INT_MAX)
+    except OrchError as exc:
+        return exc
+    return None
 
 
 def _flavor_warnings(spec: RunSpec, flavor: str) -> list[str]:
@@ -396,7 +420,7 @@ def _check_steps(net: Section, where: Path) -> None:
 def _net_float(cfg: CfgFile, key: str, default: float) -> float:
     value = cfg.net.get(key)
     try:
-        return float(value) if value is not None else default
+        return finite(float(value), f"[net] {key}") if value is not None else default
     except ValueError:
         raise OrchError(f"[net] {key}={value} is not a number") from None
 
@@ -427,9 +451,9 @@ def load_manifest(ws: Workspace, name: str) -> RunManifest:
     if not path.is_file():
         raise OrchError(f"unknown run '{name}'", ws.relative(path))
     try:
-        data = yaml.load(path.read_text(), Loader=_YAML_LOADER)
+        data = yaml.load(path.read_bytes().decode("utf-8"), Loader=_YAML_LOADER)
         return RunManifest.from_dict(data)
-    except (yaml.YAMLError, TypeError, KeyError, AttributeError) as exc:
+    except (yaml.YAMLError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
         raise OrchError(f"run.yaml is damaged: {exc}", ws.relative(path)) from None
 
 

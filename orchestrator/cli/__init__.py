@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
 
 from orchestrator import __version__
 from orchestrator.base.errors import OrchError
+from orchestrator.base.values import printable
 
 # Order of the command groups in `orch --help`, following the life of an experiment.
 COMMAND_MODULES = ("workspace", "runs", "executors", "evaluation", "metrics", "logs", "views", "demo")
@@ -75,10 +77,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         for error in exc.errors:
-            print(f"orch: error: {error}", file=sys.stderr)
+            print(f"orch: error: {printable(str(error))}", file=sys.stderr)
             if error.hint:
                 print(error.hint.rstrip("\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("orch: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
+    except OSError as exc:  # the system refused a file or folder we were told to use
+        if debug:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"orch: error: {printable(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
+        return 2
+
+
+def _reader_gone() -> int:
+    """stdout's reader left (`orch status --json | head -1`): stop quietly, as `cat` does.
+    stdout is pointed at /dev/null so that the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE, what a shell reports for a command killed by the broken pipe

@@ -24,11 +24,15 @@ def add_command(
 
 
 def workspace_of(args: argparse.Namespace):
-    """The workspace named by -C/--workspace, else the one around the current folder."""
+    """The workspace named by -C/--workspace, else the one around the current folder, with its
+    orch.yaml read now: a bad configuration stops the command before it writes anything (a lock
+    file included)."""
     from orchestrator.workspace import Workspace
 
     given = getattr(args, "workspace", None)
-    return Workspace.find(Path(given) if given else Path.cwd(), explicit=given is not None)
+    ws = Workspace.find(Path(given) if given else Path.cwd(), explicit=given is not None)
+    _ = ws.config
+    return ws
 
 
 def print_json(value: Any) -> None:

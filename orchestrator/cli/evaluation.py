@@ -9,6 +9,7 @@ import sys
 import threading
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.values import INT_MAX
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import DURATION_HELP, duration_text, parse_duration
 from orchestrator.evaluation import crontab
@@ -96,12 +97,19 @@ def register(subparsers) -> None:
 
 
 def _gpu_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gpu", type=int, metavar="G", help="GPU to evaluate on (default: eval.gpu of orch.yaml)")
+    parser.add_argument("--gpu", type=_gpu_id, metavar="G", help="GPU to evaluate on (default: eval.gpu of orch.yaml)")
+
+
+def _gpu_id(text: str) -> int:
+    value = int(text) if text.isdigit() else -1
+    if not 0 <= value <= INT_MAX:
+        raise argparse.ArgumentTypeError(f"expected a GPU index (0, 1, ...), got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
-    if value < 1:
+    if not 1 <= value <= INT_MAX:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import overload
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.values import plain_text
 
 
 @dataclass
@@ -67,7 +68,7 @@ class KeyValues:
 
     def set(self, key: str, value: object) -> None:
         """Change the key's value in place, or add it after the section's last entry."""
-        text = format_value(value)
+        text = cfg_token(format_value(value), key)
         for i, line in enumerate(self.lines):
             if line.key == key:
                 self.lines[i] = line.with_value(text)
@@ -174,7 +175,16 @@ def read_cfg(path: Path) -> CfgFile:
 
 def render_data(values: dict[str, object]) -> str:
     """A fresh .data file from an ordered mapping (what the run builder and evaluator write)."""
-    return "".join(f"{key} = {format_value(value)}\n" for key, value in values.items())
+    return "".join(f"{key} = {cfg_token(format_value(value), key)}\n" for key, value in values.items())
+
+
+def cfg_token(text: str, key: str) -> str:
+    """A value darknet reads back as written: darknet drops every blank of a cfg or .data line,
+    so a path with a space names another file, and a newline would add a line of its own."""
+    plain_text(text, key)
+    if any(character.isspace() for character in text):
+        raise OrchError(f"{text!r} contains a blank, which darknet removes from cfg and .data lines", key)
+    return text
 
 
 def read_names(path: str | os.PathLike) -> list[str]:

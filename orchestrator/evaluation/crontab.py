@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.values import plain_text
 from orchestrator.config import duration_text
 from orchestrator.templates import fill, shipped
 from orchestrator.workspace import Workspace
@@ -66,9 +67,7 @@ def schedule(every_minutes: int) -> str:
 
 def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
     """The marked crontab block for this workspace, rendered from crontab.tmpl."""
-    root = str(ws.root)
-    if "\n" in root:
-        raise OrchError("the workspace path contains a newline; cron cannot run it", root)
+    root = plain_text(str(ws.root), "the workspace path")
     flock = shutil.which("flock")
     if flock is None:
         raise OrchError("flock not found (Debian package util-linux)", "orch crontab")
@@ -79,7 +78,7 @@ def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
         "gpu": str(gpu),
         "schedule": schedule(every_minutes),
         "workspace": cron_quote(root),
-        "path": cron_quote(os.environ.get("PATH", "/usr/bin:/bin")),
+        "path": cron_quote(plain_text(os.environ.get("PATH", "/usr/bin:/bin"), "PATH")),
         "flock": cron_quote(flock),
         "lock": cron_quote(str(ws.root / "results" / f".eval-cron-gpu{gpu}.lock")),
         "orch": orch_command(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 
+from orchestrator.base.values import plain_text
 from orchestrator.darknet.cfg import parse_cfg
 from orchestrator.runs import BuiltRun, RunManifest, RunSpec, build_run, write_run
 from orchestrator.templates import fill, shipped
@@ -47,7 +48,10 @@ def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str
     if slurm.partition:
         options["partition"] = slurm.partition
     options.update({str(k).replace("_", "-"): v for k, v in slurm.extra.items()})
-    lines = [f"#SBATCH --{key}={shlex.quote(str(value))}" for key, value in options.items()]
+    # a newline in a value would end the #SBATCH comment and start a command of bash's
+    lines = [
+        f"#SBATCH --{key}={shlex.quote(plain_text(str(value), f'sbatch --{key}'))}" for key, value in options.items()
+    ]
     return lines + ["#SBATCH --requeue"]
 
 

@@ -1,0 +1,143 @@
+"""Hostile names, YAML, templates and flags: each must exit 2 with ONE line on stderr and leave the
+workspace byte for byte as it was (every file's content and mode, every folder compared)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import make_workspace
+
+from orchestrator.cli import main
+
+TEMPLATE = "tiny-shapes"
+NEW_RUN = ["new-run", "r1", "--template", TEMPLATE, "--dataset", "shapes"]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """One workspace with a shapes dataset; every case works on a copy of it."""
+    return make_workspace(tmp_path_factory.mktemp("hostile") / "ws", n_train=4, n_valid=4).root
+
+
+@pytest.fixture
+def ws(pristine: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "ws"
+    shutil.copytree(pristine, copy, symlinks=True)
+    return copy
+
+
+def tree(root: Path) -> dict[str, tuple]:
+    """Every entry under root: folders by mode, files by mode and content digest."""
+    state: dict[str, tuple] = {}
+    for path in sorted(root.rglob("*")):
+        stat = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else None
+        state[str(path.relative_to(root))] = (stat.st_mode, digest)
+    return state
+
+
+def edit_config(root: Path, section: str, key: str, value) -> None:
+    config = yaml.safe_load((root / "orch.yaml").read_text())
+    if section == "datasets":
+        config["datasets"]["shapes"][key] = value
+    else:
+        config.setdefault(section, {})[key] = value
+    (root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def refused(root: Path, capsys, argv: list[str], expected: str) -> None:
+    """`orch -C root argv` exits 2 with one line naming `expected`, and changes nothing."""
+    before = tree(root)
+    capsys.readouterr()
+    assert main(["-C", str(root), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("orch: error: "), err
+    assert expected in err, err
+    assert tree(root) == before
+
+
+YAML_CASES = {
+    "nan timeout": ("eval", "timeout", float("nan"), "eval.timeout"),
+    "infinite timeout": ("eval", "timeout", float("inf"), "eval.timeout"),
+    "nan settle": ("eval", "settle_seconds", float("nan"), "eval.settle_seconds"),
+    "negative gpu": ("eval", "gpu", -1, "eval.gpu"),
+    "huge max_attempts": ("eval", "max_attempts", 10**20, "eval.max_attempts"),
+    "huge every": ("eval", "every", "99999999999999999999d", "eval.every"),
+    "newline in slurm.extra": ("slurm", "extra", {"account": "x\ntouch /tmp/owned"}, "slurm.extra.account"),
+    "newline in a slurm.extra name": ("slurm", "extra", {"a\nb": "x"}, "slurm.extra"),
+    "newline in partition": ("slurm", "partition", "gpu\ntouch /tmp/owned", "slurm.partition"),
+    "newline in mem": ("slurm", "mem", "4G\nrm -rf ~", "slurm.mem"),
+    "newline in time": ("slurm", "time", "1:00:00\nid", "slurm.time"),
+    "carriage return in gres type": ("slurm", "gres_type", "v100\r", "slurm.gres_type"),
+    "escape in darknet binary": ("darknet", "binary", "dark\x1bnet", "darknet.binary"),
+    "newline in train list": ("datasets", "train", "train.txt\nbackup = /etc", "datasets.shapes.train"),
+    "newline in names": ("datasets", "names", "x.names\nbackup=/etc", "datasets.shapes.names"),
+    "tab in ground truth": ("datasets", "ground_truth", "annotations\tx", "datasets.shapes.ground_truth"),
+}
+
+
+@pytest.mark.parametrize("case", YAML_CASES, ids=list(YAML_CASES))
+def test_hostile_orch_yaml_is_refused_by_every_command_with_nothing_written(ws, capsys, case):
+    section, key, value, expected = YAML_CASES[case]
+    edit_config(ws, section, key, value)
+    for argv in (NEW_RUN, ["eval", "--all", "--gpu", "0"], ["status"]):
+        refused(ws, capsys, argv, expected)
+
+
+def test_a_non_utf8_orch_yaml_is_one_line(ws, capsys):
+    (ws / "orch.yaml").write_bytes((ws / "orch.yaml").read_bytes() + b"\n# caf\xe9\n")
+    refused(ws, capsys, ["eval", "--all"], "not UTF-8")
+
+
+def test_a_dataset_list_with_a_blank_is_refused_before_darknet_reads_another_file(ws, capsys):
+    (ws / "my train.txt").write_text("")
+    edit_config(ws, "datasets", "train", "my train.txt")
+    refused(ws, capsys, NEW_RUN, "blank")
+
+
+def test_a_non_utf8_template_is_one_line(ws, capsys):
+    (ws / "cfg_templates" / "bad.cfg").write_bytes(b"[net]\n# caf\xe9\nbatch=1\n")
+    refused(ws, capsys, [*NEW_RUN[:3], "bad", *NEW_RUN[4:]], "not UTF-8")
+
+
+FLAG_CASES = {
+    "--lr inf": (["--lr", "inf"], "--lr"),
+    "--lr nan": (["--lr", "nan"], "--lr"),
+    "--iou-normalizer nan": (["--iou-normalizer", "nan"], "--iou-normalizer"),
+    "--max-batches huge": (["--max-batches", "99999999999999999999"], "--max-batches"),
+    "--batch huge": (["--batch", str(2**31)], "--batch"),
+    "--gpus huge": (["--gpus", str(2**40)], "--gpus"),
+    "--steps huge": (["--max-batches", "100", "--steps", str(2**33)], "--steps"),
+}
+
+
+@pytest.mark.parametrize("case", FLAG_CASES, ids=list(FLAG_CASES))
+def test_hostile_new_run_flags_are_refused(ws, capsys, case):
+    flags, expected = FLAG_CASES[case]
+    refused(ws, capsys, [*NEW_RUN, *flags], expected)
+
+
+NAME_CASES = ["../escape", "a b", "a;rm -rf ~", "a\nb", "-", ".hidden", "x" * 65, "caf\u00e9"]
+
+
+@pytest.mark.parametrize("name", NAME_CASES)
+def test_hostile_run_names_are_refused(ws, capsys, name):
+    refused(ws, capsys, ["new-run", name, *NEW_RUN[2:]], "run name")
+
+
+@pytest.mark.parametrize("template", ["../../etc/passwd", ".hidden", "a/b"])
+def test_hostile_template_names_are_refused(ws, capsys, template):
+    refused(ws, capsys, [*NEW_RUN[:3], template, *NEW_RUN[4:]], "template")
+
+
+def test_a_negative_gpu_flag_is_a_usage_error(ws, capsys):
+    before = tree(ws)
+    with pytest.raises(SystemExit) as exit_:
+        main(["-C", str(ws), "eval", "--all", "--gpu", "-1"])
+    assert exit_.value.code == 2
+    assert "GPU index" in capsys.readouterr().err
+    assert tree(ws) == before
