@@ -310,12 +310,14 @@ def _spec_problems(spec: RunSpec, flavor: str) -> list[OrchError]:
         "--batch": spec.batch,
         "--subdivisions": spec.subdivisions,
     }
+    numbers = [*positive.items(), ("--gpus", spec.gpus), ("--burn-in", spec.burn_in)]
+    unusable = [
+        _unusable_number(value, option) for option, value in [*numbers, *(("--steps", s) for s in spec.steps or [])]
+    ]
+    found.extend(error for error in unusable if error is not None)
     for option, value in positive.items():
-        if value is not None and not value > 0:
+        if value is not None and not value > 0 and option not in {e.where for e in found}:
             found.append(OrchError(f"{option} must be > 0, got {value}", option))
-    numbers = {**positive, "--gpus": spec.gpus, "--burn-in": spec.burn_in}
-    numbers.update({"--steps": step for step in spec.steps or []})
-    found.extend(filter(None, (_unusable_number(value, option) for option, value in numbers.items())))
     if spec.burn_in is not None and spec.burn_in < 0:
         found.append(OrchError(f"--burn-in must be >= 0, got {spec.burn_in}", "--burn-in"))
     if spec.steps is not None and (any(s <= 0 for s in spec.steps) or spec.steps != sorted(spec.steps)):
