@@ -12,14 +12,13 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.coco_ids import darknet_image_id
 from orchestrator.metrics.boxes import Detections
-from orchestrator.metrics.readers import coco_detections, parse_json, read_text
+from orchestrator.metrics.readers import coco_results, read_bytes, read_text
 
 COCO_RESULTS = "coco_results.json"
 COMP4_PREFIX = "comp4_det_test_"
@@ -105,8 +104,7 @@ def read_darknet_coco_json(path: str | os.PathLike) -> Detections:
     Darknet writes the invalid `\\n]\\n` when it found nothing (it seeks back over the `[\\n` it
     began with): read as no detection. An empty file is not something darknet writes.
     """
-    text = read_text(path)
-    if not text.strip():
+    data = read_bytes(path)
+    if not data.strip():
         raise OrchError("empty file: not a darknet coco_results.json", str(path))
-    entries: list[Any] = [] if text.strip() == "]" else parse_json(text, path)
-    return coco_detections(entries, str(path))
+    return coco_results(b"[]" if data.strip() == b"]" else data, str(path))

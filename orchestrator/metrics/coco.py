@@ -136,56 +136,80 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
     (metrics, T, K, A, M), -1 if undefined.
 
     Precision only rises at a true positive, so it is computed at those rows only, for all
-    curves (maxDets, metric, area, threshold, category) at once. A curve's rows are its
+    curves (metric, area, threshold, category) of one maxDets at once. A curve's rows are its
     category's detections among the first maxDets of their image, less the ignored ones:
     outside the area range and unmatched, or matched to ignored truth. So the false positives
     above a hit are the rows inside the area range above it (a running count per maxDets and
     area), less the ignored matches and hits above it, plus the hits from outside the range.
+    One maxDets at a time: the hit lists are the large temporaries, and this keeps a third of them.
     """
+    inside_above, outside = inside_rows_above(problem)
+    shape = (len(MAX_DETS), len(AREA_RANGES), -1)
+    curves = [
+        curves_at_max_dets(problem, matched, max_dets, inside_above.reshape(shape)[d], outside.reshape(shape)[d])
+        for d, max_dets in enumerate(MAX_DETS)
+    ]
+    precision = np.stack([q for q, _ in curves])  # (maxDets, metrics, areas, T, K, R)
+    recall = np.stack([r for _, r in curves])  # (maxDets, metrics, areas, T, K)
+    return precision.transpose(1, 3, 5, 4, 2, 0), recall.transpose(1, 3, 4, 2, 0)
+
+
+def curves_at_max_dets(
+    problem: CocoProblem, matched: np.ndarray, max_dets: int, inside_above: np.ndarray, outside: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated precision (metrics, areas, T, K, R) and recall (metrics, areas, T, K) of
+    the curves of one maxDets; `inside_above` and `outside` are inside_rows_above's rows of
+    that maxDets, (areas, pairs)."""
     n_metrics, n_areas, n_t, n_pairs = matched.shape
-    n_k, n_d = problem.n_classes, len(MAX_DETS)
+    n_k = problem.n_classes
+    index = np.int32 if matched.size < 2**31 else np.int64
     det = problem.pairs.det
-    label = problem.label[det]
-    regular = ~problem.gt_ignore[:, problem.pairs.gt][None, None, :, None, :]
-    inside = ~problem.det_outside[:, det][None, None, :, None, :]
-    counted = (problem.rank[det][None, :] < np.array(MAX_DETS)[:, None])[:, None, None, None, :] & matched[None]
-    # flat indices (config, pair), config = (maxDets, metric, area, threshold): curve order
-    hit = np.flatnonzero(counted & regular)
-    ignored_match = np.flatnonzero(counted & ~regular & inside)
+    label = problem.label[det].astype(index)
+    regular = ~problem.gt_ignore[:, problem.pairs.gt][None, :, None, :]
+    inside = ~problem.det_outside[:, det][None, :, None, :]
+    counted = (problem.rank[det] < max_dets)[None, None, None, :] & matched
+    # flat indices (config, pair), config = (metric, area, threshold): curve order
+    hit = np.flatnonzero(counted & regular).astype(index)
+    ignored_match = np.flatnonzero(counted & ~regular & inside).astype(index)
+    del counted
     config, pair = np.divmod(hit, max(n_pairs, 1))
     curve = config * n_k + label[pair]
-    n_curves = n_d * n_metrics * n_areas * n_t * n_k
-    curve_first = np.searchsorted(curve, np.arange(n_curves + 1))
+    n_curves = n_metrics * n_areas * n_t * n_k
+    curve_first = np.searchsorted(curve, np.arange(n_curves + 1, dtype=index)).astype(index)
     first = curve_first[curve]
-    hits_before = np.arange(len(hit)) - first
-    ignored_before = matches_above(hit, ignored_match, curve, problem, label, n_pairs)
-    # per (maxDets, area) row and pair: rows inside the range above it, whether it is outside
-    row_pair = ((config // (n_metrics * n_areas * n_t)) * n_areas + config // n_t % n_areas) * n_pairs + pair
-    inside_above, outside = inside_rows_above(problem)
+    hits_before = np.arange(len(hit), dtype=index) - first
+    ignored_before = matches_above(hit, ignored_match, curve, n_metrics * n_areas * n_t, label, n_k, n_pairs)
+    # per area row and pair: rows inside the range above it, whether it is outside
+    row_pair = (config // n_t % n_areas) * n_pairs + pair
+    del config, pair
     outside_hit = outside.ravel()[row_pair]
-    outside_total = np.cumsum(outside_hit) - outside_hit
+    outside_total = np.cumsum(outside_hit, dtype=index) - outside_hit
     fp = inside_above.ravel()[row_pair] - hits_before - ignored_before + outside_total - outside_total[first]
     tp = (hits_before + 1).astype(np.float64)
     precision_at_hit = tp / (fp.astype(np.float64) + tp + np.spacing(1))
-    shape = (n_d, n_metrics, n_areas, n_t, n_k)
-    npos = np.broadcast_to(problem.positives[None, None, :, None, :], shape).ravel()
+    shape = (n_metrics, n_areas, n_t, n_k)
+    npos = np.broadcast_to(problem.positives[None, :, None, :], shape).ravel()
     needed = hits_needed(RECALL_LEVELS, np.maximum(problem.positives.ravel(), 1))
-    area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(n_areas, 1, n_k)[None, None], shape).ravel()
+    area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(n_areas, 1, n_k)[None], shape).ravel()
     q = interpolated_precision(curve, precision_at_hit, n_curves, needed[area_class])
     q[npos == 0] = -1.0
     recall = np.where(npos > 0, np.diff(curve_first) / np.maximum(npos, 1), -1.0)
-    precision = q.reshape(shape + (-1,)).transpose(1, 3, 5, 4, 2, 0)
-    return precision, recall.reshape(shape).transpose(1, 3, 4, 2, 0)
+    return q.reshape(shape + (-1,)), recall.reshape(shape)
 
 
 def matches_above(
-    hit: np.ndarray, ignored_match: np.ndarray, curve: np.ndarray, problem: CocoProblem, label: np.ndarray, n_pairs: int
+    hit: np.ndarray,
+    ignored_match: np.ndarray,
+    curve: np.ndarray,
+    n_configs: int,
+    label: np.ndarray,
+    n_classes: int,
+    n_pairs: int,
 ) -> np.ndarray:
     """Per hit, the ignored matches above it on its curve (both lists of flat indices are
     sorted): all ignored matches before it, less those before its curve's first pair."""
     before = np.cumsum(np.bincount(np.searchsorted(hit, ignored_match), minlength=len(hit) + 1))[: len(hit)]
-    n_configs = len(MAX_DETS) * len(problem.metrics) * len(AREA_RANGES) * len(THRESHOLDS)
-    class_first_pair = np.searchsorted(label, np.arange(problem.n_classes))
+    class_first_pair = np.searchsorted(label, np.arange(n_classes))
     curve_start = (np.arange(n_configs)[:, None] * n_pairs + class_first_pair[None, :]).ravel()
     return before - np.searchsorted(ignored_match, curve_start)[curve]
 
