@@ -24,6 +24,8 @@ from orchestrator.config import Dataset
 from orchestrator.darknet.cfg import CfgFile, Section, basecfg, parse_cfg, render_data
 from orchestrator.darknet.coco_ids import refuse_beyond_table
 from orchestrator.darknet.forks import LOSS_KEYS, fork
+from orchestrator.darknet.structure import cfg_problems, mask_of, unknown_key_warning
+from orchestrator.darknet.weights import checkpoint_warning
 from orchestrator.templates import cfg_template
 from orchestrator.workspace import Workspace, check_run_name
 
@@ -202,9 +204,12 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, pare
     base_lr = spec.learning_rate if spec.learning_rate is not None else _net_float(cfg, "learning_rate", 0.001)
     base_burn = spec.burn_in if spec.burn_in is not None else int(_net_float(cfg, "burn_in", 0))
     scaling = scale_for_gpus(flavor, spec.gpus, base_lr, base_burn)
-    apply_spec(cfg, spec, len(class_names), template_path)
+    warnings = apply_spec(cfg, spec, len(class_names), template_path)
     cfg.net.set("learning_rate", scaling.cfg_learning_rate)
     cfg.net.set("burn_in", scaling.cfg_burn_in)
+    problems.found.extend(cfg_problems(cfg, f"template {spec.template} with the options given"))
+    problems.raise_any()
+    _check_steps(cfg.net, template_path)
 
     run_dir = ws.run_dir(name)
     cfg_path, data_path = run_dir / f"{name}.cfg", run_dir / f"{name}.data"
@@ -234,7 +239,9 @@ def build_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, pare
         data_path: render_data(run_data(ws, name, dataset, len(class_names), flavor)),
         run_dir / "run.yaml": dump_manifest(manifest),
     }
-    return BuiltRun(manifest, files, _flavor_warnings(spec, flavor))
+    return BuiltRun(
+        manifest, files, [*warnings, *_flavor_warnings(spec, flavor), *filter(None, [checkpoint_warning(spec.gpus)])]
+    )
 
 
 def _template_text(path: Path) -> str:
@@ -350,49 +357,54 @@ def _flavor_warnings(spec: RunSpec, flavor: str) -> list[str]:
     return []
 
 
-def apply_spec(cfg: CfgFile, spec: RunSpec, classes: int, where: Path) -> None:
-    """Edit the parsed cfg in place: [net] keys, --set overrides, classes/filters, loss keys."""
+# [section] key -> the flag that sets it: orch writes these itself, so a --set would be overwritten.
+MANAGED_KEYS = {
+    ("net", "learning_rate"): "--lr (the single-GPU base rate; orch scales it for the GPU count)",
+    ("net", "burn_in"): "--burn-in (the single-GPU base; orch scales it for the GPU count)",
+    ("yolo", "classes"): "--dataset (classes come from its names file)",
+    **{("yolo", key): f"--{key.replace('_', '-')}" for key in LOSS_KEYS},
+}
+
+
+def apply_spec(cfg: CfgFile, spec: RunSpec, classes: int, where: Path) -> list[str]:
+    """Edit the parsed cfg in place: [net] keys, --set overrides, classes/filters, loss keys.
+    Returns warnings about --set keys darknet does not read."""
     net = cfg.net
     for key in ("batch", "subdivisions", "max_batches", "steps"):
         value = getattr(spec, key)
         if value is not None:
             net.set(key, value)
+    warnings = []
     for target, value in spec.settings.items():
         for section, key in _set_targets(cfg, target):
             section.set(key, value)
+        warning = unknown_key_warning(section.name, key)
+        if warning:
+            warnings.append(f"--set {target}: {warning}")
     yolos = cfg.named("yolo")
     if not yolos:
         raise OrchError("template has no [yolo] layer (orch builds YOLOv3-style detectors)", str(where))
-    for index, yolo in enumerate(yolos, start=1):
-        _fit_classes(cfg, yolo, index, classes, where)
+    for yolo in yolos:
+        _fit_classes(cfg, yolo, classes)
         for key in LOSS_KEYS:
             value = getattr(spec, key)
             if value is not None:
                 yolo.set(key, value)
-    _check_steps(net, where)
+    return warnings
 
 
-def _fit_classes(cfg: CfgFile, yolo: Section, index: int, classes: int, where: Path) -> None:
-    """classes= on the [yolo] and filters=(classes+5)×anchors on the conv feeding it."""
-    conv = cfg.conv_before(yolo)
-    if conv is None:
-        raise OrchError(f"[yolo] layer {index} is not preceded by a [convolutional]", str(where))
-    try:
-        num = int(yolo.get("num") or "1")
-        anchors = [a for a in (yolo.get("anchors") or "").split(",") if a]
-        mask = [int(m) for m in (yolo.get("mask") or ",".join(map(str, range(num)))).split(",") if m]
-    except ValueError:
-        raise OrchError(f"[yolo] layer {index}: mask/num must be integers", str(where)) from None
-    if anchors and len(anchors) != 2 * num:
-        raise OrchError(f"[yolo] layer {index}: {len(anchors)} anchor numbers for num={num}", str(where))
-    if any(m < 0 or m >= num for m in mask):
-        raise OrchError(f"[yolo] layer {index}: mask {mask} outside 0..{num - 1}", str(where))
+def _fit_classes(cfg: CfgFile, yolo: Section, classes: int) -> None:
+    """classes= on the [yolo] and filters=(classes+5)×masks on the conv feeding it (a head that
+    cannot be fitted is left for the structure check to report)."""
     yolo.set("classes", classes)
-    conv.set("filters", (classes + 5) * len(mask))
+    conv, mask = cfg.conv_before(yolo), mask_of(yolo)
+    if conv is not None and mask is not None:
+        conv.set("filters", (classes + 5) * len(mask))
 
 
 def _set_targets(cfg: CfgFile, target: str) -> list[tuple[Section, str]]:
-    """`net.momentum`, `yolo.ignore_thresh` (every [yolo]), `convolutional[3].filters` (the 4th)."""
+    """`net.momentum`, `yolo.ignore_thresh` (every [yolo]), `convolutional[3].filters` (the 4th).
+    Keys orch writes itself are refused with the option that sets them."""
     match = re.fullmatch(r"([A-Za-z_]+)(?:\[(\d+)\])?\.([A-Za-z_][A-Za-z0-9_]*)", target)
     if not match:
         raise OrchError(f"--set expects SECTION.KEY=VALUE or SECTION[i].KEY=VALUE, got {target!r}", "--set")
@@ -404,15 +416,22 @@ def _set_targets(cfg: CfgFile, target: str) -> list[tuple[Section, str]]:
         if int(index) >= len(sections):
             raise OrchError(f"the cfg has only {len(sections)} [{name}] sections", f"--set {target}")
         sections = [sections[int(index)]]
+    managed = MANAGED_KEYS.get(("net" if name == "network" else name, key))
+    if managed:
+        raise OrchError(f"orch sets {key} itself; use {managed}", f"--set {target}")
+    heads = {id(cfg.conv_before(yolo)) for yolo in cfg.named("yolo")}
+    if key == "filters" and any(id(section) in heads for section in sections):
+        raise OrchError(
+            "orch sets filters of the [convolutional] before each [yolo] to (classes + 5) x masks; "
+            "choose the classes with --dataset",
+            f"--set {target}",
+        )
     return [(section, key) for section in sections]
 
 
 def _check_steps(net: Section, where: Path) -> None:
-    try:
-        max_batches = int(net.get("max_batches") or "0")
-        steps = [int(s) for s in (net.get("steps") or "").split(",") if s]
-    except ValueError:
-        raise OrchError("[net] max_batches/steps must be integers", str(where)) from None
+    max_batches = int(net.get("max_batches") or "0")
+    steps = [int(s) for s in (net.get("steps") or "").split(",") if s]
     if max_batches <= 0:
         raise OrchError("[net] max_batches must be > 0", str(where))
     if any(s > max_batches for s in steps):

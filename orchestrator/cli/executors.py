@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import EXECUTORS
+from orchestrator.darknet.weights import checkpoint_warning
 from orchestrator.executors import (
     DEFAULT_WARMUP,
     cancel_runs,
@@ -15,7 +17,7 @@ from orchestrator.executors import (
     resubmit_run,
     submit_run,
 )
-from orchestrator.runs import JobRecord
+from orchestrator.runs import JobRecord, load_manifest
 
 
 def register(subparsers) -> None:
@@ -77,6 +79,7 @@ def _json_option(parser: argparse.ArgumentParser) -> None:
 def cmd_submit(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     executor = executor_named(ws, executor_name(ws, args.executor))
+    _warn_about_checkpoints(ws, args.runs)
     if args.dry_run:
         plans = {run: describe_submission(ws, run, executor, args.warmup) for run in args.runs}
         if args.json:
@@ -88,6 +91,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
         {run: submit_run(ws, run, executor, args.warmup, force=args.force) for run in args.runs}, args.json
     )
     return 0
+
+
+def _warn_about_checkpoints(ws, runs: list[str]) -> None:
+    """A GPU count that does not divide 100 costs checkpoints (said at new-run, and again here)."""
+    for run in runs:
+        warning = checkpoint_warning(load_manifest(ws, run).gpus)
+        if warning:
+            print(f"orch: warning: run {run}: {warning}", file=sys.stderr)
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:

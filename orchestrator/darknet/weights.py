@@ -12,6 +12,7 @@ implies: a header, then per layer the float32 parameters darknet writes.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from orchestrator.darknet.cfg import CfgFile, read_cfg
 
 FINAL = "final"
+CHECKPOINT_EVERY = 100  # darknet saves <base>_<i>.weights when its iteration counter i is a multiple
 FLOAT_BYTES = 4
 # Layers without parameters that keep their input's channel count.
 PASS_THROUGH = {"maxpool", "avgpool", "upsample", "dropout", "yolo", "region", "softmax", "cost", "shortcut"}
@@ -47,6 +49,19 @@ def checkpoint_of(name: str, base: str) -> Checkpoint | None:
     if match is None:
         return None
     return Checkpoint(None if match.group(1) == FINAL else int(match.group(1)))
+
+
+def checkpoint_warning(gpus: int) -> str | None:
+    """Why a GPU count gives fewer checkpoints: with N GPUs darknet's counter steps by N, so it
+    meets a multiple of 100 only every lcm(N, 100) iterations (None when N divides 100)."""
+    if CHECKPOINT_EVERY % gpus == 0:
+        return None
+    every = math.lcm(gpus, CHECKPOINT_EVERY)
+    return (
+        f"with {gpus} GPUs darknet's iteration counter steps by {gpus} and saves _<n>.weights only at "
+        f"multiples of {CHECKPOINT_EVERY}: a checkpoint every {every} iterations instead of {CHECKPOINT_EVERY} "
+        "(a GPU count dividing 100 keeps them all: 1, 2, 4, 5, 10)"
+    )
 
 
 def weights_header_bytes(path: Path) -> int | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_workspace
+from conftest import REPO, make_workspace
 
 from orchestrator.cli import main
 
@@ -50,12 +50,12 @@ def edit_config(root: Path, section: str, key: str, value) -> None:
 
 
 def refused(root: Path, capsys, argv: list[str], expected: str) -> None:
-    """`orch -C root argv` exits 2 with one line naming `expected`, and changes nothing."""
+    """`orch -C root argv` exits 2 with one line per problem, one naming `expected`, and changes nothing."""
     before = tree(root)
     capsys.readouterr()
     assert main(["-C", str(root), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("orch: error: "), err
+    assert err and all(line.startswith("orch: error: ") for line in err.splitlines()), err
     assert expected in err, err
     assert tree(root) == before
 
@@ -141,3 +141,61 @@ def test_a_negative_gpu_flag_is_a_usage_error(ws, capsys):
     assert exit_.value.code == 2
     assert "GPU index" in capsys.readouterr().err
     assert tree(ws) == before
+
+
+def tiny_template_with(ws: Path, old: str, new: str) -> None:
+    """cfg_templates/bad.cfg: the shipped tiny-shapes template with one line changed."""
+    text = (REPO / "cfg_templates" / f"{TEMPLATE}.cfg").read_text()
+    assert old in text
+    (ws / "cfg_templates" / "bad.cfg").write_text(text.replace(old, new, 1))
+
+
+CFG_CASES = {
+    "filters=abc": ("filters=16", "filters=abc", "filters='abc' is not an integer"),
+    "size=x3": ("size=3", "size=x3", "size='x3' is not an integer"),
+    "layers=-99": ("layers = -4", "layers = -99", "layers=-99"),
+    "batch=0": ("batch=16", "batch=0", "batch=0 is outside"),
+    "momentum=nan": ("momentum=0.9", "momentum=nan", "not a finite number"),
+    "learning_rate=abc": ("learning_rate=0.001", "learning_rate=abc", "learning_rate"),
+    "mask beyond num": ("mask = 3,4,5", "mask = 3,4,9", "mask"),
+}
+
+
+@pytest.mark.parametrize("case", CFG_CASES, ids=list(CFG_CASES))
+def test_templates_darknet_would_misread_are_refused_at_new_run(ws, capsys, case):
+    old, new, expected = CFG_CASES[case]
+    tiny_template_with(ws, old, new)
+    refused(ws, capsys, [*NEW_RUN[:3], "bad", *NEW_RUN[4:]], expected)
+
+
+SET_CASES = {
+    "route.layers=abc": ("route.layers=abc", "layers='abc' is not an integer"),
+    "route.layers=-99": ("route.layers=-99", "names layer"),
+    "convolutional[1].filters=-5": ("convolutional[1].filters=-5", "filters=-5 is outside"),
+    "net.batch=0": ("net.batch=0", "batch=0"),
+    "net.learning_rate": ("net.learning_rate=0.1", "use --lr"),
+    "net.burn_in": ("net.burn_in=10", "use --burn-in"),
+    "yolo.classes": ("yolo.classes=3", "use --dataset"),
+    "filters before [yolo]": ("convolutional[7].filters=24", "choose the classes with --dataset"),
+    "yolo.iou_loss": ("yolo.iou_loss=giou", "use --iou-loss"),
+}
+
+
+@pytest.mark.parametrize("case", SET_CASES, ids=list(SET_CASES))
+def test_set_that_cannot_do_what_it_says_is_refused(ws, capsys, case):
+    setting, expected = SET_CASES[case]
+    refused(ws, capsys, [*NEW_RUN, "--set", setting], expected)
+
+
+def test_a_set_key_darknet_does_not_read_is_warned_with_the_closest_key(ws, capsys):
+    assert main(["-C", str(ws), *NEW_RUN, "--set", "yolo.ignore_thres=0.6"]) == 0
+    err = capsys.readouterr().err
+    assert "ignore_thres" in err and "did you mean ignore_thresh?" in err
+
+
+@pytest.mark.parametrize("gpus, warned", [(3, True), (4, False)])
+def test_a_gpu_count_that_does_not_divide_100_is_warned_at_new_run_and_submit(ws, capsys, gpus, warned):
+    assert main(["-C", str(ws), *NEW_RUN, "--gpus", str(gpus)]) == 0
+    assert ("a checkpoint every 300 iterations" in capsys.readouterr().err) == warned
+    assert main(["-C", str(ws), "submit", "r1", "--dry-run", "--warmup", "0"]) == 0
+    assert ("a checkpoint every 300 iterations" in capsys.readouterr().err) == warned
