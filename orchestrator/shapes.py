@@ -190,10 +190,15 @@ def _coco_ground_truth(samples: list[tuple[Path, list[Box]]], size: int) -> dict
 
 
 def _voc_xml(filename: str, boxes: list[Box], size: int) -> str:
-    """VOC annotation: 1-based inclusive pixel corners, as the VOC devkit writes them."""
+    """VOC annotation of the same boxes as the label files, as darknet pairs the two formats.
+
+    Darknet's voc_label.py turns xmin..xmax into a label of width xmax - xmin centred on
+    (xmin + xmax) / 2 - 1, and `detector valid` writes a box of extent [x, x + w) as
+    x + 1 .. x + w + 1 in comp4 files; so the label extent [x0, x1) is xmin = x0 + 1,
+    xmax = x1 + 1 here, and a perfect detection's comp4 box equals its XML box."""
     objects = "".join(
         f"  <object>\n    <name>{escape(CLASSES[b.cls])}</name>\n    <difficult>0</difficult>\n"
-        f"    <bndbox><xmin>{b.x0 + 1}</xmin><ymin>{b.y0 + 1}</ymin><xmax>{b.x1}</xmax><ymax>{b.y1}</ymax></bndbox>\n"
+        f"    <bndbox><xmin>{b.x0 + 1}</xmin><ymin>{b.y0 + 1}</ymin><xmax>{b.x1 + 1}</xmax><ymax>{b.y1 + 1}</ymax></bndbox>\n"
         "  </object>\n"
         for b in boxes
     )

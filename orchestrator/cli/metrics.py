@@ -7,6 +7,7 @@ The metrics engine (NumPy, Pillow) is imported by the command that runs, not at 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from orchestrator.metrics.measures import COCO_SUMMARY, MEASURES
 from orchestrator.metrics.overlaps import OVERLAPS
 
 if TYPE_CHECKING:
+    from orchestrator.metrics.boxes import GroundTruth
     from orchestrator.metrics.results import EvaluationResult
 
 #: --metric: one overlap, or "both" (every registered one).
@@ -97,10 +99,18 @@ def run_voc(args: argparse.Namespace) -> int:
 
 def run_coco(args: argparse.Namespace) -> int:
     from orchestrator.darknet.outputs import read_darknet_coco_json
+    from orchestrator.metrics.artefacts import artefact_warnings
     from orchestrator.metrics.coco import evaluate_coco
     from orchestrator.metrics.readers import read_coco_gt
 
-    result = evaluate_coco(read_coco_gt(args.gt), read_darknet_coco_json(args.dt), metrics=METRIC_CHOICES[args.metric])
+    gt, detections = read_coco_gt(args.gt), read_darknet_coco_json(args.dt)
+
+    def score(truth: GroundTruth) -> EvaluationResult:
+        return evaluate_coco(truth, detections, metrics=METRIC_CHOICES[args.metric])
+
+    result = score(gt)
+    for warning in artefact_warnings(gt, result, score):
+        print(f"orch: warning: {warning} ({args.gt})", file=sys.stderr)
     return show(result, args.json)
 
 

@@ -40,21 +40,23 @@ class PairGeometry:
 
     @classmethod
     def voc(cls, dt: np.ndarray, gt: np.ndarray) -> PairGeometry:
-        """``xyxy`` pairs with VOC's +1 pixel widths (py-faster-rcnn voc_eval)."""
-        iw = np.maximum(np.minimum(gt[:, 2], dt[:, 2]) - np.maximum(gt[:, 0], dt[:, 0]) + 1.0, 0.0)
-        ih = np.maximum(np.minimum(gt[:, 3], dt[:, 3]) - np.maximum(gt[:, 1], dt[:, 1]) + 1.0, 0.0)
+        """``xyxy`` pairs with VOC's +1 pixel widths (py-faster-rcnn voc_eval).
+
+        Integer constants keep the arithmetic exact on arrays of Fractions (voc's exact
+        threshold test) and change nothing on float arrays."""
+        iw = np.maximum(np.minimum(gt[:, 2], dt[:, 2]) - np.maximum(gt[:, 0], dt[:, 0]) + 1, 0)
+        ih = np.maximum(np.minimum(gt[:, 3], dt[:, 3]) - np.maximum(gt[:, 1], dt[:, 1]) + 1, 0)
         inter = iw * ih
         union = (
-            (dt[:, 2] - dt[:, 0] + 1.0) * (dt[:, 3] - dt[:, 1] + 1.0)
-            + (gt[:, 2] - gt[:, 0] + 1.0) * (gt[:, 3] - gt[:, 1] + 1.0)
-            - inter
-        )
+            (dt[:, 2] - dt[:, 0] + 1) * (dt[:, 3] - dt[:, 1] + 1)
+            + (gt[:, 2] - gt[:, 0] + 1) * (gt[:, 3] - gt[:, 1] + 1)
+        ) - inter
         return cls(
             inter,
             union,
-            share(inter, union),
-            np.maximum(gt[:, 2], dt[:, 2]) - np.minimum(gt[:, 0], dt[:, 0]) + 1.0,
-            np.maximum(gt[:, 3], dt[:, 3]) - np.minimum(gt[:, 1], dt[:, 1]) + 1.0,
+            cls.share(inter, union),
+            np.maximum(gt[:, 2], dt[:, 2]) - np.minimum(gt[:, 0], dt[:, 0]) + 1,
+            np.maximum(gt[:, 3], dt[:, 3]) - np.minimum(gt[:, 1], dt[:, 1]) + 1,
             lambda: ((dt[:, 0] + dt[:, 2]) / 2, (dt[:, 1] + dt[:, 3]) / 2),
             lambda: ((gt[:, 0] + gt[:, 2]) / 2, (gt[:, 1] + gt[:, 3]) / 2),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from fractions import Fraction
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -17,18 +18,25 @@ from pycocotools.cocoeval import COCOeval
 
 def voc_pair_overlap(det, gt, metric) -> float:
     """IoU or GIoU (or `metric(det, gt)` when it is a function) of two x1,y1,x2,y2 boxes with
-    VOC's +1 pixel widths."""
+    VOC's +1 pixel widths. Integer constants: given Fractions, the result is exact."""
     if callable(metric):
         return metric(det, gt)
-    iw = max(min(det[2], gt[2]) - max(det[0], gt[0]) + 1.0, 0.0)
-    ih = max(min(det[3], gt[3]) - max(det[1], gt[1]) + 1.0, 0.0)
+    iw = max(min(det[2], gt[2]) - max(det[0], gt[0]) + 1, 0)
+    ih = max(min(det[3], gt[3]) - max(det[1], gt[1]) + 1, 0)
     inter = iw * ih
-    union = (det[2] - det[0] + 1.0) * (det[3] - det[1] + 1.0) + (gt[2] - gt[0] + 1.0) * (gt[3] - gt[1] + 1.0) - inter
-    iou = inter / union
+    union = (det[2] - det[0] + 1) * (det[3] - det[1] + 1) + (gt[2] - gt[0] + 1) * (gt[3] - gt[1] + 1) - inter
+    iou = inter / union if union > 0 else 0
     if metric == "iou":
         return iou
-    hull = (max(det[2], gt[2]) - min(det[0], gt[0]) + 1.0) * (max(det[3], gt[3]) - min(det[1], gt[1]) + 1.0)
-    return iou - max((hull - union) / hull, 0.0)
+    hull = (max(det[2], gt[2]) - min(det[0], gt[0]) + 1) * (max(det[3], gt[3]) - min(det[1], gt[1]) + 1)
+    return iou - (max((hull - union) / hull, 0) if hull > 0 else 0)
+
+
+def exceeds(det, gt, metric, threshold: float) -> bool:
+    """voc_eval's `overlap > threshold`, decided exactly: the overlap in Fractions of the
+    coordinates against the decimal the threshold is written as (0.9, not a double near it)."""
+    exact = voc_pair_overlap([Fraction(v) for v in det], [Fraction(v) for v in gt], metric)
+    return Fraction(exact) > Fraction(repr(float(threshold)))
 
 
 def voc_ap_from_curve(recall: np.ndarray, precision: np.ndarray, use_07: bool) -> float:
@@ -62,7 +70,7 @@ def voc_eval_loop(gt: dict, dets: list, n_classes: int, threshold: float, metric
             boxes = gt.get((image, cls), [])
             overlaps = [voc_pair_overlap(box, g, metric) for g, _ in boxes]
             best = int(np.argmax(overlaps)) if overlaps else -1
-            if best >= 0 and overlaps[best] > threshold:
+            if best >= 0 and exceeds(box, boxes[best][0], metric, threshold):
                 if not boxes[best][1]:
                     if not taken[(image, cls)][best]:
                         tp[row] = 1

@@ -19,7 +19,7 @@ from metrics.test_properties import coco_sets
 from orchestrator.metrics import overlaps
 from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.geometry import PairGeometry
-from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
+from orchestrator.metrics.measures import THRESHOLDS
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth
 from orchestrator.metrics.voc import evaluate_voc
 
@@ -45,14 +45,13 @@ def coco_pair_diou(dt, gt, crowd: bool) -> float:
 
 
 def voc_pair_diou(det, gt) -> float:
-    iw = max(min(det[2], gt[2]) - max(det[0], gt[0]) + 1.0, 0.0)
-    ih = max(min(det[3], gt[3]) - max(det[1], gt[1]) + 1.0, 0.0)
+    """Integer constants: exact when given Fractions (the reference's threshold test)."""
+    iw = max(min(det[2], gt[2]) - max(det[0], gt[0]) + 1, 0)
+    ih = max(min(det[3], gt[3]) - max(det[1], gt[1]) + 1, 0)
     inter = iw * ih
-    union = (det[2] - det[0] + 1.0) * (det[3] - det[1] + 1.0) + (gt[2] - gt[0] + 1.0) * (gt[3] - gt[1] + 1.0) - inter
+    union = (det[2] - det[0] + 1) * (det[3] - det[1] + 1) + (gt[2] - gt[0] + 1) * (gt[3] - gt[1] + 1) - inter
     centre = ((det[0] + det[2]) / 2 - (gt[0] + gt[2]) / 2) ** 2 + ((det[1] + det[3]) / 2 - (gt[1] + gt[3]) / 2) ** 2
-    diagonal = (max(det[2], gt[2]) - min(det[0], gt[0]) + 1.0) ** 2 + (
-        max(det[3], gt[3]) - min(det[1], gt[1]) + 1.0
-    ) ** 2
+    diagonal = (max(det[2], gt[2]) - min(det[0], gt[0]) + 1) ** 2 + (max(det[3], gt[3]) - min(det[1], gt[1]) + 1) ** 2
     return inter / union - centre / diagonal
 
 
@@ -76,7 +75,7 @@ def test_a_registered_diou_is_evaluated_in_voc_style(with_diou, data):
     gt = dataclasses.replace(gt, difficult=gt.crowd, crowd=np.zeros(len(gt), bool))
     detections = coco_detections(results, "dt")
     result = evaluate_voc(gt, detections, ap_method="all", metrics=("diou",))
-    expected = voc_reference(gt, detections, COCOEVAL_THRESHOLDS, voc_pair_diou, False)
+    expected = voc_reference(gt, detections, THRESHOLDS, voc_pair_diou, False)
     np.testing.assert_allclose(np.array(list(result.metrics["diou"].per_class.values())), expected, atol=1e-12, rtol=0)
 
 

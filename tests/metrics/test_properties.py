@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from metrics.reference import pycocotools_eval, voc_reference
 from orchestrator.metrics.coco import evaluate_coco
-from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
+from orchestrator.metrics.measures import THRESHOLDS
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth
 from orchestrator.metrics.results import MetricResult
 from orchestrator.metrics.voc import evaluate_voc
@@ -115,6 +115,6 @@ def test_voc_equals_per_detection_loop(data, method, metric):
         ground_truth, difficult=ground_truth.crowd, crowd=np.zeros(len(ground_truth), bool)
     )
     result = evaluate_voc(ground_truth, detections, ap_method=method, metrics=(metric,))
-    expected = voc_reference(ground_truth, detections, COCOEVAL_THRESHOLDS, metric, method == "11point")
+    expected = voc_reference(ground_truth, detections, THRESHOLDS, metric, method == "11point")
     got = np.array(list(result.metrics[metric].per_class.values()))
     np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)
