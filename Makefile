@@ -42,6 +42,7 @@ bench: venv
 	$(VENV)/bin/python benchmarks/bench_metrics.py
 	$(VENV)/bin/python benchmarks/bench_logs.py
 	$(VENV)/bin/python benchmarks/bench_eval_pass.py
+	$(VENV)/bin/python benchmarks/bench_report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info $(DEMO_DIR)

@@ -8,9 +8,11 @@ series, named by the run; line style tells the matching metric apart in the eval
 
 from __future__ import annotations
 
+import base64
+import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -80,22 +82,56 @@ def base_layout(title: str, xaxis: str = "iteration", yaxis: str = "", height: i
     }
 
 
-def line(curve: Curve, run: str, meta: dict[str, Any], **style: Any) -> go.Scatter:
+@dataclass
+class Chart:
+    """A plotly figure: the layout built and validated by plotly's API, the traces as plain
+    plotly dicts (validating a thousand traces through graph_objects costs seconds at 50 runs;
+    tests validate the small case)."""
+
+    figure: go.Figure
+    traces: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, trace: dict[str, Any], column: int = 1) -> None:
+        if column > 1:
+            trace = {**trace, "xaxis": f"x{column}", "yaxis": f"y{column}"}
+        self.traces.append(trace)
+
+    def to_json(self) -> str:
+        return json.dumps({"data": self.traces, "layout": self.figure.layout.to_plotly_json()}, default=typed_array)
+
+
+def typed_array(value: Any) -> Any:
+    """numpy arrays as plotly.js's base64 typed arrays (a quarter of the size of JSON numbers)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iu" and value.itemsize == 8:  # plotly.js has no 64-bit integers
+            value = value.astype(np.int32)
+        value = np.ascontiguousarray(value)
+        return {"dtype": value.dtype.str.lstrip("<|="), "bdata": base64.b64encode(value.tobytes()).decode("ascii")}
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def line(curve: Curve, run: str, meta: dict[str, Any], **style: Any) -> dict[str, Any]:
+    if curve.step:  # evenly spaced: plotly's x0 and dx instead of an array of iterations
+        return line_xy(None, curve.y, run, meta, x0=int(curve.x[0]), dx=curve.step, **style)
     return line_xy(curve.x, curve.y, run, meta, **style)
 
 
-def line_xy(x: Any, y: Any, run: str, meta: dict[str, Any], **style: Any) -> go.Scatter:
+def line_xy(x: Any, y: Any, run: str, meta: dict[str, Any], **style: Any) -> dict[str, Any]:
     """A run's trace: named by the run (the legend and the page's selection go by it)."""
-    style.setdefault("mode", "lines")
-    return go.Scatter(
-        x=x,
-        y=y,
-        name=run,
-        legendgroup=run,
-        meta={"run": run, **meta},
-        hovertemplate="%{fullData.name}<br>iteration %{x}<br>%{y:.4g}<extra>" + meta.get("label", "") + "</extra>",
+    trace = {
+        "type": "scatter",
+        "mode": "lines",
+        "x": x,
+        "y": y,
+        "name": run,
+        "legendgroup": run,
+        "meta": {"run": run, **meta},
+        "hovertemplate": "%{fullData.name}<br>iteration %{x}<br>%{y:.4g}<extra>" + meta.get("label", "") + "</extra>",
         **style,
-    )
+    }
+    if x is None:
+        del trace["x"]
+    return trace
 
 
 def marks(runs: list[RunReport]) -> list[dict[str, Any]]:
@@ -130,9 +166,9 @@ def training_figure(
     series: list[tuple[str, dict[str, Any]]],
     smooth: bool,
     groups: tuple[Group, ...] = (),
-) -> go.Figure:
+) -> Chart:
     """One trace per run and training series (e.g. loss faint, avg loss bold)."""
-    figure = go.Figure(layout=base_layout(title, yaxis=yaxis))
+    chart = Chart(go.Figure(layout=base_layout(title, yaxis=yaxis)))
     for run in runs:
         t = run.training
         if t is None:
@@ -140,17 +176,18 @@ def training_figure(
         drawn = [(name, style) for name, style in series if name in t.curves]
         for index, (name, style) in enumerate(drawn):  # the last series drawn is the one in the legend
             meta = {"series": name, "smooth": smooth, "label": name}
-            figure.add_trace(line(t.curves[name], run.name, meta, showlegend=index == len(drawn) - 1, **style))
+            chart.add(line(t.curves[name], run.name, meta, showlegend=index == len(drawn) - 1, **style))
     name = series[-1][0]
     for group in groups:
         curves = [r.training.curves.get(name, EMPTY) if r.training else EMPTY for r in group.members]
-        figure.add_traces(band_traces(group, curves, {"series": name, "smooth": smooth}, "solid"))
-    figure.layout.shapes = marks(runs)
-    return figure
+        for trace in band_traces(group, curves, {"series": name, "smooth": smooth}, "solid"):
+            chart.add(trace)
+    chart.figure.layout.shapes = marks(runs)
+    return chart
 
 
-def loss_figure(runs: list[RunReport], groups: list[Group]) -> go.Figure:
-    figure = training_figure(
+def loss_figure(runs: list[RunReport], groups: list[Group]) -> Chart:
+    chart = training_figure(
         runs,
         "Training loss (faint: loss of each iteration; bold: darknet's avg loss)",
         "loss",
@@ -158,60 +195,61 @@ def loss_figure(runs: list[RunReport], groups: list[Group]) -> go.Figure:
         smooth=True,
         groups=tuple(groups),
     )
-    figure.update_yaxes(type="log")
-    return figure
+    chart.figure.update_yaxes(type="log")
+    return chart
 
 
-def lr_figure(runs: list[RunReport]) -> go.Figure:
-    figure = training_figure(runs, "Learning rate (as darknet logs it)", "learning rate", [("rate", {})], smooth=False)
-    figure.update_yaxes(exponentformat="e")
-    return figure
+def lr_figure(runs: list[RunReport]) -> Chart:
+    chart = training_figure(runs, "Learning rate (as darknet logs it)", "learning rate", [("rate", {})], smooth=False)
+    chart.figure.update_yaxes(exponentformat="e")
+    return chart
 
 
-def speed_figure(runs: list[RunReport]) -> go.Figure:
+def speed_figure(runs: list[RunReport]) -> Chart:
     return training_figure(runs, "Seconds per iteration", "seconds", [("seconds", {})], smooth=True)
 
 
-def region_figure(runs: list[RunReport], shown: str) -> go.Figure:
+def region_figure(runs: list[RunReport], shown: str) -> Chart:
     """Every Region statistic of every run; the page shows one statistic at a time."""
-    figure = go.Figure(
-        layout=base_layout(
-            "Region statistics while training (training statistic, mean over the yolo layers)", yaxis="value"
+    chart = Chart(
+        go.Figure(
+            layout=base_layout(
+                "Region statistics while training (training statistic, mean over the yolo layers)", yaxis="value"
+            )
         )
     )
-    figure.update_layout(legend_title_text="training statistic")
+    chart.figure.update_layout(legend_title_text="training statistic")
     for run in runs:
         if run.training is None:
             continue
         for stat, curve in run.training.region.items():
             label = STAT_LABELS.get(stat, stat)
-            figure.add_trace(
-                line(curve, run.name, {"stat": stat, "smooth": True, "label": label}, visible=stat == shown)
+            chart.add(line(curve, run.name, {"stat": stat, "smooth": True, "label": label}, visible=stat == shown))
+    chart.figure.layout.shapes = marks(runs)
+    return chart
+
+
+def darknet_map_figure(runs: list[RunReport]) -> Chart:
+    chart = Chart(
+        go.Figure(
+            layout=base_layout(
+                "darknet's own mAP@0.5 during training (-map blocks; computed by darknet, not by orch's evaluation)",
+                yaxis="darknet mAP@0.5",
             )
-    figure.layout.shapes = marks(runs)
-    return figure
-
-
-def darknet_map_figure(runs: list[RunReport]) -> go.Figure:
-    figure = go.Figure(
-        layout=base_layout(
-            "darknet's own mAP@0.5 during training (-map blocks; computed by darknet, not by orch's evaluation)",
-            yaxis="darknet mAP@0.5",
         )
     )
     for run in runs:
         if run.training is not None and run.training.darknet_map.x.size:
-            figure.add_trace(
-                line(run.training.darknet_map, run.name, {"label": "darknet mAP@0.5"}, mode="lines+markers")
-            )
-    return figure
+            chart.add(line(run.training.darknet_map, run.name, {"label": "darknet mAP@0.5"}, mode="lines+markers"))
+    return chart
 
 
-def eval_map_figure(runs: list[RunReport], groups: list[Group]) -> go.Figure:
+def eval_map_figure(runs: list[RunReport], groups: list[Group]) -> Chart:
     """mAP@[.5:.95], AP50 and AP75 of every evaluated checkpoint, side by side; one line
     style per matching metric. Repeated runs also get a mean line and a min–max band."""
     measures = list(MEASURE_LABELS)
-    figure = make_subplots(rows=1, cols=len(measures), subplot_titles=[MEASURE_LABELS[m] for m in measures])
+    chart = Chart(make_subplots(rows=1, cols=len(measures), subplot_titles=[MEASURE_LABELS[m] for m in measures]))
+    figure = chart.figure
     figure.update_layout(
         base_layout(
             "orch's evaluation of every checkpoint ("
@@ -231,7 +269,7 @@ def eval_map_figure(runs: list[RunReport], groups: list[Group]) -> go.Figure:
                     continue
                 x, y = zip(*points)
                 label = f"{metric_label(metric)} matching, {MEASURE_LABELS[measure]}"
-                figure.add_trace(
+                chart.add(
                     line(
                         Curve.of(x, y),
                         run.name,
@@ -241,33 +279,37 @@ def eval_map_figure(runs: list[RunReport], groups: list[Group]) -> go.Figure:
                         line={"dash": dash_of(metric)},
                         showlegend=column == 1 and metric == matching_metrics()[0],
                     ),
-                    row=1,
-                    col=column,
+                    column,
                 )
         for group in groups:
             for metric in matching_metrics():
                 curves = [group_points(r, metric, measure) for r in group.members]
                 for trace in band_traces(group, curves, {"metric": metric, "measure": measure}, dash_of(metric)):
-                    figure.add_trace(trace, row=1, col=column)
-    return figure
+                    chart.add(trace, column)
+    return chart
 
 
 def group_points(run: RunReport, metric: str, measure: str) -> Curve:
     points = [(c.iteration, c.values[metric][measure]) for c in run.checkpoints if metric in c.values]
-    return Curve.of(*zip(*points)) if points else EMPTY
+    if not points:
+        return EMPTY
+    iterations, values = zip(*points)
+    return Curve.of(iterations, values)
 
 
-def thresholds_figure(runs: list[RunReport]) -> go.Figure:
+def thresholds_figure(runs: list[RunReport]) -> Chart:
     """AP against the matching threshold at each run's best weights (by mAP under the primary
     matching metric), one line per matching metric."""
     first = PRIMARY
-    figure = go.Figure(
-        layout=base_layout(
-            f"AP vs matching threshold at each run's best weights (best by {metric_label(first)} mAP@[.5:.95]; "
-            + ", ".join(f"{dash_of(m)}: {metric_label(m)}" for m in matching_metrics())
-            + ")",
-            xaxis="threshold (IoU or GIoU)",
-            yaxis="AP",
+    chart = Chart(
+        go.Figure(
+            layout=base_layout(
+                f"AP vs matching threshold at each run's best weights (best by {metric_label(first)} mAP@[.5:.95]; "
+                + ", ".join(f"{dash_of(m)}: {metric_label(m)}" for m in matching_metrics())
+                + ")",
+                xaxis="threshold (IoU or GIoU)",
+                yaxis="AP",
+            )
         )
     )
     for run in runs:
@@ -276,7 +318,7 @@ def thresholds_figure(runs: list[RunReport]) -> go.Figure:
             continue
         for metric in matching_metrics():
             if metric in best.ap:
-                figure.add_trace(
+                chart.add(
                     line_xy(
                         np.asarray(run.thresholds, dtype=np.float32),
                         np.asarray(best.ap[metric], dtype=np.float32),
@@ -285,45 +327,48 @@ def thresholds_figure(runs: list[RunReport]) -> go.Figure:
                         mode="lines+markers",
                         line={"dash": dash_of(metric)},
                         showlegend=metric == first,
+                        hovertemplate="%{fullData.name}<br>threshold %{x:.2f}<br>AP %{y:.4f}<extra></extra>",
                     )
                 )
-    figure.update_traces(hovertemplate="%{fullData.name}<br>threshold %{x:.2f}<br>AP %{y:.4f}<extra></extra>")
-    return figure
+    return chart
 
 
-def per_class_figure(metrics: list[str]) -> go.Figure:
+def per_class_figure(metrics: list[str]) -> Chart:
     """The layout of the class × run heatmaps (one per matching metric); the page fills the
     cells from the per-class table for the runs selected, in the class order chosen."""
-    figure = make_subplots(
-        rows=1,
-        cols=len(metrics),
-        shared_yaxes=True,
-        horizontal_spacing=0.04,
-        subplot_titles=[f"{metric_label(m)} matching" for m in metrics],
+    chart = Chart(
+        make_subplots(
+            rows=1,
+            cols=len(metrics),
+            shared_yaxes=True,
+            horizontal_spacing=0.04,
+            subplot_titles=[f"{metric_label(m)} matching" for m in metrics],
+        )
     )
+    figure = chart.figure
     figure.update_layout(
         base_layout("Per-class AP@[.5:.95] at each run's best weights (colour scale fitted to the data)", xaxis="")
     )
     for column, metric in enumerate(metrics, start=1):
-        figure.add_trace(
-            go.Heatmap(
-                x=[],
-                y=[],
-                z=[],
-                name=f"{metric_label(metric)} matching",
-                meta={"metric": metric},
-                coloraxis="coloraxis",
-                hovertemplate="%{y}<br>%{x}<br>AP %{z:.3f}<extra>" + metric_label(metric) + "</extra>",
-                xgap=1,
-                ygap=1,
-            ),
-            row=1,
-            col=column,
+        chart.add(
+            {
+                "type": "heatmap",
+                "x": [],
+                "y": [],
+                "z": [],
+                "name": f"{metric_label(metric)} matching",
+                "meta": {"metric": metric},
+                "coloraxis": "coloraxis",
+                "hovertemplate": "%{y}<br>%{x}<br>AP %{z:.3f}<extra>" + metric_label(metric) + "</extra>",
+                "xgap": 1,
+                "ygap": 1,
+            },
+            column,
         )
         figure.update_xaxes(tickangle=-40, title_text="", row=1, col=column)
     figure.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": "AP"}}})
     figure.update_yaxes(autorange="reversed", tickfont={"size": 10})
-    return figure
+    return chart
 
 
 # -- repeated runs ----------------------------------------------------------------------------
@@ -347,7 +392,7 @@ def groups_of(runs: list[RunReport]) -> list[Group]:
     ]
 
 
-def band_traces(group: Group, curves: list[Curve], meta: dict[str, Any], dash: str) -> list[go.Scatter]:
+def band_traces(group: Group, curves: list[Curve], meta: dict[str, Any], dash: str) -> list[dict[str, Any]]:
     """The mean of the members' curves (on the union of their iterations, each curve
     interpolated inside its own range) and a filled min–max band; hidden until asked for."""
     curves = [c for c in curves if c.x.size]
@@ -363,39 +408,41 @@ def band_traces(group: Group, curves: list[Curve], meta: dict[str, Any], dash: s
     members = [r.name for r in group.members]
     common = {"group": group.label, "members": members, **meta}
     return [
-        go.Scatter(
-            x=np.r_[grid, grid[::-1]],
-            y=np.r_[high, low[::-1]].astype(np.float32),
-            fill="toself",
-            mode="lines",
-            line={"width": 0},
-            opacity=0.25,
-            name=group.label,
-            legendgroup=group.label,
-            showlegend=False,
-            hoverinfo="skip",
-            visible=False,
-            meta={**common, "kind": "band"},
-        ),
-        go.Scatter(
-            x=grid.astype(np.int32),
-            y=mean.astype(np.float32),
-            mode="lines+markers",
-            marker={"size": 4},
-            line={"dash": dash, "width": 2},
-            name=group.label,
-            legendgroup=group.label,
-            showlegend=meta.get("measure", "mean") == "mean" and dash == "solid",
-            visible=False,
-            meta={**common, "kind": "mean"},
-        ),
+        {
+            "type": "scatter",
+            "x": np.r_[grid, grid[::-1]],
+            "y": np.r_[high, low[::-1]].astype(np.float32),
+            "fill": "toself",
+            "mode": "lines",
+            "line": {"width": 0},
+            "opacity": 0.25,
+            "name": group.label,
+            "legendgroup": group.label,
+            "showlegend": False,
+            "hoverinfo": "skip",
+            "visible": False,
+            "meta": {**common, "kind": "band"},
+        },
+        {
+            "type": "scatter",
+            "x": grid.astype(np.int32),
+            "y": mean.astype(np.float32),
+            "mode": "lines+markers",
+            "marker": {"size": 4},
+            "line": {"dash": dash, "width": 2},
+            "name": group.label,
+            "legendgroup": group.label,
+            "showlegend": meta.get("measure", "mean") == "mean" and dash == "solid",
+            "visible": False,
+            "meta": {**common, "kind": "mean"},
+        },
     ]
 
 
-def figures(runs: list[RunReport], region_stat: str) -> dict[str, go.Figure]:
+def figures(runs: list[RunReport], region_stat: str) -> dict[str, Chart]:
     """Every chart of the page by its id."""
     groups = groups_of(runs)
-    builders: dict[str, Callable[[], go.Figure]] = {
+    builders: dict[str, Callable[[], Chart]] = {
         "chart-loss": lambda: loss_figure(runs, groups),
         "chart-lr": lambda: lr_figure(runs),
         "chart-region": lambda: region_figure(runs, region_stat),

@@ -91,7 +91,7 @@ def page_data(runs: list[RunReport], built: str, smooth: int) -> str:
         "active": any(r.active for r in runs),
         "reload_seconds": RELOAD_SECONDS,
         "smooth": smooth,
-        "columns": [{"key": c.key, "label": c.label, "best": c.best, "kind": c.kind} for c in cols],
+        "columns": [{"key": c.key, "label": c.label, "best": c.best, "kind": c.kind, "param": c.param} for c in cols],
         "rows": tables.rows(runs, cols),
         "folders": {r.name: safe_name(r.name) for r in runs if r.checkpoints},
         "crashed": [
@@ -104,7 +104,7 @@ def page_data(runs: list[RunReport], built: str, smooth: int) -> str:
         "per_class": per_class_table(runs),
     }
     charts = figures(runs, shown)
-    spliced = ",".join(f"{json.dumps(chart)}:{figure.to_json()}" for chart, figure in charts.items())
+    spliced = ",".join(f"{json.dumps(name)}:{chart.to_json()}" for name, chart in charts.items())
     return json.dumps(data, allow_nan=False)[:-1] + ', "figures": {' + spliced + "}}"
 
 

@@ -104,8 +104,7 @@
   // Columns nobody has are left out; parameters every run shares are said once, above the
   // table, so the columns left are those that tell runs apart.
   const present = (c) => DATA.rows.some((r) => r[c.key] !== null && r[c.key] !== undefined);
-  const shared = (c) => DATA.rows.length > 1 && !c.best && !["run", "state"].includes(c.key) &&
-    DATA.rows.every((r) => r[c.key] === DATA.rows[0][c.key]);
+  const shared = (c) => DATA.rows.length > 1 && c.param && DATA.rows.every((r) => r[c.key] === DATA.rows[0][c.key]);
   const COLUMNS = DATA.columns.filter((c) => present(c) && !shared(c));
   const SHARED = DATA.columns.filter((c) => present(c) && shared(c));
   function format(value, column) {
@@ -243,7 +242,7 @@
   function prepare(id) {
     const figure = DATA.figures[id];
     figure.data.forEach((trace) => {
-      trace.x = decode(trace.x);
+      if (trace.x !== undefined) trace.x = decode(trace.x);
       trace.y = decode(trace.y);
     });
     RAW[id] = figure.data.map((trace) => trace.y);
@@ -410,7 +409,7 @@
     }));
 
     document.getElementById("shared").textContent = SHARED.length
-      ? "Same for every run: " + SHARED.map((c) => `${c.label} ${format(DATA.rows[0][c.key], c)}`).join(" · ") : "";
+      ? "Parameters every run shares: " + SHARED.map((c) => `${c.label} ${format(DATA.rows[0][c.key], c)}`).join(" · ") : "";
     const crashed = document.getElementById("crashed");
     DATA.crashed.forEach((c) => {
       const p = document.createElement("p");

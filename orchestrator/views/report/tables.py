@@ -23,11 +23,20 @@ class Column:
     label: str  # the page's column heading
     read: Callable[[RunReport], Any]
     best: str | None = None  # "max" or "min": the best value of the column is highlighted
-    kind: str = "text"  # text | number | path
+    kind: str = "text"  # text | number | duration | path
+    param: bool = False  # a run.yaml parameter (the page states once those all runs share)
 
 
-def param(name: str) -> Callable[[RunReport], Any]:
-    return lambda run: getattr(run.params, name) if run.params is not None else None
+def param(key: str, label: str, name: str | None = None, kind: str = "text") -> Column:
+    """A column showing the run.yaml parameter `name` (default: `key`)."""
+    attribute = name or key
+    return Column(
+        key,
+        label,
+        lambda run: getattr(run.params, attribute) if run.params is not None else None,
+        kind=kind,
+        param=True,
+    )
 
 
 def training(read: Callable[[Any], Any]) -> Callable[[RunReport], Any]:
@@ -57,18 +66,18 @@ def columns() -> list[Column]:
     """Every column of the runs table, in page order."""
     fixed = [
         Column("run", "run", lambda run: run.name),
-        Column("template", "template", param("template")),
-        Column("dataset", "dataset", param("dataset")),
-        Column("iou_loss", "iou_loss", param("iou_loss")),
-        Column("iou_normalizer", "iou norm.", param("iou_normalizer"), kind="number"),
-        Column("cls_normalizer", "cls norm.", param("cls_normalizer"), kind="number"),
-        Column("representation", "repr.", param("representation")),
-        Column("gpus", "GPUs", param("gpus"), kind="number"),
-        Column("base_lr", "base lr", param("base_lr"), kind="number"),
-        Column("cfg_lr", "cfg lr", param("cfg_lr"), kind="number"),
-        Column("burn_in", "burn-in", param("cfg_burn_in"), kind="number"),
-        Column("max_batches", "max_batches", param("max_batches"), kind="number"),
-        Column("parent", "from", param("parent")),
+        param("template", "template"),
+        param("dataset", "dataset"),
+        param("iou_loss", "iou_loss"),
+        param("iou_normalizer", "iou norm.", kind="number"),
+        param("cls_normalizer", "cls norm.", kind="number"),
+        param("representation", "repr."),
+        param("gpus", "GPUs", kind="number"),
+        param("base_lr", "base lr", kind="number"),
+        param("cfg_lr", "cfg lr", kind="number"),
+        param("burn_in", "burn-in", "cfg_burn_in", kind="number"),
+        param("max_batches", "max_batches", kind="number"),
+        param("parent", "from"),
         Column("state", "state", lambda run: run.state),
         Column("progress", "iteration / max", progress),
         Column("iteration", "iteration", training(lambda t: t.last_iteration), kind="number"),
