@@ -83,6 +83,9 @@ class EvalConfig:
     timeout: float = 3600
     report: bool = True  # rebuild the report after a pass that recorded something
     report_dir: str = "reports"  # the report's folder, relative to the workspace
+    submit: bool = False  # cron and watch submit Slurm jobs instead of running darknet themselves
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)  # resources of one evaluation job
+    max_parallel: int = 4  # evaluation tasks of one array job running at once (%K)
 
     @property
     def every_seconds(self) -> float:
@@ -223,13 +226,16 @@ def load_config(path: Path) -> Config:
         raise OrchError(f"orch.yaml is not valid YAML{line}: {getattr(exc, 'problem', exc)}", str(path)) from None
     top = _Section(raw, "orch.yaml", path)
     top.refuse_unknown({"darknet", "datasets", "slurm", "executor", "eval"})
+    slurm_section = _Section(top.data.get("slurm"), "slurm", path)
+    slurm_section.refuse_unknown(SLURM_KEYS)
+    slurm = _slurm(slurm_section)
     return Config(
         path=path,
         darknet=_darknet(_Section(top.data.get("darknet"), "darknet", path)),
         datasets=_datasets(_Section(top.data.get("datasets"), "datasets", path)),
-        slurm=_slurm(_Section(top.data.get("slurm"), "slurm", path)),
+        slurm=slurm,
         executor=top.get("executor", str, "auto", EXECUTORS),
-        eval=_eval(_Section(top.data.get("eval"), "eval", path)),
+        eval=_eval(_Section(top.data.get("eval"), "eval", path), slurm),
     )
 
 
@@ -274,28 +280,31 @@ def _dataset(name: str, s: _Section) -> Dataset:
     )
 
 
-def _slurm(s: _Section) -> SlurmConfig:
-    s.refuse_unknown({"partition", "time", "cpus_per_task", "mem", "gres_type", "extra"})
-    cpus = s.get("cpus_per_task", int, 8)
+SLURM_KEYS = {"partition", "time", "cpus_per_task", "mem", "gres_type", "extra"}
+
+
+def _slurm(s: _Section, defaults: SlurmConfig = SlurmConfig()) -> SlurmConfig:
+    """A Slurm resources section; keys it leaves out take `defaults` (eval.slurm: the training's)."""
+    cpus = s.get("cpus_per_task", int, defaults.cpus_per_task)
     if cpus < 1:
-        s.fail("slurm.cpus_per_task: must be at least 1")
-    extra = s.get("extra", dict, {})
+        s.fail(f"{s.where}.cpus_per_task: must be at least 1")
+    extra = s.get("extra", dict, defaults.extra)
     for option, value in extra.items():
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", str(option)):
-            s.fail(f"slurm.extra.{option}: not an sbatch option name")
+            s.fail(f"{s.where}.extra.{option}: not an sbatch option name")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            s.fail(f"slurm.extra.{option}: expected a string or a number, got {type(value).__name__}")
+            s.fail(f"{s.where}.extra.{option}: expected a string or a number, got {type(value).__name__}")
     return SlurmConfig(
-        partition=s.get("partition", str, None),
-        time=str(s.get("time", (str, int), "7-00:00:00")),
+        partition=s.get("partition", str, defaults.partition),
+        time=str(s.get("time", (str, int), defaults.time)),
         cpus_per_task=cpus,
-        mem=str(s.get("mem", (str, int), "32G")),
-        gres_type=s.get("gres_type", str, None),
+        mem=str(s.get("mem", (str, int), defaults.mem)),
+        gres_type=s.get("gres_type", str, defaults.gres_type),
         extra=dict(extra),
     )
 
 
-def _eval(s: _Section) -> EvalConfig:
+def _eval(s: _Section, training_slurm: SlurmConfig) -> EvalConfig:
     s.refuse_unknown(
         {
             "gpu",
@@ -308,8 +317,15 @@ def _eval(s: _Section) -> EvalConfig:
             "timeout",
             "report",
             "report_dir",
+            "submit",
+            "slurm",
         }
     )
+    slurm = _Section(s.data.get("slurm"), "eval.slurm", s.path)
+    slurm.refuse_unknown({*SLURM_KEYS, "max_parallel"})
+    max_parallel = slurm.get("max_parallel", int, 4)
+    if max_parallel < 1:
+        s.fail("eval.slurm.max_parallel: must be at least 1")
     metrics = s.get("metrics", list, list(OVERLAPS))
     for metric in metrics:
         if metric not in OVERLAPS:
@@ -327,6 +343,9 @@ def _eval(s: _Section) -> EvalConfig:
         timeout=float(s.get("timeout", (int, float), 3600)),
         report=s.get("report", bool, True),
         report_dir=s.get("report_dir", str, "reports"),
+        submit=s.get("submit", bool, False),
+        slurm=_slurm(slurm, training_slurm),
+        max_parallel=max_parallel,
     )
     try:
         _ = config.every_seconds  # validated now, not at the first scheduled pass

@@ -59,6 +59,9 @@ eval:
   timeout: 3600            # seconds for one `darknet detector valid`
   report: true             # rebuild the report after every pass that recorded something
   report_dir: reports      # the report's folder (index.html), relative to the workspace
+  submit: false            # true: cron and `orch watch` submit Slurm jobs (orch eval --submit)
+  slurm:                   # one evaluation job's partition, time, mem, cpus_per_task, gres_type, extra;
+    max_parallel: 4        # keys left out take the slurm section's. Tasks of one array job at once.
 """
 
 
@@ -109,6 +112,15 @@ class Workspace:
     def eval_lock_path(self, name: str) -> Path:
         """The run's evaluation lock (held by whoever evaluates or submits its evaluations)."""
         return self.results_dir(name) / ".eval.lock"
+
+    def jobs_dir(self) -> Path:
+        """What Slurm jobs leave behind: `<id>.rc`, the exit status their script wrote, and
+        `<id>.state`, the final state orch saw (both outlive Slurm's memory of the job)."""
+        return self.root / "logs" / ".jobs"
+
+    def eval_batch_dir(self) -> Path:
+        """Scripts and task lists of evaluation jobs (`orch eval --submit`)."""
+        return self.root / "batch" / "eval"
 
     def sbatch_path(self, name: str) -> Path:
         return self.root / "batch" / f"{check_run_name(name)}.sbatch"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator.evaluation.store import EvalRecord
 from orchestrator.executors import new_run
@@ -43,6 +45,35 @@ def make_workspace(
 def shapes_ws(tmp_path: Path) -> Workspace:
     """A fresh workspace with a small shapes dataset (VOC ground truth)."""
     return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def cluster_ws(tmp_path: Path) -> Iterator[Workspace]:
+    """A shapes workspace whose jobs fit the dev cluster of scripts/dev-slurm.sh; its training
+    and evaluation jobs are cancelled afterwards."""
+    from orchestrator.evaluation.cluster import cancel_evaluations
+    from orchestrator.executors import cancel_runs
+
+    ws = make_workspace(tmp_path / "ws", n_train=16, n_valid=4)
+    config = yaml.safe_load((ws.root / "orch.yaml").read_text())
+    config["slurm"].update(cpus_per_task=1, mem="300M", time="15:00")
+    config["eval"]["slurm"] = {"mem": "1G"}
+    config["executor"] = "slurm"
+    (ws.root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    ws = Workspace(ws.root)
+    yield ws
+    cancel_runs(ws, ws.run_names())
+    cancel_evaluations(ws, ws.run_names())
+
+
+def add_cluster_run(ws: Workspace, name: str, max_batches: int, gpus: int = 1) -> None:
+    """A tiny-shapes run with batch 2 (~0.2 s per iteration on the dev cluster)."""
+    steps = [max_batches - 2, max_batches - 1]
+    new_run(
+        ws,
+        name,
+        RunSpec(template="tiny-shapes", dataset="shapes", gpus=gpus, max_batches=max_batches, steps=steps, batch=2),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +112,9 @@ def eval_record(iteration: int, *, run: str = "r1", status: str = "ok", **fields
         "size": 1,
         "mtime": 1.0,
         "iteration": iteration,
+        "phase": "train",
+        "also": (),
+        "job": {"executor": "local", "id": None},
         "style": "voc",
         "ap_method": "11point",
         "status": status,

@@ -103,8 +103,11 @@ def test_submit_of_a_finished_run_asks_for_force(shapes_ws, capsys, monkeypatch)
     assert "finished training" in err and "--force" in err
     assert sbatch_calls == [] and (shapes_ws.run_dir("r1") / "run.yaml").read_text() == before
     assert main(["-C", str(shapes_ws.root), "submit", "r1", "--executor", "slurm", "--force", "--json"]) == 0
-    [job] = json.loads(capsys.readouterr().out)
-    assert (job["run"], job["job_id"], job["phase"]) == ("r1", "101", "train") and len(sbatch_calls) == 1
+    job, evaluation = json.loads(capsys.readouterr().out)
+    assert (job["run"], job["job_id"], job["phase"]) == ("r1", "101", "train")
+    # the evaluation of what the run leaves, queued behind the training
+    assert (evaluation["run"], evaluation["job_id"], evaluation["phase"]) == ("r1", "102", "eval")
+    assert len(sbatch_calls) == 2 and "--dependency=afterany:101" in sbatch_calls[1]
 
 
 def test_status_names_the_measure_and_a_cancelled_run_is_cancelled(shapes_ws, capsys):

@@ -39,8 +39,9 @@ def names(found) -> list[str]:
 
 def test_newest_iteration_first_then_backfill_and_final_is_max_batches(run):
     ws, manifest = run
-    for name in ("r1_100.weights", "r1_300.weights", "r1_200.weights", "r1_final.weights"):
+    for name in ("r1_100.weights", "r1_300.weights", "r1_200.weights"):
         touch(ws.backup_dir("r1") / name)
+    touch(ws.backup_dir("r1") / "r1_final.weights", size=12)  # not the same model as r1_300
     found = discover_weights(ws, manifest)
     assert names(found) == ["r1_final.weights", "r1_300.weights", "r1_200.weights", "r1_100.weights"]
     assert [w.iteration for w in found] == [300, 300, 200, 100]
@@ -115,3 +116,32 @@ def test_a_replaced_file_is_evaluated_again(run):
     index = StoreIndex(done={("valid", *old.key)})
     touch(path, age=500, size=20)
     assert [t.weights.size for t in pending_targets(ws, manifest, index)] == [20]
+
+
+def test_final_that_is_the_last_checkpoint_is_one_model_named_twice(run):
+    ws, manifest = run
+    backup = ws.backup_dir("r1")
+    for name in ("r1_200.weights", "r1_300.weights", "r1_final.weights"):
+        touch(backup / name, size=200_000)
+    (found_300, found_200) = discover_weights(ws, manifest)
+    assert (found_300.path, found_300.also) == ("backup/r1/r1_300.weights", ("backup/r1/r1_final.weights",))
+    assert found_200.also == ()
+    with open(backup / "r1_final.weights", "r+b") as handle:  # same size, other last layer
+        handle.seek(199_999)
+        handle.write(b"y")
+    assert names(discover_weights(ws, manifest)) == ["r1_final.weights", "r1_300.weights", "r1_200.weights"]
+
+
+def test_warmup_checkpoints_are_found_with_their_phase_before_the_run_continues(run):
+    ws, manifest = run
+    backup = ws.backup_dir("r1")
+    touch(backup / "r1_300.weights")
+    touch(backup / "warmup-r1_100.weights")
+    touch(backup / "warmup-r1_final.weights", size=11)
+    (ws.run_dir("r1") / "warmup-r1.cfg").write_text("[net]\nmax_batches=150\n")
+    found = discover_weights(ws, manifest)
+    assert [(Path(w.path).name, w.phase, w.iteration, w.label) for w in found] == [
+        ("r1_300.weights", "train", 300, "300"),
+        ("warmup-r1_final.weights", "warmup", 150, "warmup-final"),
+        ("warmup-r1_100.weights", "warmup", 100, "warmup-100"),
+    ]

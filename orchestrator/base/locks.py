@@ -31,11 +31,12 @@ def gpu_lock_path(gpu: int) -> Path:
 
 
 @contextlib.contextmanager
-def held(path: Path, busy: Exception) -> Iterator[None]:
-    """Hold the lock at `path` or raise `busy` at once (never wait for another orch)."""
+def held(path: Path, busy: Exception, wait: float = 0) -> Iterator[None]:
+    """Hold the lock at `path`, waiting at most `wait` seconds for another orch (none by
+    default: a busy evaluator moves on), else raise `busy`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # mode 0o666: the GPU lock in /tmp is shared between the users of a machine
-    lock = FileLock(path, blocking=False, mode=0o666, thread_local=False, fallback_to_soft=False)
+    lock = FileLock(path, timeout=wait, mode=0o666, thread_local=False, fallback_to_soft=False)
     try:
         lock.acquire()
     except Timeout:
@@ -46,9 +47,9 @@ def held(path: Path, busy: Exception) -> Iterator[None]:
         lock.release()
 
 
-def run_lock(path: Path, run: str) -> contextlib.AbstractContextManager[None]:
+def run_lock(path: Path, run: str, wait: float = 0) -> contextlib.AbstractContextManager[None]:
     """The lock of one run's evaluations at `path` (the workspace says where it lives)."""
-    return held(path, Busy(f"run {run} is busy with another evaluator"))
+    return held(path, Busy(f"run {run} is busy with another evaluator"), wait)
 
 
 def gpu_lock(gpu: int) -> contextlib.AbstractContextManager[None]:

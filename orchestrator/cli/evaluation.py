@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import sys
 import threading
+from pathlib import Path
 
 from orchestrator.base.errors import OrchError
 from orchestrator.base.values import INT_MAX
@@ -21,6 +22,8 @@ from orchestrator.metrics.overlaps import OVERLAPS, PRIMARY
 from orchestrator.runs import load_manifest
 
 LOG_HANDLER = "orch-evaluation-cli"
+#: `orch eval`'s exit status when an evaluation of the pass failed (cron mails it, scripts see it).
+EXIT_FAILED = 3
 
 # The pass (NumPy, metrics engine) and the scheduler (APScheduler) are imported by the commands
 # that use them, so that every other `orch` command starts quickly.
@@ -33,7 +36,10 @@ def register(subparsers) -> None:
         cmd_eval,
         help="evaluate new weights files once (what cron runs)",
         description="Evaluate every new weights file of the runs with darknet detector valid "
-        "and append one record per file and split to results/RUN/metrics.jsonl.",
+        "and append one record per file and split to results/RUN/metrics.jsonl; with --submit "
+        "(or eval.submit: true) submit them as one Slurm array job instead, one GPU per file. "
+        f"Exit status {EXIT_FAILED} when an evaluation of the pass failed, 0 when all succeeded, "
+        "there was nothing to do or another evaluator was busy (said on stderr).",
     )
     parser.add_argument("runs", nargs="*", metavar="RUN")
     parser.add_argument("--all", action="store_true", help="every run of the workspace")
@@ -42,7 +48,17 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--retry-failed", action="store_true", help="try again the files that failed eval.max_attempts times"
     )
+    parser.add_argument(
+        "--submit", action="store_true", help="submit Slurm jobs (eval.slurm) instead of running darknet here"
+    )
     parser.add_argument("--json", action="store_true", help="print the pass as JSON")
+
+    # What an evaluation job runs (rendered into its script by --submit): not for users.
+    task = subparsers.add_parser("eval-task", parents=[subparsers.common])
+    task.add_argument("tasks", type=Path)
+    task.add_argument("number", type=int)
+    task.add_argument("job")
+    task.set_defaults(func=cmd_eval_task)
 
     parser = add_command(
         subparsers,
@@ -148,6 +164,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     ws = workspace_of(args)
     runs = _chosen_runs(ws, args.runs, args.all)
+    if args.submit or (ws.config.eval.submit and args.gpu is None):
+        return _submit(ws, runs, args)
     gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
     _show_log(timestamps=not sys.stderr.isatty())
     stop = threading.Event()
@@ -166,7 +184,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         log_pass(report)
     _refresh_report(ws, report)
-    return 130 if report.interrupted else 0
+    return 130 if report.interrupted else EXIT_FAILED if report.failed else 0
+
+
+def _submit(ws, runs: list[str], args: argparse.Namespace) -> int:
+    """`orch eval --submit`: one array job for the pending weights of the runs."""
+    from orchestrator.evaluation.cluster import log_submit_pass, submit_pass
+
+    _show_log(timestamps=not sys.stderr.isatty())
+    report = submit_pass(ws, runs, args.retry_failed)
+    if args.json:
+        print_json({"submitted": report.submitted, "in_flight": report.in_flight})
+    else:
+        log_submit_pass(report)
+    return EXIT_FAILED if report.failed else 0
+
+
+def cmd_eval_task(args: argparse.Namespace) -> int:
+    from orchestrator.evaluation.cluster import run_task
+
+    ws = workspace_of(args)
+    _show_log(timestamps=True)
+    stop = threading.Event()
+    restore = stop_on_signals(stop)
+    try:
+        records = run_task(ws, args.tasks, args.number, args.job, stop)
+    finally:
+        restore()
+    return EXIT_FAILED if any(not r.ok for r in records) else 0
 
 
 def _refresh_report(ws, report) -> None:
@@ -228,7 +273,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         watch(
             ws,
             args.runs or None,
-            PassOptions(gpu=gpu, show_progress=True),
+            PassOptions(gpu=gpu, show_progress=True, submit=config.submit and args.gpu is None),
             every,
             stop,
             after_pass=lambda report: _refresh_report(ws, report),
@@ -268,7 +313,7 @@ def cmd_crontab(args: argparse.Namespace) -> int:
         )
     elif args.install:
         print(
-            f"installed: 'orch eval --all --gpu {gpu}' every {duration_text(every * 60)}; log: {ws.root / crontab.CRON_LOG}"
+            f"installed: 'orch eval --all {'--submit' if ws.config.eval.submit else f'--gpu {gpu}'}' every {duration_text(every * 60)}; log: {ws.root / crontab.CRON_LOG}"
         )
     else:
         sys.stdout.write(block)

@@ -46,9 +46,12 @@ def register(subparsers) -> None:
     status.add_argument("runs", nargs="*", metavar="RUN", help="runs to show (default: all)")
     status.add_argument("--json", action="store_true", help="a list with one object per run")
 
-    cancel = add_command(subparsers, "cancel", cmd_cancel, help="cancel the queued or running jobs of runs")
+    cancel = add_command(
+        subparsers, "cancel", cmd_cancel, help="cancel the queued or running jobs of runs (evaluation jobs too)"
+    )
     cancel.add_argument("runs", nargs="+", metavar="RUN")
     _json_option(cancel)
+    cancel.add_argument("--keep-eval", action="store_true", help="leave the runs' evaluation jobs queued or running")
 
     resubmit = add_command(
         subparsers,
@@ -87,9 +90,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
         else:
             print("\n".join(plans.values()))
         return 0
-    _print_submitted(
-        {run: submit_run(ws, run, executor, args.warmup, force=args.force) for run in args.runs}, args.json
-    )
+    submitted = {}
+    for run in args.runs:
+        submitted[run] = submit_run(ws, run, executor, args.warmup, force=args.force)
+        if executor.name == "slurm":  # the run ends evaluated even when nobody watches it
+            from orchestrator.evaluation.cluster import submit_final_evaluation
+
+            submitted[run].append(submit_final_evaluation(ws, run, submitted[run][-1].job_id).record())
+    _print_submitted(submitted, args.json)
     return 0
 
 
@@ -129,7 +137,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    cancelled = cancel_runs(workspace_of(args), args.runs)
+    from orchestrator.evaluation.cluster import cancel_evaluations
+
+    ws = workspace_of(args)
+    # evaluation jobs first: the one waiting for the training (afterany) would start at its end
+    evaluations = [] if args.keep_eval else cancel_evaluations(ws, args.runs)
+    cancelled = cancel_runs(ws, args.runs) + evaluations
     if args.json:
         print_json([record.to_dict() for record in cancelled])
         return 0

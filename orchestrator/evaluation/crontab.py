@@ -30,12 +30,16 @@ def cron_quote(value: str) -> str:
     return shlex.quote(value).replace("%", r"\%")
 
 
-def orch_command() -> str:
-    """The absolute command that runs this orch (cron does not have the user's PATH)."""
+def orch_words() -> list[str]:
+    """The absolute command that runs this orch (cron and Slurm jobs do not have the user's PATH)."""
     script = Path(sys.argv[0])
     if script.name == "orch" and script.exists():
-        return cron_quote(str(script.resolve()))
-    return " ".join(cron_quote(word) for word in (sys.executable, "-m", "orchestrator"))
+        return [str(script.resolve())]
+    return [sys.executable, "-m", "orchestrator"]
+
+
+def orch_command() -> str:
+    return " ".join(cron_quote(word) for word in orch_words())
 
 
 def cron_minutes(every_seconds: float) -> int:
@@ -75,7 +79,8 @@ def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
     values = {
         "workspace_label": root,
         "every": duration_text(every_minutes * 60),
-        "gpu": str(gpu),
+        "where": "by Slurm jobs (eval.submit)" if ws.config.eval.submit else f"on GPU {gpu}",
+        "how": "--submit" if ws.config.eval.submit else f"--gpu {gpu}",
         "schedule": schedule(every_minutes),
         "workspace": cron_quote(root),
         "path": cron_quote(plain_text(os.environ.get("PATH", "/usr/bin:/bin"), "PATH")),

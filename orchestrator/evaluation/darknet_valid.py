@@ -55,7 +55,7 @@ class ValidCall:
     data: str
     cfg: str
     weights: str
-    gpu: int
+    gpu: int | None  # None: the GPU(s) the environment already names (Slurm's allocation)
     cwd: Path
     log: Path
     timeout: float
@@ -91,7 +91,9 @@ def resolve_binary(darknet: str, root: Path) -> str:
 
 
 def environment(call: ValidCall) -> dict[str, str]:
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": str(call.gpu)}
+    env = dict(os.environ)
+    if call.gpu is not None:
+        env["CUDA_VISIBLE_DEVICES"] = str(call.gpu)
     if call.lib_folder:
         env["LD_LIBRARY_PATH"] = ":".join(filter(None, [call.lib_folder, env.get("LD_LIBRARY_PATH")]))
     return env

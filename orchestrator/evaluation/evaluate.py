@@ -43,6 +43,17 @@ MIN_VALID_IMAGES = 4
 
 
 @dataclass(frozen=True)
+class JobRef:
+    """Where an evaluation ran: `orch eval` itself (local, no id) or a Slurm job (`<job>_<task>`)."""
+
+    executor: str = "local"
+    id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"executor": self.executor, "id": self.id}
+
+
+@dataclass(frozen=True)
 class Target:
     """What to evaluate: one weights file of a run on one split of its dataset."""
 
@@ -50,6 +61,7 @@ class Target:
     weights: WeightsFile
     split: str
     attempt: int
+    job: JobRef = JobRef()
 
     @property
     def key(self) -> tuple[str, str, int, float]:
@@ -57,7 +69,7 @@ class Target:
 
 
 def evaluate(
-    ws: Workspace, target: Target, gpu: int, stop: threading.Event, on_progress: ProgressCallback | None = None
+    ws: Workspace, target: Target, gpu: int | None, stop: threading.Event, on_progress: ProgressCallback | None = None
 ) -> EvalRecord:
     """Evaluate the target and return its record (status ok or failed); Interrupted propagates."""
     dataset = dataset_of(ws, target.manifest)
@@ -107,7 +119,7 @@ def _run_darknet(
     target: Target,
     dataset: Dataset,
     class_names: list[str],
-    gpu: int,
+    gpu: int | None,
     stop: threading.Event,
     on_progress: ProgressCallback | None,
     timings: dict[str, float | None],
@@ -190,6 +202,9 @@ def make_record(
         size=weights.size,
         mtime=weights.mtime,
         iteration=weights.iteration,
+        phase=weights.phase,
+        also=weights.also,
+        job=target.job.as_dict(),
         style=dataset.eval,
         ap_method=result.ap_method if result else ws.config.eval.ap_method,
         status="ok" if result is not None else "failed",

@@ -56,6 +56,7 @@ class PassOptions:
     max_files: int | None = None
     retry_failed: bool = False
     show_progress: bool = False
+    submit: bool = False  # submit Slurm jobs (evaluation.cluster) instead of running darknet here
 
 
 def pending_targets(

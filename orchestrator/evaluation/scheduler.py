@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from orchestrator.base.errors import OrchError
+from orchestrator.evaluation.cluster import SubmitReport, log_submit_pass, submit_pass
 from orchestrator.evaluation.passes import PassOptions, PassReport, log_pass, run_pass
 from orchestrator.workspace import Workspace
 
@@ -35,11 +36,17 @@ def watch(
 ) -> int:
     """Run passes every `every_seconds` (the first one now) until `stop` is set; the pass count.
     `after_pass` gets each pass's report (the CLI rebuilds the report page with it)."""
-    passes = []
+    passes: list[PassReport | SubmitReport] = []
 
     def one_pass() -> None:
+        chosen = runs if runs else ws.run_names()
         try:
-            report = run_pass(ws, runs if runs else ws.run_names(), options, stop)
+            if options.submit:
+                submitted = submit_pass(ws, chosen, options.retry_failed)
+                passes.append(submitted)
+                log_submit_pass(submitted)
+                return
+            report = run_pass(ws, chosen, options, stop)
         except OrchError as exc:  # e.g. orch.yaml edited badly: say so, try again next time
             log.error("pass failed: %s", exc)
             return
@@ -60,10 +67,10 @@ def watch(
     )
     scheduler.start()
     log.info(
-        "watching %s every %gs on GPU %d (Ctrl-C or SIGTERM stops)",
+        "watching %s every %gs, %s (Ctrl-C or SIGTERM stops)",
         ", ".join(runs) if runs else "all runs",
         every_seconds,
-        options.gpu,
+        "submitting Slurm jobs" if options.submit else f"on GPU {options.gpu}",
     )
     stop.wait()
     log.info("stopping: waiting for the pass in progress to end")

@@ -42,6 +42,9 @@ class EvalRecord:
     size: int
     mtime: float
     iteration: int
+    phase: str  # "train", or "warmup": the one-GPU warm-up of a multi-GPU run (its first part)
+    also: tuple[str, ...]  # other names of the same model (the `_final` twin of the last checkpoint)
+    job: Mapping[str, Any]  # where it ran: {"executor": "local"|"slurm", "id": "<job>_<task>"|None}
     style: str
     ap_method: str
     status: str  # "ok" or "failed"
@@ -68,6 +71,8 @@ class EvalRecord:
         """The line's object, keys in field order; a failed record has no `metrics` key."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["thresholds"] = list(self.thresholds)
+        out["also"] = list(self.also)
+        out["job"] = dict(self.job)
         out["metrics"] = {name: block.to_json() for name, block in self.metrics.items()}
         if not self.metrics:
             del out["metrics"]
@@ -82,6 +87,9 @@ class EvalRecord:
             size=data["size"],
             mtime=data["mtime"],
             iteration=data["iteration"],
+            phase=data.get("phase", "train"),
+            also=tuple(data.get("also", ())),
+            job=data.get("job") or {"executor": "local", "id": None},
             style=data["style"],
             ap_method=data["ap_method"],
             status=data["status"],
@@ -128,26 +136,36 @@ class StoreIndex:
 
     done: set[Key] = field(default_factory=set)
     failures: Counter = field(default_factory=Counter)
+    by_job: dict[str, dict[str, str]] = field(default_factory=dict)  # Slurm job id -> split -> status
 
     @classmethod
     def load(cls, ws: Workspace, run: str) -> StoreIndex:
         identities = (record_identity(line) for line in _complete_lines(store_path(ws, run)))
-        return cls.of_keys(((r["split"], r["weights"], r["size"], r["mtime"]), r["status"] == "ok") for r in identities)
+        return cls.of_keys(
+            (
+                (r["split"], r["weights"], r["size"], r["mtime"]),
+                r["status"] == "ok",
+                (r.get("job") or {}).get("id"),
+            )
+            for r in identities
+        )
 
     @classmethod
     def of(cls, records: Iterable[EvalRecord]) -> StoreIndex:
         """The index of records already read (`orch status` has them from load_results)."""
-        return cls.of_keys((record.key, record.ok) for record in records)
+        return cls.of_keys((record.key, record.ok, record.job.get("id")) for record in records)
 
     @classmethod
-    def of_keys(cls, keys: Iterable[tuple[Key, bool]]) -> StoreIndex:
-        """The index of (key, succeeded) pairs in store order."""
+    def of_keys(cls, keys: Iterable[tuple[Key, bool, str | None]]) -> StoreIndex:
+        """The index of (key, succeeded, Slurm job id) triples in store order."""
         index = cls()
-        for key, ok in keys:
+        for key, ok, job in keys:
             if ok:
                 index.done.add(key)
             else:
                 index.failures[key] += 1
+            if job is not None:
+                index.by_job.setdefault(job, {})[key[0]] = "ok" if ok else "failed"
         return index
 
     def is_done(self, key: Key) -> bool:

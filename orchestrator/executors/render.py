@@ -9,14 +9,17 @@ all validated in memory before anything is written.
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from orchestrator.base.values import plain_text
+from orchestrator.config import SlurmConfig
 from orchestrator.darknet.cfg import parse_cfg
 from orchestrator.runs import BuiltRun, RunManifest, RunSpec, build_run, write_run
 from orchestrator.templates import fill, shipped
 from orchestrator.workspace import Workspace
 
 TRAIN, WARMUP = "train", "warmup"
+EVAL_JOB_NAME = "orch-eval"
 
 
 def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, parent: str | None = None) -> BuiltRun:
@@ -33,13 +36,18 @@ def new_run(ws: Workspace, name: str, spec: RunSpec, force: bool = False, parent
 
 
 def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str) -> list[str]:
+    """The training job's `#SBATCH` lines (requeued when preempted: it resumes from its weights)."""
+    lines = slurm_options(ws, ws.config.slurm, job_name, f"logs/{manifest.name}/%j.log", gpus)
+    return lines + ["#SBATCH --requeue"]
+
+
+def slurm_options(ws: Workspace, slurm: SlurmConfig, job_name: str, output: str, gpus: int) -> list[str]:
     """`#SBATCH` lines (our own rendering: every value shell-quoted, tested line by line)."""
-    slurm = ws.config.slurm
     gres = f"gpu:{slurm.gres_type}:{gpus}" if slurm.gres_type else f"gpu:{gpus}"
     options: dict[str, object] = {
         "job-name": job_name,
         "chdir": str(ws.root),
-        "output": f"logs/{manifest.name}/%j.log",
+        "output": output,
         "gres": gres,
         "cpus-per-task": slurm.cpus_per_task,
         "mem": slurm.mem,
@@ -49,19 +57,15 @@ def sbatch_header(ws: Workspace, manifest: RunManifest, gpus: int, job_name: str
         options["partition"] = slurm.partition
     options.update({str(k).replace("_", "-"): v for k, v in slurm.extra.items()})
     # a newline in a value would end the #SBATCH comment and start a command of bash's
-    lines = [
+    return [
         f"#SBATCH --{key}={shlex.quote(plain_text(str(value), f'sbatch --{key}'))}" for key, value in options.items()
     ]
-    return lines + ["#SBATCH --requeue"]
 
 
 def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int, phase: str) -> str:
     """The training script for one phase of a run (also what the local executor runs)."""
     dataset = ws.config.datasets[manifest.dataset]
     darknet = ws.config.darknet
-    environment = ""
-    if darknet.lib_folder:
-        environment = f"export LD_LIBRARY_PATH={shlex.quote(darknet.lib_folder)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
     job_name = manifest.name if phase == TRAIN else f"{manifest.name}.{phase}"
     values = {
         "header": "\n".join(sbatch_header(ws, manifest, gpus, job_name)),
@@ -70,7 +74,8 @@ def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int,
         "workspace": shlex.quote(str(ws.root)),
         "backup_dir": shlex.quote(manifest.files["backup"]),
         "logs_dir": shlex.quote(f"logs/{manifest.name}"),
-        "environment": environment,
+        "environment": library_path(ws),
+        "jobs_dir": shlex.quote(ws.relative(ws.jobs_dir())),
         "pretrained": shlex.quote(dataset.pretrained or ""),
         "darknet": shlex.quote(darknet.binary),
         "data": shlex.quote(manifest.files["data"]),
@@ -79,6 +84,28 @@ def render_sbatch(ws: Workspace, manifest: RunManifest, cfg_rel: str, gpus: int,
     }
     template = shipped("batch/train.sbatch.tmpl")
     return fill(template.read_text(), values, str(template))
+
+
+def render_eval_sbatch(ws: Workspace, tasks: Path, orch: str) -> str:
+    """The evaluation job's script: `orch eval-task` for one task of the list `tasks` on one GPU,
+    with the resources of orch.yaml's eval.slurm (`orch` is the command that runs this orch)."""
+    header = slurm_options(ws, ws.config.eval.slurm, EVAL_JOB_NAME, "logs/eval/%A_%a.log", 1)
+    values = {
+        "header": "\n".join(header),
+        "tasks": shlex.quote(ws.relative(tasks)),
+        "jobs_dir": shlex.quote(ws.relative(ws.jobs_dir())),
+        "workspace": shlex.quote(str(ws.root)),
+        "environment": library_path(ws),
+        "orch": orch,
+    }
+    template = shipped("batch/eval.sbatch.tmpl")
+    return fill(template.read_text(), values, str(template))
+
+
+def library_path(ws: Workspace) -> str:
+    """The line putting darknet.lib_folder (a CUDA/cuDNN build's libraries) on LD_LIBRARY_PATH."""
+    folder = ws.config.darknet.lib_folder
+    return f"export LD_LIBRARY_PATH={shlex.quote(folder)}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}" if folder else ""
 
 
 def render_warmup_cfg(ws: Workspace, manifest: RunManifest, iterations: int) -> str:

@@ -11,8 +11,10 @@ import re
 import shlex
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.fsutil import atomic_write
 from orchestrator.executors.base import (
     CANCELLED,
     COMPLETED,
@@ -30,8 +32,11 @@ from orchestrator.workspace import Workspace
 
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
-#: What status shows for a job Slurm no longer knows (finished long ago, no accounting).
+#: A job Slurm could not tell about (squeue failed, or no Slurm here).
 FORGOTTEN = "UNKNOWN"
+#: A job that has ended (squeue no longer lists it) but left no trace: Slurm forgot it and its
+#: script never wrote its status file. Callers who know what the job should leave judge it.
+ENDED = "ENDED"
 #: Slurm's long state names (squeue %T, sacct, scontrol) on orch's small state set; every other
 #: name (FAILED, TIMEOUT, NODE_FAIL, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE, PREEMPTED ...) is a failure.
 SLURM_STATES = {
@@ -40,6 +45,7 @@ SLURM_STATES = {
     "COMPLETED": COMPLETED,
     "CANCELLED": CANCELLED,
     FORGOTTEN: UNKNOWN,
+    ENDED: UNKNOWN,
 }
 
 
@@ -62,6 +68,11 @@ def sbatch_argv(job: Job, after: str | None) -> list[str]:
     if after is not None:
         argv += [f"--dependency=afterok:{after}", "--kill-on-invalid-dep=yes"]
     return argv + [str(job.script)]
+
+
+def base_id(job_id: str) -> str:
+    """The job id of an array task id (`123_4` -> `123`); a plain job id is its own."""
+    return job_id.split("_", 1)[0]
 
 
 def first_error_lines(text: str) -> str:
@@ -98,31 +109,85 @@ class SlurmExecutor(Executor):
 
     def sbatch(self, job: Job, after: str | None) -> str:
         """Submit one job and return its id; sbatch's own error text reaches the user."""
-        done = self.run(sbatch_argv(job, after))
+        return self.sbatch_argv(sbatch_argv(job, after), f"run {job.run} ({job.phase})", job.script)
+
+    def sbatch_argv(self, argv: list[str], what: str, script: Path) -> str:
+        """Run an `sbatch --parsable` command line and return the job id it printed."""
+        done = self.run(argv)
         job_id = done.stdout.strip().split(";")[0]
         if done.returncode != 0 or not job_id.isdigit():
-            raise OrchError(
-                f"sbatch refused run {job.run} ({job.phase}): {first_error_lines(done.stderr)}",
-                self.ws.relative(job.script),
-            )
+            raise OrchError(f"sbatch refused {what}: {first_error_lines(done.stderr)}", self.ws.relative(script))
         return job_id
+
+    def submit_array(self, script: Path, arguments: list[str], tasks: int, max_parallel: int, what: str) -> str:
+        """One array job of `tasks` tasks (ids 0..tasks-1), at most `max_parallel` running at once."""
+        argv = ["sbatch", "--parsable", f"--array=0-{tasks - 1}%{max_parallel}", str(script), *arguments]
+        return self.sbatch_argv(argv, what, script)
+
+    def submit_after(self, script: Path, arguments: list[str], after: str, what: str) -> str:
+        """One job that starts when job `after` has ended, however it ended (afterany)."""
+        argv = ["sbatch", "--parsable", f"--dependency=afterany:{after}", str(script), *arguments]
+        return self.sbatch_argv(argv, what, script)
 
     def states(self, records: list[JobRecord]) -> list[JobState]:
         ids = list(dict.fromkeys(r.job_id for r in records))
         if not ids:
             return []
-        states = self.squeue(ids)
-        missing = [i for i in ids if i not in states]
-        if missing:
-            states.update(self.sacct(missing) or self.scontrol(missing))
-        return [job_state(states.get(r.job_id, FORGOTTEN)) for r in records]
+        states = self.queued(ids)
+        if states is None:
+            return [job_state(FORGOTTEN) for _ in records]
+        states.update(self.ended_states([i for i in ids if i not in states]))
+        return [job_state(states[r.job_id]) for r in records]
 
-    def squeue(self, ids: list[str]) -> dict[str, str]:
-        """States of the queued and running jobs among `ids`: ONE call for all of them."""
-        done = self.run(["squeue", "--noheader", "--all", "--jobs", ",".join(ids), "--format", "%i|%T"])
-        if done.returncode != 0:  # also "Invalid job id specified" when none is queued any more
+    def queued(self, ids: list[str]) -> dict[str, str] | None:
+        """States of the queued and running jobs and array tasks among `ids` (`123`, `123_4`):
+        ONE squeue for all of them. None when Slurm could not answer (then nothing is known to
+        have ended); a job missing from the answer has ended."""
+        if not ids:
             return {}
-        return dict(_pairs(done.stdout))
+        bases = ",".join(dict.fromkeys(base_id(i) for i in ids))
+        done = self.run(["squeue", "--noheader", "--all", "--array", "--jobs", bases, "--format", "%i|%T"])
+        if done.returncode != 0:
+            # "Invalid job id specified": none of them is known any more, so all have ended
+            return {} if "Invalid job id" in done.stderr else None
+        return {job: state for job, state in _pairs(done.stdout) if job in ids}
+
+    def ended_states(self, ids: list[str]) -> dict[str, str]:
+        """Final states of jobs squeue no longer lists (so they have ended): the state orch
+        cached when it first saw it, else accounting (sacct) or slurmctld's short memory
+        (scontrol), else what the job's script left (`left_state`), else ENDED. Final states
+        are cached."""
+        states = {i: state for i in ids if (state := self.cached_state(i))}
+        asked = [i for i in ids if i not in states]
+        if asked:
+            answers = self.sacct(asked) or self.scontrol(asked)
+            for job_id in asked:
+                state = answers.get(job_id) or self.left_state(job_id)
+                if state is not None:
+                    self.cache_state(job_id, state)
+                states[job_id] = state or ENDED
+        return states
+
+    def cached_state(self, job_id: str) -> str | None:
+        try:
+            return (self.ws.jobs_dir() / f"{job_id}.state").read_text().strip() or None
+        except OSError:
+            return None
+
+    def cache_state(self, job_id: str, state: str) -> None:
+        if not job_state(state).active:
+            atomic_write(self.ws.jobs_dir() / f"{job_id}.state", state + "\n")
+
+    def left_state(self, job_id: str) -> str | None:
+        """The state of an ended job from `<jobs_dir>/<id>.rc`, where orch's scripts write
+        `started` when they start and their exit status when they end: 0 is COMPLETED, a
+        SIGTERM/SIGINT status CANCELLED, another status or none (killed outright, node lost)
+        FAILED. None without the file (never started, or a script older than the file)."""
+        try:
+            status = (self.ws.jobs_dir() / f"{job_id}.rc").read_text().strip()
+        except OSError:
+            return None
+        return "COMPLETED" if status == "0" else "CANCELLED" if status in ("143", "130") else "FAILED"
 
     def sacct(self, ids: list[str]) -> dict[str, str]:
         """Final states from accounting; {} when the cluster keeps none."""

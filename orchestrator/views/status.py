@@ -13,10 +13,13 @@ from typing import Any
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.best import best_record, shown_split
+from orchestrator.evaluation.cluster import open_submissions
+from orchestrator.evaluation.discovery import discover_weights
 from orchestrator.evaluation.passes import backlog
 from orchestrator.evaluation.store import EvalRecord, StoreIndex, load_results
 from orchestrator.executors import JobState, current_chain, job_states
-from orchestrator.executors.base import COMPLETED, FAILED, UNKNOWN
+from orchestrator.executors.base import CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, UNKNOWN
+from orchestrator.executors.slurm import ENDED
 from orchestrator.logs import run_progress
 from orchestrator.metrics.measures import MEASURES
 from orchestrator.metrics.overlaps import OVERLAPS
@@ -38,6 +41,7 @@ STATUS_KEYS = (
     "evaluated",
     "pending",
     "failed",
+    "eval_jobs",
     "best",
 )
 #: States that do not explain a run's situation better than the chain's last job does.
@@ -45,16 +49,26 @@ NOT_TELLING = (COMPLETED, UNKNOWN)
 
 
 def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
-    """The status of these runs (all of the workspace's when empty), in the order given."""
+    """The status of these runs (all of the workspace's when empty), in the order given; the
+    states of every run's training and evaluation jobs come from one query per executor kind."""
     manifests = [load_manifest(ws, run) for run in (runs or ws.run_names())]
     chains = [current_chain(m) for m in manifests]
-    states = iter(job_states(ws, [r for chain in chains for r in chain]))
-    return [run_status(ws, manifest, [(r, next(states)) for r in chain]) for manifest, chain in zip(manifests, chains)]
+    evaluations = [[e.record() for e in open_submissions(ws, m.name)] for m in manifests]
+    states = iter(job_states(ws, [r for jobs in chains + evaluations for r in jobs]))
+    chain_states = [[(r, next(states)) for r in chain] for chain in chains]
+    eval_states = [[next(states) for _ in jobs] for jobs in evaluations]
+    return [
+        run_status(ws, manifest, chain, evaluation)
+        for manifest, chain, evaluation in zip(manifests, chain_states, eval_states)
+    ]
 
 
-def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord, JobState]]) -> dict[str, Any]:
-    """One row; `chain` holds the run's newest jobs with their states."""
-    shown = shown_job(chain)
+def run_status(
+    ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord, JobState]], evaluations: list[JobState]
+) -> dict[str, Any]:
+    """One row; `chain` holds the run's newest jobs with their states (shown in the backend's
+    words), `evaluations` the states of its open evaluation jobs."""
+    shown = shown_job([(record, resolved(ws, manifest, record, state)) for record, state in chain])
     record = shown[0] if shown else None
     progress = training_progress(ws, manifest) or {}
     return {
@@ -68,7 +82,7 @@ def run_status(ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord
         "max_batches": manifest.max_batches,
         "avg_loss": progress.get("avg_loss"),
         "newest_weights": newest_weights(ws, manifest),
-        **evaluation_summary(ws, manifest),
+        **evaluation_summary(ws, manifest, evaluations),
     }
 
 
@@ -77,6 +91,20 @@ def shown_state(state: JobState) -> str:
     a failure keeps the backend's reason (exited(3), TIMEOUT, OUT_OF_MEMORY) in parentheses."""
     word = state.state.upper()
     return f"{word} ({state.raw})" if state.state == FAILED and state.raw.upper() != word else word
+
+
+def resolved(ws: Workspace, manifest: RunManifest, record: JobRecord, state: JobState) -> JobState:
+    """A training job that ended without a trace (Slurm forgot it, its script wrote no status):
+    completed when darknet's `_final` weights of its phase are there (darknet writes them as
+    its very last act), cancelled when it never wrote its log, failed otherwise."""
+    if state.raw != ENDED:
+        return state
+    weights = [w for w in discover_weights(ws, manifest) if w.phase == record.phase]
+    if any(w.final or w.also for w in weights):
+        return JobState(COMPLETED, "COMPLETED")
+    if not (ws.logs_dir(manifest.name) / f"{record.job_id}.log").exists():
+        return JobState(CANCELLED, "CANCELLED")
+    return JobState(FAILED, "FAILED")
 
 
 def shown_job(chain: list[tuple[JobRecord, JobState]]) -> tuple[JobRecord, JobState] | None:
@@ -100,15 +128,17 @@ def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
     return max(files, key=lambda p: p.stat().st_mtime).name if files else None
 
 
-def evaluation_summary(ws: Workspace, manifest: RunManifest) -> dict[str, Any]:
+def evaluation_summary(ws: Workspace, manifest: RunManifest, jobs: list[JobState]) -> dict[str, Any]:
     """Weights files evaluated, waiting for an evaluation and given up on (after
-    eval.max_attempts failures), and the best mean AP (.50:.95) under each matching metric."""
+    eval.max_attempts failures), evaluation jobs pending and running, and the best mean AP
+    (.50:.95) under each matching metric."""
     records = load_results(ws, manifest.name)  # the store is read once: the index is built from it
     pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
     return {
         "evaluated": len({r.weights for r in records if r.ok}),
         "pending": len({t.weights.path for t in pending}),
         "failed": len({t.weights.path for t in exhausted}),
+        "eval_jobs": {state: sum(1 for job in jobs if job.state == state) for state in (PENDING, RUNNING)},
         "best": best_maps(ws, manifest, records),
     }
 
@@ -139,6 +169,7 @@ def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]
         "LOSS",
         "NEWEST WEIGHTS",
         "EVAL/PEND/FAIL",
+        "EVAL JOBS P/R",
         *(f"BEST {MEASURES['mean'].label} {overlap.label}" for overlap in OVERLAPS.values()),
     ]
     cells = []
@@ -158,6 +189,7 @@ def status_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]
                 loss,
                 row["newest_weights"],
                 counts,
+                f"{row['eval_jobs'][PENDING]}/{row['eval_jobs'][RUNNING]}",
                 *best,
             ]
         )

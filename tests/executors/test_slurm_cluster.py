@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_workspace
+from conftest import add_cluster_run as add_run
 from waiting import wait_for
 
 from orchestrator.cli import main
-from orchestrator.executors import cancel_runs, new_run, slurm
+from orchestrator.executors import slurm
 from orchestrator.executors.base import Job
 from orchestrator.executors.render import sbatch_header
 from orchestrator.executors.slurm import SlurmExecutor
 from orchestrator.logs import parse_file
-from orchestrator.runs import RunSpec, load_manifest
+from orchestrator.runs import load_manifest
 from orchestrator.views.status import collect_status
 from orchestrator.workspace import Workspace
 
@@ -31,28 +31,6 @@ pytestmark = [
 ]
 
 TIMEOUT = 180.0
-
-
-@pytest.fixture
-def cluster_ws(tmp_path) -> Workspace:
-    """A shapes workspace whose jobs fit the dev cluster; its jobs are cancelled afterwards."""
-    ws = make_workspace(tmp_path / "ws", n_train=16, n_valid=4)
-    config = yaml.safe_load((ws.root / "orch.yaml").read_text())
-    config["slurm"].update(cpus_per_task=1, mem="300M", time="15:00")
-    config["executor"] = "slurm"
-    (ws.root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    ws = Workspace(ws.root)
-    yield ws
-    cancel_runs(ws, ws.run_names())
-
-
-def add_run(ws: Workspace, name: str, max_batches: int, gpus: int = 1) -> None:
-    steps = [max_batches - 2, max_batches - 1]
-    new_run(
-        ws,
-        name,
-        RunSpec(template="tiny-shapes", dataset="shapes", gpus=gpus, max_batches=max_batches, steps=steps, batch=2),
-    )
 
 
 def orch(ws: Workspace, *args: str) -> int:

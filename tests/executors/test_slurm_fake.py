@@ -111,9 +111,32 @@ def test_sacct_answers_when_accounting_exists(shapes_ws, fake):
         squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
         sacct=lambda argv: (0, "12|CANCELLED by 0\n", ""),
     )
-    states = SlurmExecutor(shapes_ws).states([JobRecord("slurm", "train", "12"), JobRecord("slurm", "train", "13")])
-    assert [(s.state, s.raw) for s in states] == [("cancelled", "CANCELLED"), ("unknown", "UNKNOWN")]
+    records = [JobRecord("slurm", "train", "12"), JobRecord("slurm", "train", "13")]
+    states = SlurmExecutor(shapes_ws).states(records)
+    assert [(s.state, s.raw) for s in states] == [("cancelled", "CANCELLED"), ("unknown", "ENDED")]
     assert fake.count("scontrol") == 0
+
+
+def test_a_job_slurm_forgot_is_judged_by_the_cached_state_or_the_status_its_script_left(shapes_ws, fake):
+    fake.handlers.update(
+        squeue=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
+        sacct=lambda argv: (1, "", "Slurm accounting storage is disabled\n"),
+        scontrol=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
+    )
+    jobs = shapes_ws.jobs_dir()
+    jobs.mkdir(parents=True)
+    (jobs / "20.rc").write_text("0\n")
+    (jobs / "21.rc").write_text("started\n")  # killed outright: no exit status written
+    (jobs / "22.rc").write_text("143\n")
+    (jobs / "23.state").write_text("TIMEOUT\n")  # seen by an earlier orch
+    records = [JobRecord("slurm", "train", job) for job in ("20", "21", "22", "23")]
+    raw = [s.raw for s in SlurmExecutor(shapes_ws).states(records)]
+    assert raw == ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"]
+    assert fake.count("scontrol") == 3  # 23 came from the cache
+    assert (jobs / "20.state").read_text() == "COMPLETED\n"  # and is cached from now on
+    fake.calls.clear()
+    assert [s.raw for s in SlurmExecutor(shapes_ws).states(records)] == raw
+    assert fake.count("scontrol") == 0 and fake.count("squeue") == 1
 
 
 def test_status_without_slurm_installed(shapes_ws, fake, capsys):
