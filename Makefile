@@ -39,6 +39,7 @@ test-fast: venv
 	$(VENV)/bin/python -m pytest -q -m "not slow and not slurm"
 
 bench: venv
+	$(VENV)/bin/pip install --quiet -e '.[bench]'
 	$(VENV)/bin/python benchmarks/bench_metrics.py
 	$(VENV)/bin/python benchmarks/bench_logs.py
 	$(VENV)/bin/python benchmarks/bench_eval_pass.py

@@ -1,25 +1,32 @@
-"""Benchmark: the metrics engine against pycocotools and a per-threshold voc_eval loop.
+"""Benchmark: `orch map coco` against pycocotools, faster-coco-eval and hotcoco, and the VOC engine
+against a per-threshold voc_eval loop.
 
 Builds a COCO-val2017-sized random set (default 5000 images, 80 classes, ~36.6k ground-truth
-boxes, 100 detections per image: ~3 jittered copies of each ground-truth box, the rest random), writes it
-as COCO json files, and prints, measured in this process:
-  * load time: pycocotools (COCO + loadRes) and ours (readers);
-  * evaluate+accumulate: pycocotools for IoU alone, ours for IoU and GIoU together, the ratio,
-    and the largest difference of the 12 stats (must be <= 1e-12);
-  * VOC style on the first --voc-images images: ours (10 thresholds x 2 metrics) against the
-    straightforward voc_eval loop run once per threshold and metric (tests/metrics/reference.py).
+boxes, 100 detections per image: ~3 jittered copies of each ground-truth box, the rest random),
+writes it as COCO json files, and runs every evaluator as its own process on the same files, in
+this run: interpreter start, imports, json loading and evaluation all count, as a user waits
+for them. orch computes IoU and GIoU matching (`--metric both`); the references IoU only.
+Printed per evaluator: wall time (median of --repeat runs; the machine may be shared, so also)
+CPU time (user + system) and peak memory, the ratio of orch to it, and the largest difference
+of its 12 stats from orch's IoU stats (pycocotools must agree to 1e-12).
+
+Then orch in process, to see where its time goes (loading vs evaluating), and VOC style on the
+first --voc-images images: ours (10 thresholds x 2 metrics) against the straightforward
+voc_eval loop run once per threshold and metric (tests/metrics/reference.py).
+
+The references come from the `bench` extra: pip install -e '.[bench]' (make bench does).
 
     python benchmarks/bench_metrics.py [--images 5000] [--voc-images 200] [--seed 0]
-        [--skip-pycocotools] [--repeat 3]     (--voc-images 0 skips the VOC loop)
+        [--repeat 3] [--skip-pycocotools]     (--voc-images 0 skips the VOC loop)
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import io
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +44,109 @@ from orchestrator.metrics.coco import evaluate_coco
 from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
 from orchestrator.metrics.readers import read_coco_gt
 from orchestrator.metrics.voc import evaluate_voc
+
+# Each reference as the few lines a user writes: load both files, evaluate, print the 12 stats
+# (their own summary printing goes to /dev/null).
+REFERENCES = {
+    "hotcoco": "from hotcoco import COCO, COCOeval",
+    "faster-coco-eval": "from faster_coco_eval import COCO, COCOeval_faster as COCOeval",
+    "pycocotools": "from pycocotools.coco import COCO; from pycocotools.cocoeval import COCOeval",
+}
+REFERENCE_SCRIPT = """
+import contextlib, json, os, sys
+{imports}
+with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+    gt = COCO(sys.argv[1])
+    dt = gt.loadRes(sys.argv[2])
+    evaluator = COCOeval(gt, dt, "bbox")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+print(json.dumps([float(v) for v in evaluator.stats]))
+"""
+
+
+@dataclasses.dataclass
+class Timing:
+    name: str
+    metrics: str
+    wall: float
+    cpu: float
+    peak_mb: float
+    stats: np.ndarray
+
+
+def timed_process(name: str, metrics: str, command: list[str], repeat: int, read_stats) -> Timing:
+    """Run `command` `repeat` times; the median run's wall time, CPU time and peak RSS (from
+    wait4: that process's own rusage, not a running maximum over children)."""
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            start = time.perf_counter()
+            process = subprocess.Popen(command, stdout=out, stderr=err)
+            _, status, usage = os.wait4(process.pid, 0)
+            wall = time.perf_counter() - start
+            process.returncode = os.waitstatus_to_exitcode(status)
+            out.seek(0)
+            err.seek(0)
+            if process.returncode:
+                raise SystemExit(f"{name} failed: {err.read().decode()[-800:]}")
+            runs.append((wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode()))
+    wall, cpu, peak, text = sorted(runs)[len(runs) // 2]
+    return Timing(name, metrics, wall, cpu, peak, read_stats(text))
+
+
+def coco_processes(gt_path: Path, dt_path: Path, repeat: int, skip_pycocotools: bool) -> list[Timing]:
+    orch = [sys.executable, "-m", "orchestrator", "map", "coco", "--gt", str(gt_path), "--dt", str(dt_path)]
+    timings = [
+        timed_process(
+            "orch map coco",
+            "IoU+GIoU",
+            orch + ["--metric", "both", "--json"],
+            repeat,
+            lambda out: np.array(json.loads(out)["metrics"]["iou"]["stats"]),
+        )
+    ]
+    for name, imports in REFERENCES.items():
+        if name == "pycocotools" and skip_pycocotools:
+            continue
+        script = REFERENCE_SCRIPT.format(imports=imports)
+        runs = 1 if name == "pycocotools" else repeat  # ~100x slower: once is enough
+        command = [sys.executable, "-c", script, str(gt_path), str(dt_path)]
+        timings.append(
+            timed_process(name, "IoU", command, runs, lambda out: np.array(json.loads(out.splitlines()[-1])))
+        )
+    return timings
+
+
+def print_coco(timings: list[Timing]) -> None:
+    orch = timings[0]
+    print(
+        f"{'evaluator':<18} {'matching':<9} {'wall s':>7} {'cpu s':>7} {'peak MB':>8}  "
+        f"{'orch/it wall':>12} {'orch/it cpu':>11}  max|stats - orch IoU stats|"
+    )
+    for t in timings:
+        print(
+            f"{t.name:<18} {t.metrics:<9} {t.wall:7.2f} {t.cpu:7.2f} {t.peak_mb:8.0f}  "
+            f"{orch.wall / t.wall:12.2f} {orch.cpu / t.cpu:11.2f}  {np.max(np.abs(t.stats - orch.stats)):.1e}"
+        )
+
+
+def in_process(gt_path: Path, dt_path: Path) -> None:
+    """Where orch's time goes, in this process (imports already paid)."""
+    start = time.perf_counter()
+    gt = read_coco_gt(gt_path)
+    loaded_gt = time.perf_counter()
+    detections = read_darknet_coco_json(dt_path)
+    loaded = time.perf_counter()
+    evaluate_coco(gt, detections)
+    done = time.perf_counter()
+    evaluate_coco(gt, detections)
+    again = time.perf_counter()
+    print(
+        f"orch in process: read gt {loaded_gt - start:.3f} s, detections {loaded - loaded_gt:.3f} s, "
+        f"evaluate IoU+GIoU {done - loaded:.3f} s (first call; again {again - done:.3f} s)"
+    )
 
 
 def synthetic_set(n_images: int, rng: np.random.Generator) -> tuple[dict, list]:
@@ -93,23 +203,6 @@ def timed(func, *args, **kwargs):
     return value, time.perf_counter() - start
 
 
-def pycocotools_run(gt_path: Path, dt_path: Path) -> tuple[np.ndarray, float, float]:
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        start = time.perf_counter()
-        coco_gt = COCO(str(gt_path))
-        coco_dt = coco_gt.loadRes(str(dt_path))
-        loaded = time.perf_counter()
-        evaluator = COCOeval(coco_gt, coco_dt, "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        done = time.perf_counter()
-        evaluator.summarize()
-    return np.array(evaluator.stats), loaded - start, done - loaded
-
-
 def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
     """Ours vs the per-threshold loop, both on the first n_images images (xywh read as xyxy
     corners through the Darknet convention)."""
@@ -146,35 +239,22 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--voc-images", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-pycocotools", action="store_true")
-    parser.add_argument("--repeat", type=int, default=3, help="calls of ours to time (first and best)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each fast evaluator (median shown)")
+    parser.add_argument("--skip-pycocotools", action="store_true", help="it takes ~100x longer than the others")
     args = parser.parse_args()
     gt_dict, results = synthetic_set(args.images, np.random.default_rng(args.seed))
-    print(f"set: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} detections")
+    print(
+        f"COCO bbox: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} detections; "
+        "each evaluator a whole process (load included), same files"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         gt_path, dt_path = Path(tmp) / "gt.json", Path(tmp) / "dt.json"
         gt_path.write_text(json.dumps(gt_dict))
         dt_path.write_text(json.dumps(results))
-        gt, gt_time = timed(read_coco_gt, gt_path)
-        detections, dt_time = timed(read_darknet_coco_json, dt_path)
-        ours, ours_time = timed(evaluate_coco, gt, detections)
-        # later calls reuse memory the first one had the kernel map and zero
-        warm_time = min([timed(evaluate_coco, gt, detections)[1] for _ in range(args.repeat - 1)], default=ours_time)
-        print(f"load:     ours {gt_time + dt_time:7.3f} s (gt {gt_time:.3f}, detections {dt_time:.3f})")
-        print(
-            f"evaluate: ours IoU+GIoU {ours_time:7.3f} s (first call; best of the next "
-            f"{args.repeat - 1}: {warm_time:.3f} s)"
-        )
-        if not args.skip_pycocotools:
-            stats, load_time, ref_time = pycocotools_run(gt_path, dt_path)
-            diff = np.max(np.abs(np.array(ours.metrics["iou"].stats) - stats))
-            print(f"load:     pycocotools {load_time:7.3f} s")
-            print(f"evaluate: pycocotools IoU only {ref_time:7.3f} s")
-            print(
-                f"ratio:    pycocotools IoU / ours IoU+GIoU = {ref_time / ours_time:.1f}x "
-                f"(ours takes 1/{ref_time / ours_time:.0f}); max |stats difference| {diff:.1e}"
-            )
-    voc_comparison(gt_dict, results, args.voc_images)
+        print_coco(coco_processes(gt_path, dt_path, args.repeat, args.skip_pycocotools))
+        in_process(gt_path, dt_path)
+    if args.voc_images:
+        voc_comparison(gt_dict, results, args.voc_images)
 
 
 if __name__ == "__main__":

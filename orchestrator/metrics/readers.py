@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 
 import msgspec
 import numpy as np
+from msgspec import UNSET, UnsetType
 
 from orchestrator.base.errors import OrchError
 from orchestrator.metrics.align import lookup
@@ -97,7 +98,70 @@ def read_coco_gt(path: str | os.PathLike) -> GroundTruth:
     Categories are ordered by id (COCOeval's catIds); annotations of unknown images or
     categories are dropped as COCOeval never looks at them; `area` defaults to w*h.
     """
-    return coco_ground_truth(parse_json(read_text(path), path), str(path))
+    data = read_bytes(path)
+    try:
+        columns = instances_columns(_INSTANCES.decode(data))
+    except (msgspec.DecodeError, OverflowError):
+        columns = None
+    if columns is None:  # the json module path accepts what it can, and names what it refuses
+        return coco_ground_truth(parse_json(data.decode("utf-8", errors="replace"), path), str(path))
+    return ground_truth_of(*columns)
+
+
+# An absent key is UNSET; a null is a decoding error, left to the json module path like any
+# other value this path does not take as is.
+class _Image(msgspec.Struct, gc=False):
+    id: int
+    file_name: str | UnsetType = UNSET
+
+
+class _Category(msgspec.Struct, gc=False):
+    id: int
+    name: str | UnsetType = UNSET
+
+
+class _Annotation(msgspec.Struct, gc=False):
+    image_id: int
+    category_id: int
+    bbox: tuple[float, float, float, float]
+    id: int | UnsetType = UNSET
+    area: float | UnsetType = UNSET
+    iscrowd: int = 0
+
+
+class _Instances(msgspec.Struct, gc=False):
+    """The parts of a COCO instances json the evaluation reads, for the fast path (as _Result)."""
+
+    images: list[_Image]
+    categories: list[_Category]
+    annotations: list[_Annotation] = []
+
+
+_INSTANCES = msgspec.json.Decoder(_Instances)
+
+
+def instances_columns(data: _Instances) -> tuple | None:
+    """ground_truth_of's arguments from decoded entries; None when a number is not finite."""
+    annotations = data.annotations
+    n = len(annotations)
+    boxes = np.fromiter(itertools.chain.from_iterable(a.bbox for a in annotations), np.float64, 4 * n).reshape(n, 4)
+    area = np.fromiter((math.nan if a.area is UNSET else a.area for a in annotations), np.float64, n)
+    area = np.where(np.isnan(area), boxes[:, 2] * boxes[:, 3], area)
+    if not (np.isfinite(boxes).all() and np.isfinite(area).all()):
+        return None
+    has_ids = all(a.id is not UNSET for a in annotations)
+    return (
+        np.fromiter((im.id for im in data.images), np.int64, len(data.images)),
+        [str(im.id) if im.file_name is UNSET else im.file_name for im in data.images],
+        np.fromiter((c.id for c in data.categories), np.int64, len(data.categories)),
+        [str(c.id) if c.name is UNSET else c.name for c in data.categories],
+        np.fromiter((a.image_id for a in annotations), np.int64, n),
+        np.fromiter((a.category_id for a in annotations), np.int64, n),
+        boxes,
+        np.fromiter((a.id for a in annotations), np.int64, n) if has_ids else None,
+        area,
+        np.fromiter((a.iscrowd != 0 for a in annotations), bool, n),
+    )
 
 
 def coco_ground_truth(data: Any, source: str) -> GroundTruth:
@@ -125,15 +189,41 @@ def coco_ground_truth(data: Any, source: str) -> GroundTruth:
     ann_ids = annotations.integers(annotations.required("id"), "id") if has_ids else None
     area = annotations.numbers(annotations.optional("area", boxes[:, 2] * boxes[:, 3]), "area")
     crowd = annotations.numbers(annotations.optional("iscrowd", 0), "iscrowd", booleans=True) != 0
+    return ground_truth_of(
+        image_ids,
+        [str(im.get("file_name", im["id"])) for im in data["images"]],
+        category_ids,
+        [str(c.get("name", c["id"])) for c in data["categories"]],
+        ann_image,
+        ann_cat,
+        boxes,
+        ann_ids,
+        area,
+        crowd,
+    )
 
+
+def ground_truth_of(
+    image_ids: np.ndarray,
+    image_names: Sequence[str],
+    category_ids: np.ndarray,
+    category_names: Sequence[str],
+    ann_image: np.ndarray,
+    ann_cat: np.ndarray,
+    boxes: np.ndarray,
+    ann_ids: np.ndarray | None,
+    area: np.ndarray,
+    crowd: np.ndarray,
+) -> GroundTruth:
+    """The table from a COCO instances json's columns (whichever path read them)."""
     order = np.argsort(category_ids, kind="stable")
     image = lookup(image_ids, ann_image)
     label = lookup(category_ids[order], ann_cat)
     keep = (image >= 0) & (label >= 0)
     return GroundTruth(
-        image_names=tuple(str(im.get("file_name", im["id"])) for im in data["images"]),
+        image_names=tuple(image_names),
         image_ids=image_ids,
-        class_names=tuple(str(c.get("name", c["id"])) for c in (data["categories"][i] for i in order)),
+        class_names=tuple(category_names[i] for i in order),
         class_ids=category_ids[order],
         image=image[keep],
         label=label[keep],
