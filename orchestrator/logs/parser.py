@@ -31,7 +31,7 @@ from orchestrator.logs import lines as L
 from orchestrator.logs.formats import Iteration, read_iteration
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog, new_series
 from orchestrator.logs.region import RegionCollector, region_rows
-from orchestrator.logs.regular import PRINTFS, Excerpt, Rows, SortedChunk, excerpt, sort_lines, worth_sorting
+from orchestrator.logs.regular import PRINTFS, Rows, SortedChunk, sort_lines, worth_sorting
 
 NAN = math.nan
 DIGITS = b"0123456789"
@@ -114,13 +114,10 @@ class LogParser:
         chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
             self.log.lines += self._feed_lines(shown, first_line)
-            errors = self._failures_in(Excerpt.whole(data), first_line)
         else:
             self._feed_sorted(shown, chunk, first_line)
             self.log.lines += len(chunk.ends)
-            # no failure marker fits in a regular line (its format's literals and numbers)
-            ends = chunk.ends if shown is data else newlines(data)
-            errors = self._failures_in(excerpt(data, ends, chunk.irregular()), first_line)
+        errors = failures_in(data, first_line)
         self._region.fold_into(self.log.region, self.log.series["iteration"])
         if errors:
             self.log.errors.extend(errors)
@@ -208,25 +205,6 @@ class LogParser:
             match = L.V3.match(data[chunk.starts[index] : chunk.ends[index]])
             if match is not None:
                 self._set_loss_settings(match[1], match[2])
-
-    @staticmethod
-    def _failures_in(lines: Excerpt, first_line: int) -> list[dict]:
-        """Error lines found with bytes.find over whole lines (no per-line test for them)."""
-        found, data = [], lines.text
-        for marker, kind in L.ERROR_MARKERS:
-            position = data.find(marker)
-            while position >= 0:
-                start = data.rfind(b"\n", 0, position) + 1
-                end = data.find(b"\n", position)
-                found.append(
-                    {
-                        "line": first_line + lines.line_of(position),
-                        "kind": kind,
-                        "text": visible_text(data[start:end]).strip()[:200].decode(errors="replace"),
-                    }
-                )
-                position = data.find(marker, end)
-        return found
 
     # -- iteration lines ----------------------------------------------------------------------
     def _indented_line(self, line: bytes, number: int) -> None:
@@ -391,14 +369,27 @@ class LogParser:
 
 
 def as_shown(data: bytes) -> bytes:
-    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes,
-    and CRLF line ends as LF (`visible_text` drops a trailing carriage return anyway)."""
-    shown = L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
-    return shown.replace(b"\r\n", b"\n") if b"\r\n" in shown else shown
+    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes."""
+    return L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
 
 
-def newlines(data: bytes) -> np.ndarray:
-    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+def failures_in(data: bytes, first_line: int) -> list[dict]:
+    """Error lines, found with bytes.find over the whole chunk (no per-line test for them):
+    one per line and marker, in line order, then in the order of ERROR_MARKERS."""
+    hits = []
+    for order, (marker, kind) in enumerate(L.ERROR_MARKERS):
+        position = data.find(marker)
+        while position >= 0:
+            start, end = data.rfind(b"\n", 0, position) + 1, data.find(b"\n", position)
+            hits.append((start, order, end, kind))
+            position = data.find(marker, end)
+    found, line, counted = [], first_line, 0
+    for start, _, end, kind in sorted(hits):
+        line += data.count(b"\n", counted, start)
+        counted = start
+        text = visible_text(data[start:end]).strip()[:200].decode(errors="replace")
+        found.append({"line": line, "kind": kind, "text": text})
+    return found
 
 
 def visible_text(line: bytes) -> bytes:

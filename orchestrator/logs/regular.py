@@ -21,7 +21,6 @@ from orchestrator.logs.formats import ITERATION_PRINTFS
 from orchestrator.logs.swar import Earlier, Windows, choices, decimals, integers, matches, number_run, word
 
 COMMA, NEWLINE, CARRIAGE_RETURN = ord(","), ord("\n"), ord("\r")
-DIGITS = np.arange(ord("0"), ord("9") + 1)
 #: Every printf read in bulk, grouped by what they feed.
 PRINTFS = (*ITERATION_PRINTFS, L.REGION_V3_PRINTF, L.V3_PRINTF, L.LAST_ACCURACY_PRINTF)
 KINDS = (L.ITERATION, L.REGION, L.ACCURACY)
@@ -63,45 +62,6 @@ class SortedChunk:
     slow: np.ndarray
     rows: dict[str, Rows]  # kind -> its regular lines, in line order
 
-    def irregular(self) -> np.ndarray:
-        """Mask of the lines that are not regular."""
-        mask = np.ones(len(self.ends), dtype=bool)
-        for rows in self.rows.values():
-            mask[rows.lines] = False
-        return mask
-
-
-@dataclass
-class Excerpt:
-    """Some of a chunk's lines joined into `text`: each run of consecutive lines starts at
-    `offsets[k]` in it and is line `first_lines[k]` of the chunk."""
-
-    text: bytes
-    offsets: np.ndarray
-    first_lines: np.ndarray
-
-    @classmethod
-    def whole(cls, data: bytes) -> Excerpt:
-        return cls(data, np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
-
-    def line_of(self, position: int) -> int:
-        """The chunk's index of the line holding `text[position]`."""
-        run = int(np.searchsorted(self.offsets, position, side="right")) - 1
-        start = int(self.offsets[run])
-        return int(self.first_lines[run]) + self.text.count(b"\n", start, position)
-
-
-def excerpt(data: bytes, ends: np.ndarray, keep: np.ndarray) -> Excerpt:
-    """The lines of `data` (newlines at `ends`) where `keep` is True, whole lines joined."""
-    if keep.all():
-        return Excerpt.whole(data)
-    edges = np.flatnonzero(np.diff(np.r_[False, keep, False].view(np.int8)))
-    first, stop = edges[0::2], edges[1::2]  # runs of kept lines: [first, stop)
-    begins = np.r_[0, ends[:-1] + 1][first]
-    finishes = ends[stop - 1] + 1
-    text = b"".join([data[a:b] for a, b in zip(begins.tolist(), finishes.tolist())])
-    return Excerpt(text, np.r_[0, np.cumsum(finishes - begins)[:-1]], first)
-
 
 @dataclass
 class Lines:
@@ -109,7 +69,7 @@ class Lines:
 
     windows: Windows
     starts: np.ndarray
-    ends: np.ndarray
+    ends: np.ndarray  # where each line's text ends (its newline, or a carriage return before it)
     first_bytes: np.ndarray
     commas: np.ndarray  # commas in each line
     comma_marks: np.ndarray  # index in `marks` of each line's first comma
@@ -126,21 +86,28 @@ def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
     ends = marks[newline_marks]
     starts = np.r_[0, ends[:-1] + 1]
     comma_marks = np.r_[0, newline_marks[:-1] + 1]
-    with_return = np.zeros(len(ends), dtype=bool)
+    with_return, shown_ends = np.zeros(len(ends), dtype=bool), ends
     if b"\r" in data:  # the handlers see what a terminal shows: the text after the last \r
-        with_return[np.searchsorted(ends, np.flatnonzero(buffer == CARRIAGE_RETURN))] = True
+        returns = np.flatnonzero(buffer == CARRIAGE_RETURN)
+        line_of = np.searchsorted(ends, returns)
+        crlf = returns == ends[line_of] - 1  # a CRLF line end: the text ends before it
+        with_return[line_of[~crlf]] = True
+        shown_ends = ends.copy()
+        shown_ends[line_of[crlf]] -= 1
     readable = (starts >= MARGIN) & (ends + MARGIN <= len(data)) & ~with_return
     lines = Lines(
-        Windows(data), starts, ends, buffer[starts], newline_marks - comma_marks, comma_marks, marks, readable
+        Windows(data), starts, shown_ends, buffer[starts], newline_marks - comma_marks, comma_marks, marks, readable
     )
     found = [read_regular(printf.parts, lines) for printf in PRINTFS]
-    slow = with_return
-    maybe = np.flatnonzero(handled[lines.first_bytes])
-    slow[maybe] |= ~inert(lines, maybe)
     by_kind = {}
     for kind in KINDS:
         by_kind[kind] = merged([(i, found[i]) for i, printf in enumerate(PRINTFS) if printf.kind == kind])
-        slow[by_kind[kind].lines] = False
+    maybe = handled[lines.first_bytes]
+    for rows in by_kind.values():
+        maybe[rows.lines] = False
+    maybe = np.flatnonzero(maybe)
+    slow = with_return
+    slow[maybe] |= ~inert(lines, maybe)
     return SortedChunk(starts, ends, np.flatnonzero(slow), by_kind)
 
 
@@ -176,12 +143,13 @@ def inert(lines: Lines, which: np.ndarray) -> np.ndarray:
     first = lines.first_bytes[which]
     head = lines.windows.at(lines.starts[which])
     no_comma = lines.commas[which] == 0
-    second_is_digit = np.isin(word(head, 1) & 0xFF, DIGITS)
+    second = word(head, 1) & 0xFF
+    second_is_digit = (second >= ord("0")) & (second <= ord("9"))
     indented = first == ord(" ")
     useful_indented = second_is_digit & ~no_comma
     for prefix in INDENTED:
         useful_indented |= matches(head, 0, prefix)
-    inert = (np.isin(first, DIGITS) | (first == ord("R"))) & no_comma | indented & ~useful_indented
+    inert = ((first >= ord("0")) & (first <= ord("9")) | (first == ord("R"))) & no_comma | indented & ~useful_indented
     for byte, prefix in HANDLER_PREFIXES.items():
         inert |= (first == byte) & ~matches(head, 0, prefix[:16])
     return inert
@@ -189,7 +157,12 @@ def inert(lines: Lines, which: np.ndarray) -> np.ndarray:
 
 def earlier_words(windows: Windows, ends: np.ndarray) -> Earlier:
     """For a subset of the tokens ending at `ends`, the word 8 bytes before each end."""
-    return lambda subset: word(windows.at(ends[subset] - 16), 0)
+    return words_at(windows, ends - 16)
+
+
+def words_at(windows: Windows, positions: np.ndarray) -> Earlier:
+    """For a subset of `positions`, the 8 bytes at each."""
+    return lambda subset: word(windows.at(positions[subset]), 0)
 
 
 def literal_fits(lines: Lines, at: np.ndarray, windows: np.ndarray, literal: bytes) -> np.ndarray:
@@ -208,11 +181,14 @@ def read_regular(parts: tuple, lines: Lines) -> Rows:
     literal holds it and the word ending the field before it."""
     literals, fields = parts[0::2], parts[1::2]
     lead = literals[0][:1]
-    first_byte_fits = (lines.first_bytes == lead[0]) if lead else np.isin(lines.first_bytes, DIGITS)
+    first_byte_fits = (
+        (lines.first_bytes == lead[0]) if lead else (lines.first_bytes >= ord("0")) & (lines.first_bytes <= ord("9"))
+    )
     commas = sum(literal.count(b",") for literal in literals)
     candidates = np.flatnonzero(first_byte_fits & (lines.commas == commas) & lines.readable)
     starts = lines.starts[candidates]
-    fits = literal_fits(lines, starts, lines.windows.at(starts - 8), literals[0])
+    head = lines.windows.at(starts - 8)
+    fits = literal_fits(lines, starts, head, literals[0])
     field_start, comma, values = starts + len(literals[0]), 0, {}
     for index, (literal, (name, kind)) in enumerate(zip(literals[1:], fields), start=1):
         if b"," in literal:
@@ -220,9 +196,12 @@ def read_regular(parts: tuple, lines: Lines) -> Rows:
             comma += literal.count(b",")
         elif index == len(literals) - 1:
             at = lines.ends[candidates] - len(literal)
-        else:
-            ahead = lines.windows.at(field_start)
-            at = field_start + number_run(word(ahead, 0), word(ahead, 8))
+        else:  # the first 8 bytes of the field are in the head window when the line starts so
+            if index == 1 and len(literals[0]) <= 8:
+                first = word(head, 8 + len(literals[0]))
+            else:
+                first = word(lines.windows.at(field_start), 0)
+            at = field_start + number_run(first, words_at(lines.windows, field_start + 8))
         windows = lines.windows.at(at - 8)
         fits &= (at > field_start) & literal_fits(lines, at, windows, literal)
         parse = choices(kind) if isinstance(kind, tuple) else PARSE[kind]

@@ -22,8 +22,12 @@ import numpy as np
 
 #: XOR mask turning eight ASCII digits into their values (byte k = character k).
 ZEROS = int.from_bytes(b"00000000", "little")
+#: The same for `d.dddddd` (one integer digit, the dot, six decimals): the dot becomes 0.
+ONE_DOT_SIX = int.from_bytes(b"0.000000", "little")
 #: Added to bytes 0..9 it leaves the high bit clear; to 10..127 it sets it (no carries).
 DIGIT_LIMIT = 0x7676767676767676
+#: The same, except that byte 1 (the dot of `d.dddddd`) must be exactly 0.
+DOT_LIMIT = 0x7676767676767F76
 HIGH_BITS = 0x8080808080808080
 LOW_BITS = 0x7F7F7F7F7F7F7F7F
 DOTS = int.from_bytes(b"........", "little")
@@ -75,9 +79,9 @@ def matches(windows: np.ndarray, offset: int, text: bytes) -> np.ndarray:
     return fits
 
 
-def not_digits(values: np.ndarray) -> np.ndarray:
+def not_digits(values: np.ndarray, limit: int = DIGIT_LIMIT) -> np.ndarray:
     """The high bit of every byte that is not 0..9 in words already XOR-ed with ZEROS."""
-    return ((values + DIGIT_LIMIT) | values) & HIGH_BITS
+    return ((values + limit) | values) & HIGH_BITS
 
 
 def zero_bytes(values: np.ndarray) -> np.ndarray:
@@ -98,22 +102,24 @@ def eight_digits(values: np.ndarray) -> np.ndarray:
     return ((values & 0x0000FFFF0000FFFF) * (10000 * 2**32 + 1)) >> 32
 
 
-def digit_run(words: np.ndarray, with_dots: bool = False) -> np.ndarray:
-    """How many digits (and dots, if asked) each word starts with (8 when all are): the index
-    of the lowest byte that is not one, read off the float exponent of that byte's high bit."""
-    flags = not_digits(words ^ ZEROS)
-    if with_dots:
-        flags &= ~zero_bytes(words ^ DOTS)
+def digit_run(words: np.ndarray) -> np.ndarray:
+    """How many digits and dots each word starts with (8 when all are): the index of the
+    lowest byte that is neither, read off the float exponent of that byte's high bit."""
+    flags = not_digits(words ^ ZEROS) & ~zero_bytes(words ^ DOTS)
     lowest = flags & (~flags + 1)
     exponent = np.frexp(lowest.astype(np.float64))[1]
     return np.where(flags == 0, 8, (exponent - 8) // 8)
 
 
-def number_run(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """How many digits and dots the 16 bytes of `first` then `second` start with (16 at most):
-    where a decimal field ends when no comma or line end says it."""
-    run = digit_run(first, with_dots=True)
-    return np.where(run == 8, 8 + digit_run(second, with_dots=True), run)
+def number_run(first: np.ndarray, second: Earlier) -> np.ndarray:
+    """How many digits and dots 16 bytes start with (16 at most), given their first 8 bytes
+    and, for a subset of rows, the 8 after (`second`): where a decimal field ends when no
+    comma or line end says it."""
+    run = digit_run(first)
+    longer = np.flatnonzero(run == 8)
+    if longer.size:
+        run[longer] += digit_run(second(longer))
+    return run
 
 
 def last_digits(words: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,7 +145,26 @@ def integers(last: np.ndarray, length: np.ndarray, earlier: Earlier) -> tuple[np
 
 
 def decimals(last: np.ndarray, length: np.ndarray, earlier: Earlier) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal tokens (`[-]digits[.digits]`, at most 16 bytes, and `nan`, `-nan`) of `length`
+    """Decimal tokens (`[-]digits[.digits]`, at most 16 bytes, and `nan`, `-nan`) as float64,
+    and validity: `d.dddddd` (printf's `%f` below 10, most numbers of a log) on a short path,
+    the others as `any_decimals` reads them."""
+    digits = last ^ ONE_DOT_SIX
+    values = (eight_digits(digits) - 9 * 10**6 * (digits & 0xFF)).astype(np.float64) / 1e6  # d*10**7 -> d*10**6
+    valid = (not_digits(digits, DOT_LIMIT) == 0) & (length == 8)
+    others = np.flatnonzero(~valid)
+    for text, signed in NAN_TEXTS:  # Darknet's `-nan` fills the region lines of a layer without objects
+        nan = others[
+            (length[others] == len(text)) & (last[others] >> 64 - 8 * len(text) == int.from_bytes(text, "little"))
+        ]
+        values[nan], valid[nan] = (-np.nan if signed else np.nan), True
+    others = others[~valid[others]]
+    if others.size:
+        values[others], valid[others] = any_decimals(last[others], length[others], lambda rows: earlier(others[rows]))
+    return values, valid
+
+
+def any_decimals(last: np.ndarray, length: np.ndarray, earlier: Earlier) -> tuple[np.ndarray, np.ndarray]:
+    """Decimal tokens (`[-]digits[.digits]`, at most 16 bytes) of `length`
     bytes ending with the words `last`, as float64, and validity. The digits are read as one
     integer mantissa (the dot read as a 0 digit, then taken out) and divided by 10**decimals:
     both are exact doubles, so the one IEEE division rounds exactly as `float()` does."""
@@ -179,13 +204,6 @@ def decimals(last: np.ndarray, length: np.ndarray, earlier: Earlier) -> tuple[np
     mantissa = np.where(has_dot, (whole - fraction) // np.uint64(10) + fraction, whole)
     values = mantissa.astype(np.float64) / POWERS_OF_TEN[places]
     values[negative] = -values[negative]
-    short = np.flatnonzero(length < 5)
-    for text, signed in NAN_TEXTS:
-        nan = short[
-            (length[short] == len(text)) & (last[short] >> 64 - 8 * len(text) == int.from_bytes(text, "little"))
-        ]
-        values[nan] = -np.nan if signed else np.nan
-        valid[nan] = True
     return values, valid
 
 
