@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field
 
 from orchestrator.base.locks import Busy, gpu_lock, run_lock
+from orchestrator.base.progress import Progress
 from orchestrator.evaluation.darknet_valid import Interrupted
 from orchestrator.evaluation.discovery import discover_weights, still_unchanged
 from orchestrator.evaluation.evaluate import Target, dataset_of, evaluate
-from orchestrator.evaluation.progress import ImageProgress, count_images
+from orchestrator.evaluation.progress import count_images
 from orchestrator.evaluation.store import StoreIndex, append_record
 from orchestrator.runs import RunManifest, load_manifest
 from orchestrator.workspace import Workspace
@@ -141,10 +142,10 @@ def _evaluate_target(ws: Workspace, target: Target, options: PassOptions, stop: 
     progress = None
     if options.show_progress:
         dataset = dataset_of(ws, target.manifest)
-        progress = ImageProgress(name, count_images(str(ws.root / dataset.valid[target.split])))
+        progress = Progress(name, count_images(str(ws.root / dataset.valid[target.split])), "images")
     started = time.monotonic()
     try:
-        record = evaluate(ws, target, options.gpu, stop, progress)
+        record = evaluate(ws, target, options.gpu, stop, progress.update if progress else None)
     finally:
         if progress is not None:
             progress.close()

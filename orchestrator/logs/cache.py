@@ -58,14 +58,18 @@ class CacheEntry:
         return [sum(segment[i] for segment in self.segments if i < len(segment)) for i in range(columns)]
 
 
-def parse_file(path: Path, cache_path: Path | None = None) -> ParsedLog:
-    """Parse a log, resuming from `cache_path` when it still describes the file's start."""
+def parse_file(
+    path: Path, cache_path: Path | None = None, on_progress: Callable[[int], None] | None = None
+) -> ParsedLog:
+    """Parse a log, resuming from `cache_path` when it still describes the file's start;
+    `on_progress` hears the bytes parsed so far after each chunk."""
     entry = load_entry(cache_path) if cache_path is not None else None
     with open(path, "rb") as handle:
         if entry is None or not still_valid(entry, handle):
             entry = CacheEntry(CACHE_VERSION, 0, b"", b"", LogParser(), [])
         start = entry.offset
-        entry.offset, partial = feed_whole_lines(entry.parser, handle, entry.offset)
+        report = (lambda: on_progress(handle.tell())) if on_progress is not None else None
+        entry.offset, partial = feed_whole_lines(entry.parser, handle, entry.offset, report)
         if cache_path is not None and entry.offset != start:
             entry.head = read_at(handle, 0, FINGERPRINT_BYTES)
             entry.before_offset = bytes_before(handle, entry.offset)
@@ -73,12 +77,21 @@ def parse_file(path: Path, cache_path: Path | None = None) -> ParsedLog:
     return entry.parser.result(partial)
 
 
-def stream_file(path: Path, on_series: Callable[[dict[str, array]], None]) -> ParsedLog:
+def stream_file(
+    path: Path, on_series: Callable[[dict[str, array]], None], on_progress: Callable[[int], None] | None = None
+) -> ParsedLog:
     """Parse a log chunk by chunk, handing each chunk's series rows to `on_series` instead of
-    keeping them: memory stays bounded whatever the log's length. No cache."""
+    keeping them: memory stays bounded whatever the log's length. No cache. `on_progress`
+    hears the bytes read so far after each chunk."""
     parser = LogParser()
     with open(path, "rb") as handle:
-        _, partial = feed_whole_lines(parser, handle, 0, lambda: on_series(parser.drain().series))
+
+        def after_each() -> None:
+            on_series(parser.drain().series)
+            if on_progress is not None:
+                on_progress(handle.tell())
+
+        _, partial = feed_whole_lines(parser, handle, 0, after_each)
     return parser.result(partial)
 
 

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from orchestrator.base.errors import OrchError
+from orchestrator.base.progress import Progress
 from orchestrator.logs.cache import parse_file, stream_file
 from orchestrator.logs.gdarknet_csv import parse_gdarknet_csv
 from orchestrator.logs.model import (
@@ -65,7 +66,9 @@ def parse_run(workspace: Any, run: str, job_ids: Sequence[str] = ()) -> ParsedLo
 def parse_paths(paths: list[Path]) -> ParsedLog:
     """Log files named by the user, in the order given (`orch log FILE…`); g-darknet's
     `log.csv` is recognised by its name. No cache: these may live anywhere."""
-    logs = [(path.name, parse_path(path)) for path in existing(paths)]
+    paths = existing(paths)
+    with bytes_progress(paths) as progress:
+        logs = [(path.name, parse_path(path, continuing(progress))) for path in paths]
     return logs[0][1] if len(logs) == 1 else merge_logs(logs)
 
 
@@ -74,7 +77,9 @@ def stream_paths(paths: list[Path], on_series: Callable[[dict[str, array]], None
     they are parsed, and are not kept; the log returned has the events, merged as
     `merge_logs` merges them, and no columns."""
     logs = []
-    for path in existing(paths):
+    paths = existing(paths)
+    progress = bytes_progress(paths)
+    for path in paths:
         ends = SeriesEnds()
 
         def take(series: dict[str, array], ends: SeriesEnds = ends) -> None:
@@ -86,8 +91,9 @@ def stream_paths(paths: list[Path], on_series: Callable[[dict[str, array]], None
             take(log.series)
             log = dataclasses.replace(log, series=new_series(), region={})
         else:
-            log = stream_file(path, take)
+            log = stream_file(path, take, continuing(progress))
         logs.append((path.name, log, ends))
+    progress.close()
     if len(logs) == 1:
         return logs[0][1]
     merged, previous = ParsedLog(series=new_series()), None
@@ -117,8 +123,19 @@ def existing(paths: list[Path]) -> list[Path]:
     return paths
 
 
-def parse_path(path: Path) -> ParsedLog:
-    return parse_gdarknet_csv(path.read_bytes()) if path.suffix == ".csv" else parse_file(path)
+def parse_path(path: Path, on_progress: Callable[[int], None] | None = None) -> ParsedLog:
+    return parse_gdarknet_csv(path.read_bytes()) if path.suffix == ".csv" else parse_file(path, None, on_progress)
+
+
+def bytes_progress(paths: list[Path]) -> Progress:
+    """Progress over the bytes of log files (a bar only for files that take a while)."""
+    return Progress("parsing logs", sum(path.stat().st_size for path in paths), "B")
+
+
+def continuing(progress: Progress) -> Callable[[int], None]:
+    """A byte counter for the next file that continues the total where the earlier files ended."""
+    before = progress.done
+    return lambda count: progress.update(before + count)
 
 
 def merge_logs(logs: list[tuple[str, ParsedLog]]) -> ParsedLog:

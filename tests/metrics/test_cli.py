@@ -92,7 +92,7 @@ def test_building_the_cli_imports_no_numerics():
     """`orch --help` (every command registered) must not load the engine, Pillow or plots."""
     code = (
         "import sys; from orchestrator.cli import build_parser; build_parser(); "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'matplotlib'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL', 'matplotlib', 'plotly', 'tqdm'}))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -22,6 +22,7 @@ import numpy as np
 
 from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
+from orchestrator.base.progress import Progress
 from orchestrator.evaluation.best import latest_ok_records, shown_split
 from orchestrator.evaluation.store import EvalRecord, load_results, store_path
 from orchestrator.executors import current_chain, job_states
@@ -183,7 +184,11 @@ def gather(workspace: Any, runs: Sequence[str] | None, resolution: Resolution = 
     for name in names:
         if name not in known and not workspace.logs_dir(name).is_dir():
             raise OrchError(f"unknown run '{name}'", "orch report")
-    reports = [gather_run(workspace, name, resolution) for name in names]
+    reports = []
+    with Progress("report: reading runs", len(names), "runs") as progress:  # logs of big runs take a while
+        for name in names:
+            reports.append(gather_run(workspace, name, resolution))
+            progress.advance()
     add_job_states(workspace, reports)
     return reports
 
