@@ -34,7 +34,8 @@ from orchestrator.runs import manifest_or_none
 
 @dataclass(frozen=True)
 class Resolution:
-    """Points kept per training curve (None: every iteration, for exports)."""
+    """Points kept per training curve (None: every iteration, for exports): darknet's avg loss
+    is the curve people zoom into; the raw loss is noise around it, drawn faint."""
 
     loss: int | None
     other: int | None
@@ -338,7 +339,7 @@ def training_of(log: ParsedLog, newest_write: float, resolution: Resolution = PA
     iterations = series["iteration"][keep]
     curves = {
         name: reduce(
-            iterations, series[name][keep].astype(float), resolution.loss if "loss" in name else resolution.other
+            iterations, series[name][keep].astype(float), resolution.loss if name == "avg_loss" else resolution.other
         )
         for name in ("loss", "avg_loss", "rate", "seconds")
     }

@@ -52,6 +52,8 @@ STAT_LABELS = {
     "iou_loss": "iou_loss",
 }
 EMPTY = Curve.of([], [])
+#: Evaluated checkpoints per line up to which each one gets a marker.
+MARKED_POINTS = 30
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 
 
@@ -274,7 +276,7 @@ def eval_map_figure(runs: list[RunReport], groups: list[Group]) -> Chart:
                         Curve.of(x, y),
                         run.name,
                         {"metric": metric, "measure": measure, "label": label},
-                        mode="lines+markers",
+                        mode=points_mode(len(points)),
                         marker={"size": 4},
                         line={"dash": dash_of(metric)},
                         showlegend=column == 1 and metric == matching_metrics()[0],
@@ -287,6 +289,12 @@ def eval_map_figure(runs: list[RunReport], groups: list[Group]) -> Chart:
                 for trace in band_traces(group, curves, {"metric": metric, "measure": measure}, dash_of(metric)):
                     chart.add(trace, column)
     return chart
+
+
+def points_mode(count: int) -> str:
+    """Markers while checkpoints are few enough to tell apart; beyond that a line (thousands
+    of SVG markers make a page of 50 runs take seconds to draw, and hover still finds them)."""
+    return "lines+markers" if count <= MARKED_POINTS else "lines"
 
 
 def group_points(run: RunReport, metric: str, measure: str) -> Curve:
