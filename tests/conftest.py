@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fake_slurm import FakeSlurm
 
 from orchestrator.evaluation.store import EvalRecord
 from orchestrator.executors import new_run
@@ -45,6 +46,16 @@ def make_workspace(
 def shapes_ws(tmp_path: Path) -> Workspace:
     """A fresh workspace with a small shapes dataset (VOC ground truth)."""
     return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def fake(monkeypatch) -> FakeSlurm:
+    """Every Slurm command of the executors answered by a scripted FakeSlurm (faults, call counts)."""
+    from orchestrator.executors import slurm
+
+    fake = FakeSlurm()
+    monkeypatch.setattr(slurm, "run_command", fake)
+    return fake
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ Happy paths (chains, the double-submission refusal) run on the real cluster: tes
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from orchestrator.base.errors import OrchError
@@ -15,35 +13,6 @@ from orchestrator.executors.base import Job, JobState
 from orchestrator.executors.slurm import SlurmExecutor
 from orchestrator.runs import JobRecord, RunSpec, load_manifest, save_manifest
 from orchestrator.views.status import STATUS_KEYS, collect_status
-
-
-class FakeSlurm:
-    """Answers Slurm commands from a table of (command -> handler) and records every call."""
-
-    def __init__(self, **handlers):
-        self.calls: list[list[str]] = []
-        self.handlers = handlers
-        self.next_id = 100
-
-    def __call__(self, argv: list[str]) -> subprocess.CompletedProcess:
-        self.calls.append(argv)
-        handler = self.handlers.get(argv[0], getattr(self, argv[0], None))
-        rc, out, err = handler(argv) if handler else (127, "", f"{argv[0]}: command not found")
-        return subprocess.CompletedProcess(argv, rc, out, err)
-
-    def sbatch(self, argv):
-        self.next_id += 1
-        return 0, f"{self.next_id}\n", ""
-
-    def count(self, command: str) -> int:
-        return sum(1 for call in self.calls if call[0] == command)
-
-
-@pytest.fixture
-def fake(monkeypatch) -> FakeSlurm:
-    fake = FakeSlurm()
-    monkeypatch.setattr(slurm, "run_command", fake)
-    return fake
 
 
 def add_run(ws, name: str, gpus: int = 1) -> None:

@@ -1,0 +1,88 @@
+"""`orch eval --submit` against a scripted Slurm: the faults the real cluster cannot be made to show
+(squeue failing), the config and the rendered job. The real jobs run in test_cluster_slurm.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from orchestrator.base.errors import OrchError
+from orchestrator.cli import main
+from orchestrator.evaluation.cluster import load_ledger, submit_pass
+from orchestrator.evaluation.crontab import render_block
+from orchestrator.executors import new_run
+from orchestrator.runs import RunSpec
+from orchestrator.workspace import Workspace
+
+
+def configured(ws: Workspace, **eval_settings) -> Workspace:
+    config = yaml.safe_load((ws.root / "orch.yaml").read_text())
+    config["slurm"].update(partition="gpu", mem="8G", time="2-00:00:00")
+    config["eval"].update(eval_settings)
+    (ws.root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return Workspace(ws.root)
+
+
+def with_checkpoints(ws: Workspace, run: str = "r", iterations=(100, 200)) -> None:
+    new_run(ws, run, RunSpec(template="tiny-shapes", dataset="shapes", max_batches=300, steps=[200, 250]))
+    backup = ws.backup_dir(run)
+    backup.mkdir(parents=True)
+    for n in iterations:
+        (backup / f"{run}_{n}.weights").write_bytes(bytes([n % 256]) * 64)
+
+
+def test_eval_slurm_takes_what_it_leaves_out_from_the_training_section(shapes_ws):
+    ws = configured(shapes_ws, slurm={"time": "1:00:00", "max_parallel": 2})
+    assert (ws.config.eval.slurm.partition, ws.config.eval.slurm.mem) == ("gpu", "8G")
+    assert (ws.config.eval.slurm.time, ws.config.eval.max_parallel) == ("1:00:00", 2)
+    assert ws.config.slurm.time == "2-00:00:00"
+    with pytest.raises(OrchError, match=r"eval\.slurm\.gpus: unknown key"):
+        _ = configured(shapes_ws, slurm={"gpus": 2}).config
+
+
+def test_one_array_job_per_pass_one_gpu_per_task_throttled(shapes_ws, fake):
+    ws = configured(shapes_ws, slurm={"max_parallel": 3, "mem": "2G"})
+    with_checkpoints(ws)
+    report = submit_pass(ws, ["r"])
+    (sbatch,) = [call for call in fake.calls if call[0] == "sbatch"]
+    assert sbatch[:3] == ["sbatch", "--parsable", "--array=0-1%3"]
+    script = (ws.root / sbatch[3]).read_text()
+    for line in ("#SBATCH --gres=gpu:1", "#SBATCH --mem=2G", "#SBATCH --partition=gpu", "#SBATCH --time=2-00:00:00"):
+        assert line + "\n" in script
+    assert " eval-task batch/eval/" in script and "--requeue" not in script
+    assert [(e["weights"], e["job"]) for e in report.submitted] == [
+        ("backup/r/r_200.weights", "101_0"),
+        ("backup/r/r_100.weights", "101_1"),
+    ]
+    assert [e.job for e in load_ledger(ws, "r")] == ["101_0", "101_1"]
+
+
+def test_an_unanswered_squeue_submits_nothing(shapes_ws, fake, capsys):
+    with_checkpoints(shapes_ws)
+    fake.handlers["squeue"] = lambda argv: (0, "101_0|RUNNING\n", "")
+    submit_pass(shapes_ws, ["r"])
+    fake.handlers["squeue"] = lambda argv: (1, "", "slurm_load_jobs error: Unable to contact slurm controller\n")
+    with_checkpoints(shapes_ws, "s")
+    with pytest.raises(OrchError, match="squeue did not answer"):
+        submit_pass(shapes_ws, ["r", "s"])
+    assert fake.count("sbatch") == 1 and load_ledger(shapes_ws, "s") == []
+    assert main(["-C", str(shapes_ws.root), "eval", "--all", "--submit"]) == 2
+
+
+def test_a_file_with_an_open_job_is_not_submitted_again(shapes_ws, fake, capsys):
+    with_checkpoints(shapes_ws)
+    fake.handlers["squeue"] = lambda argv: (0, "101_0|RUNNING\n101_1|PENDING\n", "")
+    assert main(["-C", str(shapes_ws.root), "eval", "r", "--submit", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["submitted"]) == 2
+    assert main(["-C", str(shapes_ws.root), "eval", "r", "--submit", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"submitted": [], "in_flight": 2}
+    assert fake.count("sbatch") == 1
+
+
+def test_eval_submit_makes_cron_submit(shapes_ws, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+    assert "eval --all --gpu 1 " in render_block(shapes_ws, 10, 1)
+    block = render_block(configured(shapes_ws, submit=True), 10, 1)
+    assert "eval --all --submit " in block and "by Slurm jobs" in block
