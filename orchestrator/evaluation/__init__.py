@@ -1,15 +1,16 @@
-"""Ongoing evaluation: every new weights file of a run scored with `darknet detector valid` (SPEC §6).
+"""Ongoing evaluation: every new weights file of a run scored with `darknet detector valid`.
 
 Modules, in the order data flows:
-    discovery      which weights files of a run exist and are settled (newest first)
-    weights_size   truncated weights caught before darknet reads garbage from them
+    discovery      which weights files of a run exist and are settled (newest first, warm-up ones
+                   too, `_final` folded into its twin checkpoint)
     darknet_valid  running `detector valid` (process group, timeout, progress) and checking its output
     evaluate       one weights file x split -> one record (eval .data, darknet, metrics engine)
     store          results/<run>/metrics.jsonl: atomic appends, torn-line tolerant reads, the pass index
-    locks          per-run and per-GPU kernel locks (gone with their process, even after SIGKILL)
     progress       darknet's image counter shown on a terminal or sparsely in a log
     signals        SIGINT/SIGTERM as a stop request honoured between and during evaluations
     passes         one pass over runs under the locks (what `orch eval`, cron and watch run)
+    cluster        the same pass as Slurm array jobs (`orch eval --submit`), the ledger that keeps
+                   a file from being submitted twice, `orch eval-task`, orch submit's final job
     scheduler      `orch watch` (APScheduler 3.x)
     crontab        `orch crontab` (cron + flock)
     best           choosing the best weights of a run
@@ -20,8 +21,10 @@ API other commands use::
     pending_weights(ws, run) -> list[Target]     what a pass would evaluate now (`orch status` "pending")
     exhausted_weights(ws, run) -> list[Target]   failed eval.max_attempts times, skipped until --retry-failed
     run_pass(ws, runs, PassOptions(gpu=0)) -> PassReport
+    cluster.submit_pass(ws, runs) -> SubmitReport
 
-A Target has `.weights` (WeightsFile: path, iteration, final, size, mtime), `.split` and `.attempt`.
+A Target has `.weights` (WeightsFile: path, iteration, final, size, mtime, phase, also), `.split`,
+`.attempt` and `.job` (where it runs). The per-run and GPU locks are base.locks'.
 """
 
 import importlib

@@ -6,7 +6,10 @@ from typing import Any
 
 from orchestrator.base.errors import OrchError
 from orchestrator.evaluation.store import EvalRecord
+from orchestrator.executors.render import WARMUP
 from orchestrator.metrics.measures import MEASURES
+from orchestrator.runs import RunManifest
+from orchestrator.workspace import Workspace
 
 
 def latest_ok_records(records: list[EvalRecord], split: str) -> list[EvalRecord]:
@@ -25,7 +28,7 @@ def default_split(records: list[EvalRecord], dataset_splits: list[str]) -> str:
     return next((split for split in dataset_splits if split in seen), seen[0])
 
 
-def shown_split(ws: Any, manifest: Any, records: list[EvalRecord]) -> str | None:
+def shown_split(ws: Workspace, manifest: RunManifest | None, records: list[EvalRecord]) -> str | None:
     """The split `orch best`, `orch status` and the report speak of: the run's dataset's first
     split with a successful evaluation (None before any). `manifest` may be None (no run.yaml)."""
     ok = [r for r in records if r.ok]
@@ -36,11 +39,12 @@ def shown_split(ws: Any, manifest: Any, records: list[EvalRecord]) -> str | None
 
 
 def best_record(records: list[EvalRecord], metric: str, measure: str, split: str) -> EvalRecord:
-    """The record with the highest `measure` of `metric`; ties go to the later iteration."""
+    """The record with the highest `measure` of `metric`; ties go to the later iteration, the
+    warm-up's checkpoints (the run's first part) counting before the run's own."""
     candidates = [r for r in latest_ok_records(records, split) if metric in r.metrics]
     if not candidates:
         raise OrchError(f"no successful evaluation with metric {metric} on split {split}")
-    return max(candidates, key=lambda r: (r.metrics[metric].measure(measure), r.iteration))
+    return max(candidates, key=lambda r: (r.metrics[metric].measure(measure), r.iteration, r.phase != WARMUP))
 
 
 def summary(record: EvalRecord, metric: str, measure: str) -> dict[str, Any]:
