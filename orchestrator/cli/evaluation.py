@@ -202,6 +202,7 @@ def _submit(ws, runs: list[str], args: argparse.Namespace) -> int:
 
 def cmd_eval_task(args: argparse.Namespace) -> int:
     from orchestrator.evaluation.cluster import run_task
+    from orchestrator.evaluation.darknet_valid import Interrupted
 
     ws = workspace_of(args)
     _show_log(timestamps=True)
@@ -209,6 +210,8 @@ def cmd_eval_task(args: argparse.Namespace) -> int:
     restore = stop_on_signals(stop)
     try:
         records = run_task(ws, args.tasks, args.number, args.job, stop)
+    except Interrupted:  # scancel: nothing recorded, the next pass records the job's end
+        return 130
     finally:
         restore()
     return EXIT_FAILED if any(not r.ok for r in records) else 0

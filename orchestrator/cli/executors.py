@@ -90,13 +90,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
         else:
             print("\n".join(plans.values()))
         return 0
-    submitted = {}
-    for run in args.runs:
-        submitted[run] = submit_run(ws, run, executor, args.warmup, force=args.force)
-        if executor.name == "slurm":  # the run ends evaluated even when nobody watches it
-            from orchestrator.evaluation.cluster import submit_final_evaluation
-
-            submitted[run].append(submit_final_evaluation(ws, run, submitted[run][-1].job_id).record())
+    submitted = {
+        run: with_final_evaluation(ws, run, submit_run(ws, run, executor, args.warmup, force=args.force))
+        for run in args.runs
+    }
     _print_submitted(submitted, args.json)
     return 0
 
@@ -110,9 +107,20 @@ def _warn_about_checkpoints(ws, runs: list[str]) -> None:
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
-    records = resubmit_run(workspace_of(args), args.run, args.executor, force=args.force)
-    _print_submitted({args.run: records}, args.json)
+    ws = workspace_of(args)
+    records = resubmit_run(ws, args.run, args.executor, force=args.force)
+    _print_submitted({args.run: with_final_evaluation(ws, args.run, records)}, args.json)
     return 0
+
+
+def with_final_evaluation(ws, run: str, records: list[JobRecord]) -> list[JobRecord]:
+    """On Slurm, the training's jobs and one evaluation job queued behind them (afterany) for
+    what the run leaves: a run nobody watches still ends evaluated."""
+    if records[-1].executor != "slurm":
+        return records
+    from orchestrator.evaluation.cluster import submit_final_evaluation
+
+    return [*records, submit_final_evaluation(ws, run, records[-1].job_id).record()]
 
 
 def _print_submitted(submitted: dict[str, list[JobRecord]], as_json: bool) -> None:
