@@ -234,6 +234,12 @@ def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
     )
 
 
+def write_set(folder: Path, n_images: int, seed: int) -> None:
+    gt_dict, results = synthetic_set(n_images, np.random.default_rng(seed))
+    (folder / "gt.json").write_text(json.dumps(gt_dict))
+    (folder / "dt.json").write_text(json.dumps(results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=5000)
@@ -241,20 +247,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each fast evaluator (median shown)")
     parser.add_argument("--skip-pycocotools", action="store_true", help="it takes ~100x longer than the others")
+    parser.add_argument("--write-set", type=Path, metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    gt_dict, results = synthetic_set(args.images, np.random.default_rng(args.seed))
-    print(
-        f"COCO bbox: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} detections; "
-        "each evaluator a whole process (load included), same files"
-    )
+    if args.write_set:
+        write_set(args.write_set, args.images, args.seed)
+        return
     with tempfile.TemporaryDirectory() as tmp:
+        # The set is built in a child: a forked evaluator's peak RSS starts from this process's.
+        subprocess.run(
+            [sys.executable, __file__, "--write-set", tmp, "--images", str(args.images), "--seed", str(args.seed)],
+            check=True,
+        )
         gt_path, dt_path = Path(tmp) / "gt.json", Path(tmp) / "dt.json"
-        gt_path.write_text(json.dumps(gt_dict))
-        dt_path.write_text(json.dumps(results))
+        gt_dict, results = json.loads(gt_path.read_text()), json.loads(dt_path.read_text())
+        print(
+            f"COCO bbox: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} "
+            "detections; each evaluator a whole process (load included), same files"
+        )
+        del gt_dict, results
         print_coco(coco_processes(gt_path, dt_path, args.repeat, args.skip_pycocotools))
         in_process(gt_path, dt_path)
-    if args.voc_images:
-        voc_comparison(gt_dict, results, args.voc_images)
+        if args.voc_images:
+            voc_comparison(json.loads(gt_path.read_text()), json.loads(dt_path.read_text()), args.voc_images)
 
 
 if __name__ == "__main__":
