@@ -35,7 +35,7 @@ CACHE_VERSION = 4
 #: ParsedLog fields saved in the JSON (the columns go to the column files).
 LOG_FIELDS = ("format", "lines", "map_points", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
 #: Bytes read per step: large enough to amortise per-chunk work, small enough for RAM.
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 4 << 20
 #: Saves appended to the column file before it is rewritten as one (the JSON lists them).
 MAX_SEGMENTS = 32
 #: Bytes compared at the start of the file and just before the cached offset.

@@ -247,21 +247,27 @@ class LogParser:
         (restarts, gaps, NaN streaks) found on arrays and noted one by one."""
         self._set_format(PRINTFS[int(rows.printf[0])].name)
         series, columns = self.log.series, rows.fields
-        iterations, numbers = columns["iteration"].tolist(), numbers.tolist()
+        iterations = columns["iteration"]
         if self._last_iteration is not None:
-            self._note_discontinuity(numbers[0], iterations[0], self._last_iteration)
-        self._last_iteration = iterations[-1]
+            self._note_discontinuity(int(numbers[0]), int(iterations[0]), self._last_iteration)
+        self._last_iteration = int(iterations[-1])
         self._banner_seen = False
-        steps = np.diff(columns["iteration"])
-        for index in (np.flatnonzero(steps != 1) + 1).tolist():
-            self._note_discontinuity(numbers[index], iterations[index], iterations[index - 1])
+        for index in (np.flatnonzero(iterations[1:] != iterations[:-1] + 1) + 1).tolist():
+            self._note_discontinuity(int(numbers[index]), int(iterations[index]), int(iterations[index - 1]))
         loss, avg = columns["loss"], columns["avg_loss"]
         is_nan = np.isnan(loss) | np.isnan(avg)
-        for index in np.flatnonzero(is_nan != np.r_[self._in_nan_streak, is_nan[:-1]]).tolist():
-            self._note_nan(numbers[index], iterations[index], float(loss[index]), float(avg[index]))
+        changes = np.flatnonzero(is_nan[1:] != is_nan[:-1]) + 1
+        if is_nan[0] != self._in_nan_streak:
+            changes = np.concatenate(([0], changes))
+        for index in changes.tolist():
+            self._note_nan(int(numbers[index]), int(iterations[index]), float(loss[index]), float(avg[index]))
         for name in ALL_COLUMNS:
-            values = columns.get(name, np.full(len(numbers), NAN))
-            series[name].frombytes(values.astype(series[name].typecode).tobytes())
+            values = columns.get(name)
+            column = series[name]
+            if values is None:
+                column.extend(array(column.typecode, [NAN]) * len(iterations))
+            else:
+                column.frombytes(values.astype(column.typecode, copy=False).tobytes())
 
     def _note_discontinuity(self, number: int, iteration: int, previous: int) -> None:
         """A step other than +1 is a restart (backwards, or after a new banner) or a gap."""
