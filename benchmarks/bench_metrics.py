@@ -41,7 +41,7 @@ from metrics.reference import voc_reference
 
 from orchestrator.darknet.outputs import read_darknet_coco_json
 from orchestrator.metrics.coco import evaluate_coco
-from orchestrator.metrics.measures import COCOEVAL_THRESHOLDS
+from orchestrator.metrics.measures import THRESHOLDS
 from orchestrator.metrics.readers import read_coco_gt
 from orchestrator.metrics.voc import evaluate_voc
 
@@ -222,8 +222,8 @@ def voc_comparison(gt_dict: dict, results: list, n_images: int) -> None:
     start = time.perf_counter()
     worst = 0.0
     for metric in ("iou", "giou"):
-        expected = voc_reference(gt, detections, COCOEVAL_THRESHOLDS, metric, False)
-        got = np.array(list(ours.metrics[metric].per_class.values()))
+        expected = voc_reference(gt, detections, THRESHOLDS, metric, False)
+        got = np.array([c.ap for c in ours.metrics[metric].per_class])
         worst = max(worst, float(np.max(np.abs(got - expected))))
     loop_time = time.perf_counter() - start
     print(f"VOC style, {n_images} images, {len(detections)} detections, 10 thresholds x IoU+GIoU:")

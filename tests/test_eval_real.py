@@ -110,7 +110,7 @@ def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_
         assert record.status == "ok" and record.style == "voc" and record.error is None
         assert set(record.metrics) == {"iou", "giou"}
         assert all(
-            len(block.ap) == 10 and set(block.per_class) == {"square", "circle", "triangle"}
+            len(block.ap) == 10 and set(block.by_label()) == {"square", "circle", "triangle"}
             for block in record.metrics.values()
         )
         assert record.darknet_seconds > 0 and record.attempt == 1 and record.flavor == "pjreddie"

@@ -18,7 +18,7 @@ from orchestrator.evaluation.store import (
     record_identity,
     store_path,
 )
-from orchestrator.metrics.results import MetricResult
+from orchestrator.metrics.results import ClassAP, MetricResult
 from orchestrator.workspace import Workspace, init_workspace
 
 
@@ -32,7 +32,7 @@ def record(iteration: int, status: str = "ok", mean: float = 0.5, split: str = "
     metrics = {}
     if status == "ok":
         ap = tuple(mean + 0.01 * (9 - i) for i in range(10))
-        per_class = {f'class "{c}", "metrics": {{': (mean,) * 10 for c in range(classes)}
+        per_class = tuple(ClassAP(c, f'class "{c}", "metrics": {{', (mean,) * 10) for c in range(classes))
         metrics = {"iou": MetricResult(ap, mean, per_class), "giou": MetricResult(ap, mean / 2, per_class)}
     return eval_record(
         iteration, status=status, split=split, size=100, mtime=1700000000.123456 + iteration, metrics=metrics

@@ -138,7 +138,7 @@ def show(result: EvaluationResult, as_json: bool) -> int:
             ["class", *(m.label for m in CLASS_COLUMNS), "AP50:95"],
             [
                 [name, *(f"{m.read(v, 0.0):.4f}" for m in CLASS_COLUMNS), f"{mean_or_undefined(v):.4f}"]
-                for name, v in block.per_class.items()
+                for name, v in block.by_label().items()
             ],
         )
         for line, value in zip(COCO_SUMMARY, block.stats or ()):

@@ -109,7 +109,7 @@ def evaluate_coco(
     """
     metrics = validate_overlaps(metrics)
     precision, recall = precision_recall(gt, detections, metrics)
-    out = {name: coco_metric_result(precision[m], recall[m], gt.class_names) for m, name in enumerate(metrics)}
+    out = {name: coco_metric_result(precision[m], recall[m], gt) for m, name in enumerate(metrics)}
     return EvaluationResult("coco", "101point", out)
 
 
@@ -248,9 +248,9 @@ def summary_stats(precision: np.ndarray, recall: np.ndarray) -> list[float]:
     return stats
 
 
-def coco_metric_result(precision: np.ndarray, recall: np.ndarray, class_names) -> MetricResult:
+def coco_metric_result(precision: np.ndarray, recall: np.ndarray, gt: GroundTruth) -> MetricResult:
     main = precision[..., 0, -1]  # area all, maxDets 100: (T, R, K)
     per_threshold = np.array([mean_defined(main[t]) for t in range(len(THRESHOLDS))])
     per_class = np.array([[mean_defined(main[t, :, k]) for t in range(len(THRESHOLDS))] for k in range(main.shape[2])])
     stats = summary_stats(precision, recall)
-    return metric_result(per_class, class_names, per_threshold, mean=stats[0], stats=stats)
+    return metric_result(per_class, gt.class_ids, gt.class_names, per_threshold, mean=stats[0], stats=stats)

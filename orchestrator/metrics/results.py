@@ -2,18 +2,32 @@
 
 An `EvaluationResult` holds one `MetricResult` per overlap (see overlaps). Its JSON is the
 object `orch map --json` prints, ``{"style", "ap_method", "metrics": {name: {"thresholds",
-"ap", "mean", "per_class", ["stats"]}}}``; an evaluation record stores the metric blocks
+"ap", "mean", "per_class": [{"id", "name", "ap"}], ["stats"]}}}``; an evaluation record stores the metric blocks
 without their thresholds (the record states them once). Floats are plain Python floats, and
 the module needs no NumPy: the evaluation store reads records with it at CLI start-up.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.metrics.measures import MEASURES, THRESHOLDS
+
+
+@dataclass(frozen=True)
+class ClassAP:
+    """One category's AP per threshold. The category id identifies it (two categories may share
+    a name); the name is its label. `id` is None in records written before ids were kept."""
+
+    id: int | None
+    name: str
+    ap: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "ap": list(self.ap)}
 
 
 @dataclass(frozen=True)
@@ -23,18 +37,23 @@ class MetricResult:
 
     ap: tuple[float, ...]
     mean: float
-    per_class: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    per_class: tuple[ClassAP, ...] = ()
     stats: tuple[float, ...] | None = None
 
     def measure(self, name: str) -> float:
         """A named measure (measures.MEASURES: mean, ap50, ap75)."""
         return MEASURES[name].read(self.ap, self.mean)
 
+    def by_label(self) -> dict[str, tuple[float, ...]]:
+        """Per-class AP under a label per category: its name, or `name (id N)` where names repeat."""
+        counts = Counter(c.name for c in self.per_class)
+        return {(c.name if counts[c.name] == 1 else f"{c.name} (id {c.id})"): c.ap for c in self.per_class}
+
     def to_json(self) -> dict[str, Any]:
         block: dict[str, Any] = {
             "ap": list(self.ap),
             "mean": self.mean,
-            "per_class": {name: list(values) for name, values in self.per_class.items()},
+            "per_class": [c.to_json() for c in self.per_class],
         }
         if self.stats is not None:
             block["stats"] = list(self.stats)
@@ -46,9 +65,16 @@ class MetricResult:
         return cls(
             ap=tuple(block["ap"]),
             mean=block["mean"],
-            per_class={name: tuple(values) for name, values in block.get("per_class", {}).items()},
+            per_class=per_class_from_json(block.get("per_class", [])),
             stats=None if stats is None else tuple(stats),
         )
+
+
+def per_class_from_json(value: list | Mapping[str, Any]) -> tuple[ClassAP, ...]:
+    """A list of {id, name, ap}, or the {name: ap} mapping records held before ids were kept."""
+    if isinstance(value, Mapping):
+        return tuple(ClassAP(None, name, tuple(ap)) for name, ap in value.items())
+    return tuple(ClassAP(c["id"], c["name"], tuple(c["ap"])) for c in value)
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,7 @@ class EvaluationResult:
 
 def metric_result(
     per_class: Iterable[Iterable[float]],
+    class_ids: Iterable[int],
     class_names: Sequence[str],
     ap: Iterable[float],
     mean: float,
@@ -81,6 +108,9 @@ def metric_result(
     return MetricResult(
         ap=tuple(float(v) for v in ap),
         mean=float(mean),
-        per_class={name: tuple(float(v) for v in row) for name, row in zip(class_names, per_class)},
+        per_class=tuple(
+            ClassAP(int(i), name, tuple(float(v) for v in row))
+            for i, name, row in zip(class_ids, class_names, per_class)
+        ),
         stats=None if stats is None else tuple(float(v) for v in stats),
     )

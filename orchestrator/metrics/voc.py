@@ -76,7 +76,7 @@ def evaluate_voc(
         passing = exceeding(best_overlap, thresholds, exact)
         per_class = class_ap(order, label[order], best_gt[order], passing[:, order], gt.difficult, positives, ap_method)
         per_threshold = np.mean(per_class, axis=0)
-        out[name] = metric_result(per_class, gt.class_names, per_threshold, float(np.mean(per_threshold)))
+        out[name] = metric_result(per_class, gt.class_ids, gt.class_names, per_threshold, float(np.mean(per_threshold)))
     return EvaluationResult("voc", ap_method, out, tuple(float(t) for t in thresholds))
 
 

@@ -28,8 +28,8 @@ def test_darknet_labels_ground_truth_evaluated_from_comp4_and_from_json(tmp_path
         assert gt.boxes.tolist() == [[50.0, 30.0, 100.0, 40.0]]
         for output in ("out", "r.json"):
             result = evaluate_detections(gt, output, style, "all", ("iou", "giou"))
-            assert result.metrics["giou"].per_class["b"] == pytest.approx([1.0] * 10, abs=1e-12)
-            assert result.metrics["iou"].per_class["a"][0] == (0.0 if style == "voc" else -1.0)
+            assert result.metrics["giou"].by_label()["b"] == pytest.approx([1.0] * 10, abs=1e-12)
+            assert result.metrics["iou"].by_label()["a"][0] == (0.0 if style == "voc" else -1.0)
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_voc_and_coco_ground_truth_get_darknets_image_keys_and_class_names(two_s
     gt = load_ground_truth("voc", "valid.txt", "names", ground_truth)
     assert gt.image_names == ("pic_000007",) and gt.image_ids.tolist() == [7] and gt.class_names == ("thing",)
     result = evaluate_detections(gt, output, "voc", "all", ("iou",))
-    assert result.metrics["iou"].per_class["thing"] == (1.0,) * 10
+    assert result.metrics["iou"].by_label()["thing"] == (1.0,) * 10
 
 
 def test_more_than_80_classes_refused_for_coco_style_and_for_json_output(two_sources):

@@ -67,8 +67,10 @@ def test_coco_result_is_json_with_per_class_and_thresholds(coco_fixture):
     assert iou["thresholds"] == [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
     assert iou["ap"][0] == pytest.approx(COCO_STATS[1], abs=1e-12)
     assert iou["ap"][5] == pytest.approx(COCO_STATS[2], abs=1e-12)
-    assert len(iou["per_class"]) == 80 and all(len(v) == 10 for v in iou["per_class"].values())
-    defined = [v for v in iou["per_class"].values() if v[0] > -1]
+    assert len(iou["per_class"]) == 80 and all(len(c["ap"]) == 10 for c in iou["per_class"])
+    assert [c["id"] for c in iou["per_class"]][:12] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13]
+    assert iou["per_class"][0]["name"] == "person"
+    defined = [c["ap"] for c in iou["per_class"] if c["ap"][0] > -1]
     assert np.mean([np.mean(v) for v in defined]) == pytest.approx(COCO_STATS[0], abs=1e-12)
 
 
@@ -81,7 +83,7 @@ def test_voc_toy_example_cited_ap(method, at50, at75):
     for metric in ("iou", "giou"):
         ap = result.metrics[metric].ap
         assert round(ap[0], 4) == at50 and round(ap[5], 4) == at75
-        assert result.metrics[metric].per_class["cat"] == ap
+        assert result.metrics[metric].by_label()["cat"] == ap
         assert result.metrics[metric].measure("ap50") == ap[0] and result.metrics[metric].measure("ap75") == ap[5]
 
 
@@ -90,7 +92,7 @@ def test_voc_class_without_ground_truth_has_ap_zero_and_counts_in_the_mean():
     gt = read_voc_annotations(TOY / "gts_vocpascal_format", TOY / "derived_comp4" / "imageset.txt", names)
     dt = read_comp4_folder(TOY / "derived_comp4", names)
     iou = evaluate_voc(gt, dt, ap_method="all", metrics=("iou",)).metrics["iou"]
-    assert iou.per_class["dog"] == (0.0,) * 10
+    assert iou.by_label()["dog"] == (0.0,) * 10
     assert iou.ap[0] == pytest.approx(0.8958333333333334 / 20)
 
 

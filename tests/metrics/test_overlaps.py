@@ -76,7 +76,7 @@ def test_a_registered_diou_is_evaluated_in_voc_style(with_diou, data):
     detections = coco_detections(results, "dt")
     result = evaluate_voc(gt, detections, ap_method="all", metrics=("diou",))
     expected = voc_reference(gt, detections, THRESHOLDS, voc_pair_diou, False)
-    np.testing.assert_allclose(np.array(list(result.metrics["diou"].per_class.values())), expected, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(np.array([c.ap for c in result.metrics["diou"].per_class]), expected, atol=1e-12, rtol=0)
 
 
 def test_unknown_overlaps_are_refused():

@@ -116,5 +116,5 @@ def test_voc_equals_per_detection_loop(data, method, metric):
     )
     result = evaluate_voc(ground_truth, detections, ap_method=method, metrics=(metric,))
     expected = voc_reference(ground_truth, detections, THRESHOLDS, metric, method == "11point")
-    got = np.array(list(result.metrics[metric].per_class.values()))
+    got = np.array([c.ap for c in result.metrics[metric].per_class])
     np.testing.assert_allclose(got, expected, atol=1e-12, rtol=0)

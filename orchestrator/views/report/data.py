@@ -304,7 +304,7 @@ def checkpoint_of(record: EvalRecord, avg_loss: float | None = None) -> Checkpoi
         weights=record.weights,
         values={m: {measure: metrics[m].measure(measure) for measure in MEASURES} for m in names},
         ap={m: list(metrics[m].ap) for m in names},
-        per_class={m: {c: class_map(v) for c, v in metrics[m].per_class.items()} for m in names},
+        per_class={m: {c: class_map(v) for c, v in metrics[m].by_label().items()} for m in names},
         avg_loss=avg_loss,
     )
 
