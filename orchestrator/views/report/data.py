@@ -279,7 +279,9 @@ def digested_records(workspace: Any, run: str) -> list[EvalRecord]:
 def slim(record: EvalRecord) -> EvalRecord:
     """A record with every per-class AP list replaced by its mean (all the report shows)."""
     metrics = {
-        name: dataclasses.replace(block, per_class={c: (class_map(v),) for c, v in block.per_class.items()})
+        name: dataclasses.replace(
+            block, per_class=tuple(dataclasses.replace(c, ap=(class_map(c.ap),)) for c in block.per_class)
+        )
         for name, block in record.metrics.items()
     }
     return dataclasses.replace(record, metrics=metrics)
