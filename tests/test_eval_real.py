@@ -256,20 +256,52 @@ def test_darknet_faults_become_failure_records_with_the_log_tail(
     assert not darknet_running(ws)
 
 
-def test_an_empty_valid_list_is_a_failure_not_a_crash(tmp_path, trained_run):
-    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",))
-    (ws.root / ws.config.datasets["shapes"].valid["valid"]).write_text("")
-    ws = Workspace(ws.root)
-    report = run_pass(ws, ["r1"], PassOptions(gpu=0))
-    assert [o.status for o in report.outcomes] == ["failed"]
-    assert "valid list" in report.outcomes[0].error
+def test_configuration_errors_are_run_errors_that_cost_no_attempt(tmp_path, trained_run):
+    """An empty valid list, a missing ground truth, a missing darknet: one run-level error per pass
+    and no record; once fixed, the file is evaluated without --retry-failed (max_attempts 1)."""
+    ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), max_attempts=1)
+    valid = ws.root / ws.config.datasets["shapes"].valid["valid"]
+    truth = ws.root / ws.config.datasets["shapes"].ground_truth
+    images = valid.read_text()
+    valid.write_text("")
+    shutil.move(truth, tmp_path / "truth")
+    broken = [
+        ("has 0 image(s)", lambda: valid.write_text(images)),
+        ("cannot load the ground truth", lambda: shutil.move(tmp_path / "truth", truth)),
+    ]
+    for expected, repair in broken:
+        report = run_pass(Workspace(ws.root), ["r1"], PassOptions(gpu=0))
+        assert report.outcomes == [] and [e.run for e in report.errors] == ["r1"]
+        assert expected in report.errors[0].error and "\n" not in report.errors[0].error
+        repair()
+    report = run_pass(use_darknet(ws, "no-such-darknet"), ["r1"], PassOptions(gpu=0))
+    assert report.outcomes == [] and "darknet binary not found" in report.errors[0].error
+    assert load_results(ws, "r1") == []
+    report = run_pass(use_darknet(ws, "darknet"), ["r1"], PassOptions(gpu=0))
+    assert [(o.status, o.error) for o in report.outcomes] == [("ok", None)] and report.errors == []
 
 
-def test_missing_ground_truth_is_a_failure_record(tmp_path, trained_run):
+def test_a_run_darknet_would_misread_never_stops_the_runs_after_it(tmp_path, trained_run, capsys):
+    """Sorted first: a run whose cfg was broken by hand (run-level error, no record) and a run
+    given the weights of a larger cfg (a failure record saying so, darknet never started); r1 after
+    them is evaluated, and `orch eval` exits 3."""
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",))
-    shutil.rmtree(ws.root / ws.config.datasets["shapes"].ground_truth)
-    report = run_pass(ws, ["r1"], PassOptions(gpu=0))
-    assert [o.status for o in report.outcomes] == ["failed"] and "ground truth" in report.outcomes[0].error
+    spec = RunSpec(template="tiny-shapes", dataset="shapes", max_batches=300, steps=[200, 250])
+    new_run(ws, "a-bad", spec)
+    new_run(ws, "b-foreign", spec.updated(settings={"convolutional[0].filters": "4"}))
+    for run in ("a-bad", "b-foreign"):
+        ws.backup_dir(run).mkdir(parents=True)
+        shutil.copy(trained_run / "tiny-shapes_final.weights", ws.backup_dir(run) / f"{run}_final.weights")
+    cfg = ws.run_dir("a-bad") / "a-bad.cfg"
+    cfg.write_text(cfg.read_text().replace("size=3", "size=x3", 1))
+    capsys.readouterr()
+    assert main(["-C", str(ws.root), "eval", "--all", "--gpu", "0", "--json"]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert [e["run"] for e in report["errors"]] == ["a-bad"] and "size='x3'" in report["errors"][0]["error"]
+    assert [(o["run"], o["status"]) for o in report["evaluated"]] == [("b-foreign", "failed"), ("r1", "ok")]
+    foreign = load_results(ws, "b-foreign")[0]
+    assert foreign.error.startswith("weights file does not fit the cfg") and foreign.darknet_seconds is None
+    assert load_results(ws, "a-bad") == [] and not (ws.results_dir("b-foreign") / "final").exists()
 
 
 def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, trained_run):

@@ -39,7 +39,10 @@ def register(subparsers) -> None:
         "and append one record per file and split to results/RUN/metrics.jsonl; with --submit "
         "(or eval.submit: true) submit them as one Slurm array job instead, one GPU per file. "
         f"Exit status {EXIT_FAILED} when an evaluation of the pass failed, 0 when all succeeded, "
-        "there was nothing to do or another evaluator was busy (said on stderr).",
+        "there was nothing to do or another evaluator was busy (said on stderr). A run that cannot be "
+        "evaluated at all (its cfg, dataset or darknet binary) is reported, costs no attempt, and the other "
+        f"runs are evaluated (exit status {EXIT_FAILED}); a record that cannot be written (disk full) stops "
+        "the pass (exit status 2).",
     )
     parser.add_argument("runs", nargs="*", metavar="RUN")
     parser.add_argument("--all", action="store_true", help="every run of the workspace")
@@ -183,8 +186,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print_json(_report_json(report))
     else:
         log_pass(report)
+    if report.stopped:
+        print(f"orch: error: {report.stopped}", file=sys.stderr)
+        return 2  # the full disk would defeat the report as well
     _refresh_report(ws, report)
-    return 130 if report.interrupted else EXIT_FAILED if report.failed else 0
+    return 130 if report.interrupted else EXIT_FAILED if report.failed or report.errors else 0
 
 
 def _submit(ws, runs: list[str], args: argparse.Namespace) -> int:
@@ -230,6 +236,8 @@ def _report_json(report) -> dict:
         "evaluated": [dataclasses.asdict(o) for o in report.outcomes],
         "failed": len(report.failed),
         "busy": report.busy,
+        "errors": [dataclasses.asdict(e) for e in report.errors],
+        "stopped": report.stopped,
         "interrupted": report.interrupted,
         "seconds": round(report.seconds, 3),
     }

@@ -18,7 +18,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.darknet.cfg import CfgFile, read_cfg
+from orchestrator.darknet.cfg import CfgFile
 
 FINAL = "final"
 CHECKPOINT_EVERY = 100  # darknet saves <base>_<i>.weights when its iteration counter i is a multiple
@@ -96,18 +96,24 @@ def parameter_count(cfg: CfgFile) -> int | None:
     return total
 
 
-def truncation(weights: Path, cfg_path: Path) -> str | None:
-    """Why `weights` is too short for `cfg_path`, or None when its size is plausible."""
+def size_mismatch(weights: Path, parameters: int | None) -> str | None:
+    """Why `weights` cannot hold the cfg's `parameters` floats (header included), or None.
+
+    Shorter: darknet would keep random parameters. Longer: the file belongs to another cfg (a
+    wider network) and darknet would load its first parameters into the wrong places; both give
+    detections that look valid and mean nothing. `parameters` None: the cfg has a layer beyond
+    counting, only the header is checked."""
     header = weights_header_bytes(weights)
     if header is None:
         return "weights file is shorter than its header"
-    count = parameter_count(read_cfg(cfg_path))
-    if count is None:
+    if parameters is None:
         return None
-    expected = header + FLOAT_BYTES * count
+    expected = header + FLOAT_BYTES * parameters
     size = weights.stat().st_size
     if size < expected:
         return f"weights file is truncated: {size} bytes, the cfg needs {expected}"
+    if size > expected:
+        return f"weights file does not fit the cfg: {size} bytes, the cfg needs {expected} (weights of another cfg?)"
     return None
 
 

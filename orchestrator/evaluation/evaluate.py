@@ -3,7 +3,10 @@
 `results/<run>/<iteration|final>/<split>/` receives the eval `.data`, darknet's log and its
 detections; the record carries everything a report needs without opening those files again.
 Every failure that is the weights' or darknet's fault becomes a failure record (so it is
-bounded by eval.max_attempts); only a stop request leaves no record at all.
+bounded by eval.max_attempts); only a stop request leaves no record at all. What is wrong with
+the run's configuration (a missing ground truth or valid list, a cfg darknet would misread, no
+darknet binary) is found once per run and pass by `prepare_run`, raised as an OrchError, and
+costs no weights file an attempt: once it is fixed, every file is evaluated.
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from orchestrator import __version__
 from orchestrator.base.errors import OrchError
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.config import Dataset
-from orchestrator.darknet.cfg import render_data
+from orchestrator.darknet.cfg import read_cfg, render_data
+from orchestrator.darknet.structure import raise_cfg_problems
 from orchestrator.darknet.validation import evaluate_detections, load_ground_truth
-from orchestrator.darknet.weights import truncation
+from orchestrator.darknet.weights import parameter_count, size_mismatch
 from orchestrator.evaluation.darknet_valid import (
     EvaluationFailed,
     ProgressCallback,
     ValidCall,
     check_outputs,
     clear_outputs,
+    resolve_binary,
     run_valid,
 )
 from orchestrator.evaluation.discovery import WeightsFile
@@ -68,22 +73,51 @@ class Target:
         return (self.split, *self.weights.key)
 
 
+@dataclass(frozen=True)
+class RunSetup:
+    """What every evaluation of one run needs, checked once per pass before darknet starts."""
+
+    dataset: Dataset
+    darknet: str  # the binary, resolved to an absolute path
+    parameters: int | None  # floats the run's cfg needs in a weights file (None: beyond counting)
+    ground_truth: dict[str, GroundTruth]  # per split to evaluate
+
+
+def prepare_run(ws: Workspace, manifest: RunManifest, splits: set[str] | list[str]) -> RunSetup:
+    """The run's setup, or OrchError naming the configuration problem (one line)."""
+    dataset = dataset_of(ws, manifest)
+    darknet = resolve_binary(ws.config.darknet.binary, ws.root)
+    cfg_path = ws.root / manifest.files["cfg"]
+    cfg = read_cfg(cfg_path)
+    raise_cfg_problems(cfg, ws.relative(cfg_path))
+    truths = {}
+    for split in splits:
+        check_valid_list(ws.root, dataset, split)
+        truths[split] = ground_truth(ws.root, dataset, split)
+    return RunSetup(dataset, darknet, parameter_count(cfg), truths)
+
+
 def evaluate(
-    ws: Workspace, target: Target, gpu: int | None, stop: threading.Event, on_progress: ProgressCallback | None = None
+    ws: Workspace,
+    target: Target,
+    gpu: int | None,
+    stop: threading.Event,
+    on_progress: ProgressCallback | None = None,
+    setup: RunSetup | None = None,
 ) -> EvalRecord:
-    """Evaluate the target and return its record (status ok or failed); Interrupted propagates."""
-    dataset = dataset_of(ws, target.manifest)
+    """Evaluate the target and return its record (status ok or failed); Interrupted propagates,
+    and so does the OrchError of a run whose configuration is unusable (no `setup` given)."""
+    setup = setup or prepare_run(ws, target.manifest, [target.split])
     timings: dict[str, float | None] = {"darknet_seconds": None, "metric_seconds": None}
     try:
-        check_valid_list(ws.root, dataset, target.split)
-        gt = ground_truth(ws.root, dataset, target.split)
-        darknet_output = _run_darknet(ws, target, dataset, list(gt.class_names), gpu, stop, on_progress, timings)
+        gt = setup.ground_truth[target.split]
+        darknet_output = _run_darknet(ws, target, setup, list(gt.class_names), gpu, stop, on_progress, timings)
         started = time.monotonic()
-        result = _score(ws, gt, dataset, darknet_output)
+        result = _score(ws, gt, setup.dataset, darknet_output)
         timings["metric_seconds"] = round(time.monotonic() - started, 3)
     except EvaluationFailed as failure:
-        return make_record(ws, target, dataset, timings, error=failure.error, log_tail=failure.log_tail)
-    return make_record(ws, target, dataset, timings, result=result)
+        return make_record(ws, target, setup.dataset, timings, error=failure.error, log_tail=failure.log_tail)
+    return make_record(ws, target, setup.dataset, timings, result=result)
 
 
 def dataset_of(ws: Workspace, manifest: RunManifest) -> Dataset:
@@ -101,12 +135,13 @@ def check_valid_list(root: Path, dataset: Dataset, split: str) -> None:
     """Darknet aborts on an empty list and misreads one of fewer than 4 images (its batch of threads)."""
     list_file = root / dataset.valid[split]
     if not list_file.is_file():
-        raise EvaluationFailed(f"the valid list of split {split} is missing: {dataset.valid[split]}")
+        raise OrchError(f"the valid list of split {split} is missing", dataset.valid[split])
     images = count_images(str(list_file))
     if images < MIN_VALID_IMAGES:
-        raise EvaluationFailed(
+        raise OrchError(
             f"the valid list of split {split} has {images} image(s); "
-            f"darknet detector valid needs at least {MIN_VALID_IMAGES}"
+            f"darknet detector valid needs at least {MIN_VALID_IMAGES}",
+            dataset.valid[split],
         )
 
 
@@ -117,7 +152,7 @@ def output_folder(ws: Workspace, target: Target) -> Path:
 def _run_darknet(
     ws: Workspace,
     target: Target,
-    dataset: Dataset,
+    setup: RunSetup,
     class_names: list[str],
     gpu: int | None,
     stop: threading.Event,
@@ -125,17 +160,20 @@ def _run_darknet(
     timings: dict[str, float | None],
 ) -> Path:
     """Write the eval .data, run darknet, and return its checked output (file or folder)."""
-    problem = truncation(ws.root / target.weights.path, ws.root / target.manifest.files["cfg"])
+    try:
+        problem = size_mismatch(ws.root / target.weights.path, setup.parameters)
+    except OSError as exc:
+        raise EvaluationFailed(f"cannot read the weights file: {exc.strerror}") from None
     if problem:
         raise EvaluationFailed(problem)
     folder = output_folder(ws, target)
     folder.mkdir(parents=True, exist_ok=True)  # darknet segfaults when results= is missing
     clear_outputs(folder)
     data = folder / "eval.data"
-    atomic_write(data, render_data(eval_data(ws, target, dataset, len(class_names), folder)))
+    atomic_write(data, render_data(eval_data(ws, target, setup.dataset, len(class_names), folder)))
     config = ws.config
     call = ValidCall(
-        darknet=config.darknet.binary,
+        darknet=setup.darknet,
         data=ws.relative(data),
         cfg=target.manifest.files["cfg"],
         weights=target.weights.path,
@@ -146,7 +184,7 @@ def _run_darknet(
         lib_folder=config.darknet.lib_folder,
     )
     timings["darknet_seconds"] = round(run_valid(call, stop, on_progress), 3)
-    return check_outputs(folder, dataset.eval, class_names, call.log)
+    return check_outputs(folder, setup.dataset.eval, class_names, call.log)
 
 
 def eval_data(ws: Workspace, target: Target, dataset: Dataset, classes: int, folder: Path) -> dict[str, object]:
@@ -175,7 +213,7 @@ def ground_truth(root: Path, dataset: Dataset, split: str) -> GroundTruth:
     try:
         return _cached_ground_truth(dataset.eval, str(root / dataset.valid[split]), str(root / dataset.names), gt_path)
     except (OrchError, OSError, ValueError) as exc:
-        raise EvaluationFailed(f"cannot load the ground truth of split {split}: {exc}") from None
+        raise OrchError(f"cannot load the ground truth of split {split}: {exc}", dataset.ground_truth) from None
 
 
 @functools.lru_cache(maxsize=16)

@@ -3,26 +3,35 @@
 A pass takes the GPU lock for its whole duration and each run's lock while it works on that
 run; a busy lock means another evaluator is on it, so the pass says so and moves on. The store
 index is built AFTER the run lock is taken, so two evaluators can never both see a file as new.
+
+One run never stops the others: whatever goes wrong with a run (its cfg, its dataset, its
+run.yaml, a bug) becomes a run-level error of the pass, one line, and the next run is evaluated.
+Only a store that cannot be written (a full disk) stops the pass: every later record would be
+lost the same way.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
+from orchestrator.base.errors import OrchError
 from orchestrator.base.locks import Busy, gpu_lock, run_lock
 from orchestrator.base.progress import Progress
+from orchestrator.base.values import printable
 from orchestrator.evaluation.darknet_valid import Interrupted
 from orchestrator.evaluation.discovery import discover_weights, still_unchanged
-from orchestrator.evaluation.evaluate import Target, dataset_of, evaluate
+from orchestrator.evaluation.evaluate import RunSetup, Target, dataset_of, evaluate, prepare_run
 from orchestrator.evaluation.progress import count_images
-from orchestrator.evaluation.store import StoreIndex, append_record
+from orchestrator.evaluation.store import StoreIndex, StoreWriteFailed, append_record
 from orchestrator.runs import RunManifest, load_manifest
 from orchestrator.workspace import Workspace
 
 log = logging.getLogger("orchestrator.evaluation")
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}  # no later write of this pass would succeed
 
 
 @dataclass
@@ -40,9 +49,19 @@ class Outcome:
 
 
 @dataclass
+class RunError:
+    """A run the pass could not evaluate at all, and why (one line); no attempt was spent."""
+
+    run: str
+    error: str
+
+
+@dataclass
 class PassReport:
     outcomes: list[Outcome] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)
+    errors: list[RunError] = field(default_factory=list)
+    stopped: str | None = None  # why the pass ended early (the store could not be written)
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -114,38 +133,68 @@ def run_pass(ws: Workspace, runs: list[str], options: PassOptions, stop: threadi
     except Interrupted:
         report.interrupted = True
         log.info("stopped: the evaluation in progress was abandoned (it runs again next pass)")
+    except StoreWriteFailed as failure:
+        report.stopped = str(failure)
+        log.error("pass stopped: %s", failure)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _evaluate_run(ws: Workspace, run: str, options: PassOptions, stop: threading.Event, report: PassReport) -> None:
+    """The run's pending targets; any failure of the run as a whole is recorded as its error."""
     try:
         with run_lock(ws.eval_lock_path(run), run):
-            manifest = load_manifest(ws, run)
-            targets = pending_targets(ws, manifest, StoreIndex.load(ws, run), options.retry_failed)
-            for target in targets:
-                if stop.is_set() or _budget_spent(report, options):
-                    return
-                if not still_unchanged(ws, target.weights):
-                    log.info("%s: %s is still being written; next pass", run, target.weights.path)
-                    continue
-                report.outcomes.append(_evaluate_target(ws, target, options, stop))
+            _evaluate_targets(ws, run, options, stop, report)
     except Busy as busy:
         report.busy.append(str(busy))
         log.info("%s; skipped", busy)
+    except (Interrupted, StoreWriteFailed):
+        raise
+    except OSError as exc:
+        if exc.errno in DISK_FULL:
+            raise StoreWriteFailed(
+                f"cannot write into {exc.filename or ws.relative(ws.results_dir(run))}: {exc.strerror}"
+            ) from None
+        _run_failed(report, run, f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
+    except OrchError as exc:
+        _run_failed(report, run, str(exc))
+    except Exception as exc:  # a bug met in one run's data: the other runs are still evaluated
+        log.debug("%s: traceback", run, exc_info=True)
+        _run_failed(report, run, f"internal error {type(exc).__name__}: {exc} (run with --debug for details)")
 
 
-def _evaluate_target(ws: Workspace, target: Target, options: PassOptions, stop: threading.Event) -> Outcome:
+def _evaluate_targets(ws: Workspace, run: str, options: PassOptions, stop: threading.Event, report: PassReport) -> None:
+    manifest = load_manifest(ws, run)
+    targets = pending_targets(ws, manifest, StoreIndex.load(ws, run), options.retry_failed)
+    if not targets:
+        return
+    setup = prepare_run(ws, manifest, {t.split for t in targets})
+    for target in targets:
+        if stop.is_set() or _budget_spent(report, options):
+            return
+        if not still_unchanged(ws, target.weights):
+            log.info("%s: %s is still being written; next pass", run, target.weights.path)
+            continue
+        report.outcomes.append(_evaluate_target(ws, target, setup, options, stop))
+
+
+def _run_failed(report: PassReport, run: str, error: str) -> None:
+    report.errors.append(RunError(run, printable(error)))
+    log.error("%s: not evaluated: %s", run, printable(error))
+
+
+def _evaluate_target(
+    ws: Workspace, target: Target, setup: RunSetup, options: PassOptions, stop: threading.Event
+) -> Outcome:
     """Evaluate, append the record (under the run lock the caller holds), and describe it."""
     name = f"{target.manifest.name} {target.weights.label} ({target.split})"
     log.info("%s: evaluating %s, attempt %d", name, target.weights.path, target.attempt)
     progress = None
     if options.show_progress:
-        dataset = dataset_of(ws, target.manifest)
-        progress = Progress(name, count_images(str(ws.root / dataset.valid[target.split])), "images")
+        progress = Progress(name, count_images(str(ws.root / setup.dataset.valid[target.split])), "images")
     started = time.monotonic()
     try:
-        record = evaluate(ws, target, options.gpu, stop, progress.update if progress else None)
+        record = evaluate(ws, target, options.gpu, stop, progress.update if progress else None, setup)
     finally:
         if progress is not None:
             progress.close()
@@ -176,10 +225,12 @@ def log_pass(report: PassReport) -> None:
     """One summary line per pass: what was evaluated, how long it took, what failed."""
     failed = report.failed
     log.info(
-        "pass done in %.1f s: %d evaluated, %d failed%s%s",
+        "pass done in %.1f s: %d evaluated, %d failed%s%s%s%s",
         report.seconds,
         len(report.outcomes),
         len(failed),
         "".join(f"; {o.run} {o.weights}: {o.error}" for o in failed),
+        "".join(f"; run {e.run} not evaluated: {e.error}" for e in report.errors),
+        f"; stopped: {report.stopped}" if report.stopped else "",
         "; interrupted" if report.interrupted else "",
     )

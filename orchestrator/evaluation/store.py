@@ -8,6 +8,8 @@ full), readers skip that torn last line with a warning and the next append start
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sys
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from orchestrator.base.errors import OrchError
 from orchestrator.metrics.results import MetricResult
 from orchestrator.workspace import Workspace
 
@@ -115,19 +118,43 @@ def load_results(ws: Workspace, run: str) -> list[EvalRecord]:
     return [EvalRecord.from_json(json.loads(line)) for line in _complete_lines(store_path(ws, run))]
 
 
+class StoreWriteFailed(OrchError):
+    """A record could not be written whole (disk full, quota, read-only): the store was rolled
+    back to its previous length, and the pass stops (every later record would fail the same way)."""
+
+
 def append_record(ws: Workspace, run: str, record: EvalRecord) -> None:
-    """Append one record as a single write + fsync (the caller holds the run's lock)."""
+    """Append one record as a single write + fsync (the caller holds the run's lock).
+
+    A record is written whole or not at all: a short or failed write, or a failed fsync (the
+    data never reached the disk), cuts the file back to its length before the write."""
     path = store_path(ws, run)
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record.to_json()) + "\n").encode()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreWriteFailed(f"cannot open the store: {exc.strerror}", str(path)) from None
+    try:
+        before = os.fstat(fd).st_size
         if _ends_torn(fd):
             line = b"\n" + line  # never glue a record onto a torn line
-        os.write(fd, line)
-        os.fsync(fd)
+        _write_whole(fd, line, before, path, f"the record of {record.weights} ({record.split})")
     finally:
         os.close(fd)
+
+
+def _write_whole(fd: int, line: bytes, before: int, path: Path, what: str) -> None:
+    try:
+        written = os.write(fd, line)
+        if written != len(line):
+            raise OSError(errno.ENOSPC, f"only {written} of {len(line)} bytes written")
+        os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, before)
+            os.fsync(fd)
+        raise StoreWriteFailed(f"{what} was not written ({exc.strerror}); the store is as it was", str(path)) from None
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO
 
 from orchestrator.darknet.cfg import read_cfg
-from orchestrator.darknet.weights import Checkpoint, checkpoint_of, parameter_count, truncation
+from orchestrator.darknet.weights import Checkpoint, checkpoint_of, parameter_count, size_mismatch
 
 DEBIAN_CFGS = Path("/usr/share/darknet/cfg")
 
@@ -28,16 +28,35 @@ def test_parameter_count_matches_the_published_weights(cfg, weights_bytes):
     assert 20 + 4 * parameter_count(read_cfg(DEBIAN_CFGS / cfg)) == weights_bytes
 
 
-def test_a_weights_file_cut_short_is_truncated_and_a_whole_one_is_not(tmp_path):
+@pytest.mark.parametrize(
+    "header",
+    [
+        struct.pack("<iiiq", 0, 2, 0, 1600),  # pjreddie: version 0.2, seen as int64
+        struct.pack("<iiiq", 0, 2, 5, 1600),  # AlexeyAB and its successors: revision 5
+        struct.pack("<iiiq", 1, 0, 0, 1600),  # a major version: int64 as well
+        struct.pack("<iiii", 0, 1, 0, 1600),  # version 0.1 and older: seen as int32
+    ],
+)
+def test_weights_must_fit_the_cfg_exactly_for_every_header_version(tmp_path, header):
     cfg = REPO / "cfg_templates" / "tiny-shapes.cfg"
-    whole = struct.pack("<iiiq", 0, 2, 0, 1600) + bytes(4 * parameter_count(read_cfg(cfg)))
+    parameters = parameter_count(read_cfg(cfg))
+    whole = header + bytes(4 * parameters)
     weights = tmp_path / "w.weights"
     weights.write_bytes(whole)
-    assert truncation(weights, cfg) is None
+    assert size_mismatch(weights, parameters) is None
     weights.write_bytes(whole[: len(whole) // 2])
-    assert "truncated" in truncation(weights, cfg)
+    assert (
+        size_mismatch(weights, parameters)
+        == f"weights file is truncated: {len(whole) // 2} bytes, the cfg needs {len(whole)}"
+    )
+    weights.write_bytes(whole + bytes(4 * 2552))  # one conv layer more: another cfg's weights
+    assert size_mismatch(weights, parameters).startswith(
+        f"weights file does not fit the cfg: {len(whole) + 4 * 2552} bytes, the cfg needs {len(whole)}"
+    )
     weights.write_bytes(whole[:8])
-    assert "header" in truncation(weights, cfg)
+    assert "header" in size_mismatch(weights, parameters)
+    weights.write_bytes(whole + b"x")
+    assert size_mismatch(weights, None) is None  # a cfg beyond counting: only the header is checked
 
 
 @pytest.mark.parametrize(
