@@ -20,7 +20,7 @@ from waiting import wait_for
 
 from orchestrator.cli import main
 from orchestrator.evaluation.cluster import load_ledger, open_submissions
-from orchestrator.evaluation.store import load_results
+from orchestrator.evaluation.store import EvalRecord, load_results
 from orchestrator.executors.slurm import SlurmExecutor
 from orchestrator.views.status import collect_status
 from orchestrator.workspace import Workspace
@@ -82,10 +82,10 @@ def drained(ws: Workspace) -> None:
     wait_for(idle, "the evaluation jobs to end", TIMEOUT, every=0.5)
 
 
-def ok_records(ws: Workspace, run: str) -> dict[str, dict]:
-    records = [r for r in load_results(ws, run) if r["status"] == "ok"]
-    assert len({r["weights"] for r in records}) == len(records), "a weights file was evaluated twice"
-    return {r["weights"]: r for r in records}
+def ok_records(ws: Workspace, run: str) -> dict[str, EvalRecord]:
+    records = [r for r in load_results(ws, run) if r.ok]
+    assert len({r.weights for r in records}) == len(records), "a weights file was evaluated twice"
+    return {r.weights: r for r in records}
 
 
 def test_two_submitters_at_once_evaluate_every_checkpoint_once_in_array_tasks(cluster_ws, trained_run):
@@ -110,8 +110,8 @@ def test_two_submitters_at_once_evaluate_every_checkpoint_once_in_array_tasks(cl
         records = ok_records(cluster_ws, run)
         assert sorted(records) == sorted(names)
         for weights, record in records.items():
-            assert record["job"] == {"executor": "slurm", "id": jobs[(run, weights)]}
-            assert ARRAY_TASK.fullmatch(record["job"]["id"])
+            assert record.job == {"executor": "slurm", "id": jobs[(run, weights)]}
+            assert ARRAY_TASK.fullmatch(record.job["id"])
         assert all(entry.state == "COMPLETED" for entry in load_ledger(cluster_ws, run))
     assert len(set(jobs.values())) == 6
     logs = sorted((cluster_ws.root / "logs" / "eval").glob("*.log"))
@@ -129,21 +129,21 @@ def test_a_task_cancelled_while_pending_is_a_recorded_failure_then_evaluated(clu
     drained(ws)
 
     second = submit_json(ws, "c", expect=3)  # exit 3: the pass learnt of a failed evaluation
-    (failure,) = [r for r in load_results(ws, "c") if r["status"] == "failed"]
-    assert (failure["weights"], failure["job"]["id"], failure["job"]["state"]) == (
+    (failure,) = [r for r in load_results(ws, "c") if r.status == "failed"]
+    assert (failure.weights, failure.job["id"], failure.job["state"]) == (
         last["weights"],
         last["job"],
         "CANCELLED",
     )
-    assert failure["attempt"] == 1 and "ended without a record" in failure["error"]
+    assert failure.attempt == 1 and "ended without a record" in failure.error
     assert [e["weights"] for e in second["submitted"]] == [last["weights"]]
     assert second["submitted"][0]["job"] != last["job"]
     drained(ws)
     assert submit_json(ws, "c") == {"submitted": [], "in_flight": 0}
     records = ok_records(ws, "c")
     assert sorted(records) == sorted(names)
-    assert records[last["weights"]]["job"]["id"] == second["submitted"][0]["job"]
-    assert records[last["weights"]]["attempt"] == 2
+    assert records[last["weights"]].job["id"] == second["submitted"][0]["job"]
+    assert records[last["weights"]].attempt == 2
 
 
 def test_orch_submit_alone_ends_with_the_final_weights_and_the_warmup_evaluated(cluster_ws, capsys):
@@ -154,13 +154,13 @@ def test_orch_submit_alone_ends_with_the_final_weights_and_the_warmup_evaluated(
     (row,) = collect_status(cluster_ws, ["multi"])
     assert row["eval_jobs"] == {"pending": 1, "running": 0}
 
-    def final_record() -> dict | None:
-        done = [r for r in load_results(cluster_ws, "multi") if r["job"]["id"] == evaluation["job_id"]]
+    def final_record() -> EvalRecord | None:
+        done = [r for r in load_results(cluster_ws, "multi") if r.job["id"] == evaluation["job_id"]]
         return done[0] if done else None
 
     record = wait_for(final_record, "the evaluation queued by orch submit", TIMEOUT, every=1.0)
-    assert (record["status"], record["weights"], record["phase"]) == ("ok", "backup/multi/multi_final.weights", "train")
-    assert record["iteration"] == 20
+    assert (record.status, record.weights, record.phase) == ("ok", "backup/multi/multi_final.weights", "train")
+    assert record.iteration == 20
 
     drained(cluster_ws)
     submitted = submit_json(cluster_ws, "multi")["submitted"]
@@ -168,7 +168,7 @@ def test_orch_submit_alone_ends_with_the_final_weights_and_the_warmup_evaluated(
     drained(cluster_ws)
     submit_json(cluster_ws, "multi")
     warm = ok_records(cluster_ws, "multi")["backup/multi/warmup-multi_final.weights"]
-    assert (warm["phase"], warm["iteration"]) == ("warmup", 10)
+    assert (warm.phase, warm.iteration) == ("warmup", 10)
     (row,) = collect_status(cluster_ws, ["multi"])
     assert (row["state"], row["evaluated"], row["eval_jobs"]) == ("COMPLETED", 2, {"pending": 0, "running": 0})
 
