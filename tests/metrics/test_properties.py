@@ -1,7 +1,10 @@
-"""Property tests: the engine against pycocotools (IoU, 1e-12), patched pycocotools (GIoU) and a
-per-detection voc_eval loop (VOC) on random sets with the awkward cases: crowd boxes, empty
-images, images with detections but no ground truth, classes without detections or without
-ground truth, duplicate scores, boxes on a coarse grid (exact-threshold overlaps)."""
+"""Property tests: the engine against pycocotools (IoU, 1e-12, precision and recall arrays),
+patched pycocotools (GIoU) and a per-detection voc_eval loop (VOC) on random sets with the
+awkward cases: crowd boxes, `ignore` flags (pycocotools overwrites them with iscrowd), areas
+exactly on the small/medium/large boundaries (32², 96²) for ground truth and detections, images
+with more than 100 detections (maxDets), empty images, images with detections but no ground
+truth, classes without detections or without ground truth, duplicate scores, boxes on a coarse
+grid (exact-threshold overlaps)."""
 
 from __future__ import annotations
 
@@ -38,23 +41,55 @@ def coco_sets(draw):
         values = np.array([x, y, w, h])
         return [float(v) for v in (np.round(values / grid) * grid if grid else values)]
 
+    def on_boundary() -> list[float]:
+        """A box whose w*h is exactly an area-range boundary (32² or 96²), or one unit off."""
+        side = float(rng.choice([32, 96])) + float(rng.choice([0, 0, -1, 1])) * (grid or 1.0)
+        x, y = (float(np.round(v)) for v in rng.uniform(0, 100, 2))
+        return [x, y, side, side] if rng.random() < 0.5 else [x, y, side * 2, side / 2]
+
     annotations = []
     for image in image_ids[: max(1, n_images - 1)]:  # the last image may stay empty
         for _ in range(rng.integers(0, 6)):
-            b = box()
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": int(image),
-                    "category_id": int(rng.choice(cat_ids)),
-                    "bbox": b,
-                    "area": b[2] * b[3] * float(rng.choice([1.0, 0.3, 2.5])),
-                    "iscrowd": int(rng.random() < 0.15),
-                }
-            )
+            b = on_boundary() if rng.random() < 0.2 else box()
+            annotation = {
+                "id": len(annotations) + 1,
+                "image_id": int(image),
+                "category_id": int(rng.choice(cat_ids)),
+                "bbox": b,
+                "area": b[2] * b[3] * float(rng.choice([1.0, 1.0, 0.3, 2.5])),
+                "iscrowd": int(rng.random() < 0.15),
+            }
+            if rng.random() < 0.1:
+                annotation["ignore"] = 1
+            annotations.append(annotation)
     scores = rng.choice([0.9, 0.5, 0.5, 0.3], size=64) if draw(st.booleans()) else rng.random(64)
     results = []
-    for i in range(draw(st.integers(1, 60))):
+    crowded = draw(st.booleans())  # one image gets more detections than maxDets (100)
+    for i in range(draw(st.integers(101, 160)) if crowded else draw(st.integers(1, 60))):
+        if crowded and annotations and rng.random() < 0.8:
+            source = annotations[0]
+            b = [float(v) for v in np.array(source["bbox"]) + rng.normal(0, 4, 4).clip(-source["bbox"][2] / 3, None)]
+            b = [b[0], b[1], max(b[2], 1.0), max(b[3], 1.0)]
+            results.append(
+                {
+                    "image_id": source["image_id"],
+                    "category_id": source["category_id"],
+                    "bbox": b,
+                    "score": float(scores[i % len(scores)]),
+                }
+            )
+            continue
+        if rng.random() < 0.1:
+            b, image = on_boundary(), int(rng.choice(image_ids))
+            results.append(
+                {
+                    "image_id": image,
+                    "category_id": int(rng.choice(cat_ids)),
+                    "bbox": b,
+                    "score": float(scores[i % len(scores)]),
+                }
+            )
+            continue
         if annotations and rng.random() < 0.6:
             source = annotations[rng.integers(len(annotations))]
             jitter = rng.normal(0, draw(st.sampled_from([0.0, 3.0, 10.0])), 4)
@@ -85,7 +120,9 @@ def test_coco_iou_equals_pycocotools(data):
     reference = pycocotools_eval(gt, results, "iou")
     result = ours(gt, results, "iou")
     assert result.stats == pytest.approx(list(reference.stats), abs=1e-12)
-    np.testing.assert_allclose(coco_arrays(gt, results, "iou"), reference.eval["precision"], atol=1e-12, rtol=0)
+    precision, recall = coco_arrays(gt, results, "iou")
+    np.testing.assert_allclose(precision, reference.eval["precision"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(recall, reference.eval["recall"], atol=1e-12, rtol=0)
 
 
 @SETTINGS
@@ -94,14 +131,17 @@ def test_coco_giou_equals_patched_pycocotools(data):
     gt, results = data
     reference = pycocotools_eval(gt, results, "giou")
     assert ours(gt, results, "giou").stats == pytest.approx(list(reference.stats), abs=1e-12)
+    precision, recall = coco_arrays(gt, results, "giou")
+    np.testing.assert_allclose(precision, reference.eval["precision"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(recall, reference.eval["recall"], atol=1e-12, rtol=0)
 
 
-def coco_arrays(gt: dict, results: list, metric: str) -> np.ndarray:
-    """The full precision array (T, R, K, A, M), to compare beyond the 12 averages."""
+def coco_arrays(gt: dict, results: list, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The full precision (T, R, K, A, M) and recall (T, K, A, M) arrays, beyond the 12 averages."""
     from orchestrator.metrics.coco import precision_recall
 
-    precision, _ = precision_recall(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), (metric,))
-    return precision[0]
+    precision, recall = precision_recall(coco_ground_truth(gt, "gt"), coco_detections(results, "dt"), (metric,))
+    return precision[0], recall[0]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
