@@ -17,21 +17,22 @@ missing, short or unreadable in the cache is treated the same way, never as an e
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import shutil
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchestrator.base.fsutil import atomic_write
-from orchestrator.logs.model import ParsedLog, new_region_layer
+from orchestrator.logs.model import ParsedLog, SeriesEnds, new_region_layer
 from orchestrator.logs.parser import LogParser, ParserState
 
 #: Bump when the parser's state or output changes shape: old caches are then ignored.
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 #: ParsedLog fields saved in the JSON (the columns go to the column files).
 LOG_FIELDS = ("format", "lines", "map_points", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
 #: Bytes read per step: large enough to amortise per-chunk work, small enough for RAM.
@@ -50,6 +51,9 @@ class CacheEntry:
     before_offset: bytes
     parser: LogParser
     segments: list[list[int]]  # per save, values appended to each column of `parser.log.columns()`
+    ends: SeriesEnds = field(default_factory=SeriesEnds)
+    #: Saved values of each column that are not in `parser.log`'s columns (none when loaded).
+    unloaded: list[int] = field(default_factory=list)
 
     @property
     def saved(self) -> list[int]:
@@ -63,18 +67,35 @@ def parse_file(
 ) -> ParsedLog:
     """Parse a log, resuming from `cache_path` when it still describes the file's start;
     `on_progress` hears the bytes parsed so far after each chunk."""
-    entry = load_entry(cache_path) if cache_path is not None else None
+    entry, partial = update(path, cache_path, True, on_progress)
+    return entry.parser.result(partial)
+
+
+def progress_file(path: Path, cache_path: Path) -> tuple[ParsedLog, SeriesEnds]:
+    """What `orch status` needs of a log, cheaply: the cache brought up to date without
+    reading its columns (new values are appended to them), the log's events and the ends of
+    its series. The log returned has only the new rows in its columns."""
+    entry, partial = update(path, cache_path, False)
+    return entry.parser.result(partial), entry.ends
+
+
+def update(
+    path: Path, cache_path: Path | None, with_columns: bool, on_progress: Callable[[int], None] | None = None
+) -> tuple[CacheEntry, bytes]:
+    """Parse what the cache has not seen and save it; the partial last line comes back."""
+    entry = load_entry(cache_path, with_columns) if cache_path is not None else None
     with open(path, "rb") as handle:
         if entry is None or not still_valid(entry, handle):
             entry = CacheEntry(CACHE_VERSION, 0, b"", b"", LogParser(), [])
-        start = entry.offset
+        start, rows = entry.offset, entry.parser.log.iterations
         report = (lambda: on_progress(handle.tell())) if on_progress is not None else None
         entry.offset, partial = feed_whole_lines(entry.parser, handle, entry.offset, report)
+        entry.ends.add(entry.parser.log.series, rows)
         if cache_path is not None and entry.offset != start:
             entry.head = read_at(handle, 0, FINGERPRINT_BYTES)
             entry.before_offset = bytes_before(handle, entry.offset)
             save_entry(cache_path, entry)
-    return entry.parser.result(partial)
+    return entry, partial
 
 
 def stream_file(
@@ -137,18 +158,26 @@ def read_at(handle: BinaryIO, offset: int, size: int) -> bytes:
     return handle.read(size)
 
 
+def padded(counts: list[int], length: int) -> list[int]:
+    """Counts of the first columns, 0 for the layers that appeared since."""
+    return counts + [0] * (length - len(counts))
+
+
 def column_file(cache_path: Path) -> Path:
     return cache_path.with_name(cache_path.name + ".columns")
 
 
-def load_entry(cache_path: Path) -> CacheEntry | None:
-    """The cached state with its columns, or None when missing, from another version,
-    or unreadable."""
+def load_entry(cache_path: Path, with_columns: bool = True) -> CacheEntry | None:
+    """The cached state with its columns (or without: `unloaded` counts them), or None when
+    missing, from another version, or unreadable."""
     try:
         entry = entry_from_json(json.loads(cache_path.read_bytes()))
         if entry is None:
             return None
-        read_columns(column_file(cache_path), entry.parser.log.columns(), entry.segments)
+        if with_columns:
+            read_columns(column_file(cache_path), entry.parser.log.columns(), entry.segments)
+        else:
+            entry.unloaded = entry.saved
     except Exception:  # missing, damaged, short or written by other code: one full re-read
         return None
     return entry
@@ -163,6 +192,7 @@ def entry_to_json(entry: CacheEntry) -> dict[str, Any]:
         "head": encoded(entry.head),
         "before_offset": encoded(entry.before_offset),
         "segments": entry.segments,
+        "ends": dataclasses.asdict(entry.ends),
         "log": {name: getattr(log, name) for name in LOG_FIELDS} | {"region_layers": list(log.region)},
         "parser": {
             "last_iteration": state.last_iteration,
@@ -198,6 +228,7 @@ def entry_from_json(saved: dict[str, Any]) -> CacheEntry | None:
         decoded(saved["before_offset"]),
         LogParser(log=log, state=state),
         [[int(count) for count in segment] for segment in saved["segments"]],
+        SeriesEnds(**saved["ends"]),
     )
 
 
@@ -224,10 +255,11 @@ def save_entry(cache_path: Path, entry: CacheEntry) -> None:
     """Append the new values of every column to the column file as one segment (one fsync),
     then replace the JSON; past MAX_SEGMENTS, the file is rewritten as one segment."""
     columns = entry.parser.log.columns()
-    saved = entry.saved + [0] * (len(columns) - len(entry.saved))
-    if len(entry.segments) >= MAX_SEGMENTS:
+    saved = padded(entry.saved, len(columns))
+    if len(entry.segments) >= MAX_SEGMENTS and not entry.unloaded:
         entry.segments, saved = [], [0] * len(columns)
-    pieces = [memoryview(column).cast("B")[count * column.itemsize :] for column, count in zip(columns, saved)]
+    in_memory = [count - unloaded for count, unloaded in zip(saved, padded(entry.unloaded, len(columns)))]
+    pieces = [memoryview(column).cast("B")[count * column.itemsize :] for column, count in zip(columns, in_memory)]
     position = sum(count * column.itemsize for column, count in zip(columns, saved))
     path = column_file(cache_path)
     if path.is_dir():  # a column folder written by an earlier version of this cache
@@ -243,5 +275,5 @@ def save_entry(cache_path: Path, entry: CacheEntry) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-    entry.segments.append([len(column) - count for column, count in zip(columns, saved)])
+    entry.segments.append([len(column) - count for column, count in zip(columns, in_memory)])
     atomic_write(cache_path, json.dumps(entry_to_json(entry)))

@@ -114,11 +114,11 @@ class SeriesEnds:
         ends.add(series)
         return ends
 
-    def add(self, series: dict[str, array]) -> None:
-        """Rows following those already counted."""
-        count = len(series["iteration"])
-        if count:
-            self.first = self.first or row_of(series, 0)
+    def add(self, series: dict[str, array], start: int = 0) -> None:
+        """The rows of `series` from `start` on, which follow those already counted."""
+        count = len(series["iteration"]) - start
+        if count > 0:
+            self.first = self.first or row_of(series, start)
             self.last = row_of(series, -1)
             self.iterations += count
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from orchestrator.base.errors import OrchError
 from orchestrator.base.progress import Progress
-from orchestrator.logs.cache import parse_file, stream_file
+from orchestrator.logs.cache import parse_file, progress_file, stream_file
 from orchestrator.logs.gdarknet_csv import parse_gdarknet_csv
 from orchestrator.logs.model import (
     ParsedLog,
@@ -185,17 +185,23 @@ def latest_rows(iterations: array | np.ndarray) -> np.ndarray:
 
 def run_progress(workspace: Any, run: str, job_ids: Sequence[str] = ()) -> dict[str, Any] | None:
     """Latest iteration and average loss of a run (for `orch status`), from the incremental
-    caches: cheap to call on every status. None before any iteration."""
-    log = parse_run(workspace, run, job_ids)
-    if log is None or not log.iterations:
+    caches without reading their columns: the cost of the new bytes only. None before any
+    iteration."""
+    merged, ends = ParsedLog(series=new_series()), SeriesEnds()
+    for path in run_log_files(workspace, run, job_ids):
+        log, file_ends = progress_file(path, cache_path(workspace, run, path))
+        previous = int(ends.last["iteration"]) if ends.last else None
+        add_log_events(merged, path.name, log, previous, int(file_ends.first["iteration"]) if file_ends.first else None)
+        if file_ends.last:
+            ends = SeriesEnds(ends.iterations + file_ends.iterations, ends.first or file_ends.first, file_ends.last)
+    if ends.last is None:
         return None
-    last = log.row(-1)
     return {
-        "iteration": last["iteration"],
-        "avg_loss": last["avg_loss"],
-        "loss": last["loss"],
-        "rate": last["rate"],
-        "format": log.format,
-        "restarts": len(log.restarts),
-        "errors": len(log.errors),
+        "iteration": ends.last["iteration"],
+        "avg_loss": ends.last["avg_loss"],
+        "loss": ends.last["loss"],
+        "rate": ends.last["rate"],
+        "format": merged.format,
+        "restarts": len(merged.restarts),
+        "errors": len(merged.errors),
     }

@@ -164,3 +164,25 @@ def test_cache_is_plain_json_and_a_planted_pickle_runs_nothing(tmp_path):
     cache.write_bytes(b"cos\nsystem\n(S'touch %s'\ntR." % str(planted).encode())
     assert parse_file(log_path, cache).iterations == 1
     assert not planted.exists()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choices=st.lists(st.integers(0, 50), min_size=1, max_size=60), steps=st.lists(st.booleans(), max_size=8))
+def test_status_pickups_without_columns_keep_the_cache_exact(tmp_path_factory, choices, steps):
+    """`progress_file` (what orch status pays) appends to the cache without reading it; a
+    later full parse from that cache equals a parse of the whole log, and the ends it
+    reports are the log's."""
+    folder = tmp_path_factory.mktemp("progress")
+    data = sample_log(choices)
+    log_path, cache = folder / "1.log", folder / "c.json"
+    cuts = [len(data) * (k + 1) // (len(steps) + 1) for k in range(len(steps))] + [len(data)]
+    for cut, full in zip(cuts, [*steps, True]):
+        log_path.write_bytes(data[:cut])
+        expected = parse_bytes(data[:cut])
+        if full:
+            assert canonical(parse_file(log_path, cache)) == canonical(expected)
+        else:
+            log, ends = cache_module.progress_file(log_path, cache)
+            last = expected.row(-1) if expected.iterations else None
+            assert repr((ends.iterations, ends.last)) == repr((expected.iterations, last))  # NaN included
+            assert (log.restarts, log.errors) == (expected.restarts, expected.errors)
