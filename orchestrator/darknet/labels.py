@@ -101,6 +101,6 @@ def parse_label_file(path: str, n_classes: int) -> list[tuple[int, float, float,
         except ValueError:
             raise OrchError(f"expected '<class 0..{n_classes - 1}> <cx> <cy> <w> <h>'", f"{path}:{number}") from None
         if not all(math.isfinite(v) for v in (cx, cy, w, h)):
-            raise OrchError(f"box {' '.join(fields[1:])} is not finite numbers", f"{path}:{number}")
+            raise OrchError(f"box '{' '.join(fields[1:])}' holds a NaN or infinite number", f"{path}:{number}")
         rows.append((label, cx, cy, w, h))
     return rows

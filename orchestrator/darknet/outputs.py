@@ -92,7 +92,7 @@ def parse_comp4(path: Path) -> tuple[list[str], np.ndarray]:
         except ValueError:
             raise OrchError("expected '<image> <score> <x1> <y1> <x2> <y2>'", f"{path}:{number}") from None
         if not all(math.isfinite(v) for v in row):
-            raise OrchError(f"score and box {' '.join(fields[1:])} are not finite numbers", f"{path}:{number}")
+            raise OrchError(f"score and box '{' '.join(fields[1:])}' hold a NaN or infinite number", f"{path}:{number}")
         keys.append(fields[0])
         rows.append(row)
     return keys, np.array(rows, dtype=np.float64).reshape(-1, 5)

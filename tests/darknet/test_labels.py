@@ -50,7 +50,7 @@ def test_a_class_beyond_the_names_names_file_and_line(tmp_path):
 @pytest.mark.parametrize("box", ["nan 0.5 0.1 0.1", "0.5 0.5 inf 0.1", "0.5 -Infinity 0.1 0.1"])
 def test_a_box_that_is_not_finite_names_file_and_line(tmp_path, box):
     valid = one_labelled_image(tmp_path, (20, 10), f"0 0.5 0.5 0.1 0.1\n0 {box}\n")
-    with pytest.raises(OrchError, match=r"not finite numbers \(.*labels/pic_000003\.txt:2\)$"):
+    with pytest.raises(OrchError, match=r"holds a NaN or infinite number \(.*labels/pic_000003\.txt:2\)$"):
         read_darknet_labels(valid, ["a"])
 
 
