@@ -63,3 +63,11 @@ def test_the_readme_names_every_option_of_each_command_and_no_other():
         if options != readme.get(name, set())
     }
     assert differences == {}
+
+
+def test_the_readme_status_example_has_the_columns_orch_status_prints():
+    from orchestrator.views.status import status_table
+
+    readme = (REPO / "README.md").read_text().splitlines()
+    header = next(line for line in readme if line.startswith("RUN ") and "STATE" in line)
+    assert re.split(r"\s{2,}", header.strip()) == status_table([])[0]
