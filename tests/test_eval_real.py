@@ -98,14 +98,12 @@ def key(record: EvalRecord) -> tuple:
 def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_path, trained_run, capsys):
     ws = eval_workspace(tmp_path / "ws", trained_run)
     first = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
-    assert [(o["iteration"], o["status"]) for o in first["evaluated"]] == [
-        (300, "ok"),
-        (300, "ok"),
-        (200, "ok"),
-        (100, "ok"),
-    ]
+    # darknet saved r1_300 and r1_final from the same network: one model, evaluated once
+    assert [(o["iteration"], o["status"]) for o in first["evaluated"]] == [(300, "ok"), (200, "ok"), (100, "ok")]
     records = load_results(ws, "r1")
-    assert sorted(r.weights for r in records) == sorted(f"backup/r1/r1_{w}.weights" for w in ALL_WEIGHTS)
+    assert sorted(r.weights for r in records) == sorted(f"backup/r1/r1_{w}.weights" for w in ("100", "200", "300"))
+    assert [r.also for r in records] == [("backup/r1/r1_final.weights",), (), ()]
+    assert all(r.job == {"executor": "local", "id": None} and r.phase == "train" for r in records)
     for record in records:
         assert record.status == "ok" and record.style == "voc" and record.error is None
         assert set(record.metrics) == {"iou", "giou"}
@@ -118,7 +116,7 @@ def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_
 
     second = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
     assert second["evaluated"] == [] and second["seconds"] < 0.5
-    assert len(load_results(ws, "r1")) == 4
+    assert len(load_results(ws, "r1")) == 3
 
     best = orch_json(capsys, "-C", str(ws.root), "best", "r1", "--metric", "giou")
     values = {r.weights: r.metrics["giou"].mean for r in records}
@@ -210,7 +208,7 @@ def test_four_concurrent_evaluators_never_duplicate_a_record(tmp_path, trained_r
         assert evaluator.returncode == 0, err
     run_pass(ws, ["r1"], PassOptions(gpu=0))  # finish anything a busy evaluator left
     keys = [key(r) for r in load_results(ws, "r1")]
-    assert len(keys) == len(set(keys)) == 4
+    assert len(keys) == len(set(keys)) == 3  # _final is r1_300's twin
 
 
 def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, trained_run):

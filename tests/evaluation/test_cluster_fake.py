@@ -13,7 +13,8 @@ from orchestrator.cli import main
 from orchestrator.evaluation.cluster import load_ledger, submit_pass
 from orchestrator.evaluation.crontab import render_block
 from orchestrator.executors import new_run
-from orchestrator.runs import RunSpec
+from orchestrator.runs import JobRecord, RunSpec, load_manifest, save_manifest
+from orchestrator.views.status import collect_status
 from orchestrator.workspace import Workspace
 
 
@@ -78,7 +79,20 @@ def test_a_file_with_an_open_job_is_not_submitted_again(shapes_ws, fake, capsys)
     assert len(json.loads(capsys.readouterr().out)["submitted"]) == 2
     assert main(["-C", str(shapes_ws.root), "eval", "r", "--submit", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"submitted": [], "in_flight": 2}
-    assert fake.count("sbatch") == 1
+    assert fake.count("sbatch") == 1 and fake.count("squeue") == 1  # one per pass that had jobs to ask about
+
+
+def test_status_asks_one_squeue_for_training_and_evaluation_jobs(shapes_ws, fake):
+    with_checkpoints(shapes_ws)
+    submit_pass(shapes_ws, ["r"])
+    manifest = load_manifest(shapes_ws, "r")
+    manifest.submissions = [JobRecord("slurm", "train", "7", chain=1)]
+    save_manifest(shapes_ws, manifest)
+    fake.handlers["squeue"] = lambda argv: (0, "7|RUNNING\n101_0|RUNNING\n101_1|PENDING\n", "")
+    fake.calls.clear()
+    (row,) = collect_status(shapes_ws, ["r"])
+    assert fake.count("squeue") == 1 and fake.calls[0][fake.calls[0].index("--jobs") + 1] == "7,101"
+    assert (row["state"], row["eval_jobs"]) == ("RUNNING", {"pending": 1, "running": 1})
 
 
 def test_eval_submit_makes_cron_submit(shapes_ws, monkeypatch):
