@@ -7,9 +7,9 @@ a GPU.
 
 Never twice: each run keeps a ledger of its evaluation jobs (`results/<run>/eval-jobs.json`),
 read and written only under the run's lock, which the submitting pass holds from reading the
-ledger until the ledger names the new job. A pass asks Slurm about every open ledger entry with
-ONE squeue; an entry squeue no longer lists has ended (entries written after that squeue, by a
-submitter that ran meanwhile, are left for the next pass). An ended task that left no record
+ledger until the ledger names the new job (a second submitter finds the run busy and skips it).
+A pass asks Slurm about every open ledger entry with ONE squeue; an entry squeue no longer lists
+has ended, and when squeue cannot answer nothing is submitted. An ended task that left no record
 (cancelled, node failure, time limit, out of memory) gets a failure record with its Slurm state
 and job id, so that it counts as an attempt and is submitted again while attempts remain.
 
@@ -62,7 +62,7 @@ class Submission:
     job: str
     weights: WeightsFile | None
     splits: list[str]
-    submitted: float  # epoch seconds, compared with the time of the pass's squeue
+    submitted: float  # epoch seconds
     state: str | None = None  # Slurm's final state, once the job is known to have ended
 
     @classmethod
@@ -130,11 +130,10 @@ def submit_pass(ws: Workspace, runs: list[str], retry_failed: bool = False) -> S
         held = [run for run in runs if _lock(locks, ws, run, report)]
         ledgers = {run: load_ledger(ws, run) for run in held}
         entries = [e for run in held for e in ledgers[run] if e.state is None]
-        asked_at = time.time()
         queued = slurm.queued([e.job for e in entries])
         if queued is None:
             raise OrchError("squeue did not answer; nothing submitted", "orch eval --submit")
-        ended = {e.job for e in entries if e.job not in queued and e.submitted < asked_at}
+        ended = {e.job for e in entries if e.job not in queued}
         final_states = slurm.ended_states(list(ended))
         report.in_flight = len(entries) - len(ended)
         tasks: list[Task] = []
