@@ -238,6 +238,10 @@ def write_set(folder: Path, n_images: int, seed: int) -> None:
     gt_dict, results = synthetic_set(n_images, np.random.default_rng(seed))
     (folder / "gt.json").write_text(json.dumps(gt_dict))
     (folder / "dt.json").write_text(json.dumps(results))
+    print(
+        f"COCO bbox: {n_images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} "
+        "detections; each evaluator a whole process (load included), same files"
+    )
 
 
 def main() -> None:
@@ -253,18 +257,13 @@ def main() -> None:
         write_set(args.write_set, args.images, args.seed)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        # The set is built in a child: a forked evaluator's peak RSS starts from this process's.
+        # The set is built in a child and this process stays small until the evaluators ran:
+        # a child's peak RSS (wait4) counts this process's resident memory at the fork.
         subprocess.run(
             [sys.executable, __file__, "--write-set", tmp, "--images", str(args.images), "--seed", str(args.seed)],
             check=True,
         )
         gt_path, dt_path = Path(tmp) / "gt.json", Path(tmp) / "dt.json"
-        gt_dict, results = json.loads(gt_path.read_text()), json.loads(dt_path.read_text())
-        print(
-            f"COCO bbox: {args.images} images, 80 classes, {len(gt_dict['annotations'])} GT, {len(results)} "
-            "detections; each evaluator a whole process (load included), same files"
-        )
-        del gt_dict, results
         print_coco(coco_processes(gt_path, dt_path, args.repeat, args.skip_pycocotools))
         in_process(gt_path, dt_path)
         if args.voc_images:
