@@ -108,7 +108,7 @@ def evaluate_coco(
     category without ground truth, as COCOeval marks undefined values.
     """
     metrics = validate_overlaps(metrics)
-    precision, recall = precision_recall(gt, detections, metrics)
+    precision, recall = precision_recall(gt, detections, metrics, every_max_dets=False)
     out = {name: coco_metric_result(precision[m], recall[m], gt) for m, name in enumerate(metrics)}
     return EvaluationResult("coco", "101point", out)
 
@@ -121,19 +121,23 @@ class CocoEvaluator:
 
 
 def precision_recall(
-    gt: GroundTruth, detections: Detections, metrics: tuple[str, ...]
+    gt: GroundTruth, detections: Detections, metrics: tuple[str, ...], every_max_dets: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """COCOeval's `eval["precision"]` and `eval["recall"]` for each metric (see accumulate)."""
     problem = CocoProblem(gt, detections, metrics)
-    return accumulate(
-        problem,
-        greedy_matches(problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore, THRESHOLDS),
+    matched = greedy_matches(
+        problem.pairs, problem.overlaps, problem.rank, problem.gt_crowd, problem.gt_ignore, THRESHOLDS
     )
+    return accumulate(problem, matched, every_max_dets)
 
 
-def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def accumulate(problem: CocoProblem, matched: np.ndarray, every_max_dets: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """COCOeval.accumulate for every metric: precision (metrics, T, R, K, A, M) and recall
     (metrics, T, K, A, M), -1 if undefined.
+
+    The 12 summary numbers read precision at the largest maxDets only: without
+    `every_max_dets` the precision of the smaller ones is not computed (left at -1), their
+    recall (a count of hits) is.
 
     Precision only rises at a true positive, so it is computed at those rows only, for all
     curves (metric, area, threshold, category) of one maxDets at once. A curve's rows are its
@@ -146,7 +150,14 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
     inside_above, outside = inside_rows_above(problem)
     shape = (len(MAX_DETS), len(AREA_RANGES), -1)
     curves = [
-        curves_at_max_dets(problem, matched, max_dets, inside_above.reshape(shape)[d], outside.reshape(shape)[d])
+        curves_at_max_dets(
+            problem,
+            matched,
+            max_dets,
+            inside_above.reshape(shape)[d],
+            outside.reshape(shape)[d],
+            with_precision=every_max_dets or max_dets == MAX_DETS[-1],
+        )
         for d, max_dets in enumerate(MAX_DETS)
     ]
     precision = np.stack([q for q, _ in curves])  # (maxDets, metrics, areas, T, K, R)
@@ -155,27 +166,37 @@ def accumulate(problem: CocoProblem, matched: np.ndarray) -> tuple[np.ndarray, n
 
 
 def curves_at_max_dets(
-    problem: CocoProblem, matched: np.ndarray, max_dets: int, inside_above: np.ndarray, outside: np.ndarray
+    problem: CocoProblem,
+    matched: np.ndarray,
+    max_dets: int,
+    inside_above: np.ndarray,
+    outside: np.ndarray,
+    with_precision: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated precision (metrics, areas, T, K, R) and recall (metrics, areas, T, K) of
-    the curves of one maxDets; `inside_above` and `outside` are inside_rows_above's rows of
-    that maxDets, (areas, pairs)."""
+    """Interpolated precision (metrics, areas, T, K, R; all -1 without `with_precision`) and
+    recall (metrics, areas, T, K) of the curves of one maxDets; `inside_above` and `outside` are
+    inside_rows_above's rows of that maxDets, (areas, pairs)."""
     n_metrics, n_areas, n_t, n_pairs = matched.shape
     n_k = problem.n_classes
     index = np.int32 if matched.size < 2**31 else np.int64
     det = problem.pairs.det
     label = problem.label[det].astype(index)
     regular = ~problem.gt_ignore[:, problem.pairs.gt][None, :, None, :]
-    inside = ~problem.det_outside[:, det][None, :, None, :]
     counted = (problem.rank[det] < max_dets)[None, None, None, :] & matched
     # flat indices (config, pair), config = (metric, area, threshold): curve order
     hit = np.flatnonzero(counted & regular).astype(index)
-    ignored_match = np.flatnonzero(counted & ~regular & inside).astype(index)
-    del counted
     config, pair = np.divmod(hit, max(n_pairs, 1))
     curve = config * n_k + label[pair]
     n_curves = n_metrics * n_areas * n_t * n_k
     curve_first = np.searchsorted(curve, np.arange(n_curves + 1, dtype=index)).astype(index)
+    shape = (n_metrics, n_areas, n_t, n_k)
+    npos = np.broadcast_to(problem.positives[None, :, None, :], shape).ravel()
+    recall = np.where(npos > 0, np.diff(curve_first) / np.maximum(npos, 1), -1.0).reshape(shape)
+    if not with_precision:
+        return np.full(shape + (len(RECALL_LEVELS),), -1.0), recall
+    inside = ~problem.det_outside[:, det][None, :, None, :]
+    ignored_match = np.flatnonzero(counted & ~regular & inside).astype(index)
+    del counted
     first = curve_first[curve]
     hits_before = np.arange(len(hit), dtype=index) - first
     ignored_before = matches_above(hit, ignored_match, curve, n_metrics * n_areas * n_t, label, n_k, n_pairs)
@@ -187,14 +208,11 @@ def curves_at_max_dets(
     fp = inside_above.ravel()[row_pair] - hits_before - ignored_before + outside_total - outside_total[first]
     tp = (hits_before + 1).astype(np.float64)
     precision_at_hit = tp / (fp.astype(np.float64) + tp + np.spacing(1))
-    shape = (n_metrics, n_areas, n_t, n_k)
-    npos = np.broadcast_to(problem.positives[None, :, None, :], shape).ravel()
     needed = hits_needed(RECALL_LEVELS, np.maximum(problem.positives.ravel(), 1))
     area_class = np.broadcast_to(np.arange(n_areas * n_k).reshape(n_areas, 1, n_k)[None], shape).ravel()
     q = interpolated_precision(curve, precision_at_hit, n_curves, needed[area_class])
     q[npos == 0] = -1.0
-    recall = np.where(npos > 0, np.diff(curve_first) / np.maximum(npos, 1), -1.0)
-    return q.reshape(shape + (-1,)), recall.reshape(shape)
+    return q.reshape(shape + (-1,)), recall
 
 
 def matches_above(
