@@ -11,6 +11,7 @@ import io
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -267,3 +268,13 @@ def test_figures_are_valid_plotly_figures(ws):
     make_runs(ws, 6)
     for chart, figure in page_data(write_report(ws))["figures"].items():
         assert go.Figure(figure).data is not None, chart
+
+
+def test_log_specs_split_at_the_first_equals_sign(tmp_path):
+    from orchestrator.views.report.data import split_log_spec
+
+    odd = tmp_path / "a=b.log"
+    odd.write_text("")
+    assert split_log_spec(f"run={tmp_path}/x=y.log") == ("run", tmp_path / "x=y.log")
+    assert split_log_spec(str(odd)) == ("a=b", odd)
+    assert split_log_spec("logs/job.log") == ("job", Path("logs/job.log"))

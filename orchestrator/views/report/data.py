@@ -323,15 +323,23 @@ def gather_logs(specs: Sequence[str], resolution: Resolution = PAGE) -> list[Run
     the same name are one run's jobs, joined in the order given (a run across restarts)."""
     files: dict[str, list[Path]] = {}
     for spec in specs:
-        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        path_ = Path(path)
-        files.setdefault(name or path_.stem, []).append(path_)
+        name, path = split_log_spec(spec)
+        files.setdefault(name, []).append(path)
     reports = []
     for name, paths in files.items():
         log = parse_paths(paths)
         newest = max(p.stat().st_mtime for p in paths)
         reports.append(RunReport(name, training=training_of(log, newest, resolution)))
     return reports
+
+
+def split_log_spec(spec: str) -> tuple[str, Path]:
+    """`NAME=FILE` or `FILE` (then named by its stem); a file whose own name holds a `=` is
+    taken as it is."""
+    name, sep, path = spec.partition("=")
+    if not sep or not name or Path(spec).is_file():
+        return Path(spec).stem, Path(spec)
+    return name, Path(path)
 
 
 # -- reducing a log -----------------------------------------------------------------------------
