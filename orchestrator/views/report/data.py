@@ -50,7 +50,7 @@ SPEED_WINDOW = 100
 ACTIVE_SECONDS = 900
 #: The report's digest of a run's evaluation store (results/<run>/), and its format's version.
 DIGEST_NAME = "report-digest.json"
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 #: Log errors that end a run (a truncated last line or a NaN streak does not).
 FATAL_ERRORS = ("darknet-error", "missing-file", "cuda-error", "crash", "out-of-memory")
 
@@ -196,7 +196,9 @@ def gather(workspace: Any, runs: Sequence[str] | None, resolution: Resolution = 
 
 def gather_run(workspace: Any, name: str, resolution: Resolution = PAGE) -> RunReport:
     manifest = manifest_or_none(workspace, name)
-    records = digested_records(workspace, name)
+    digested = digested_records(workspace, name)
+    records = [record for record, _ in digested]
+    classes = {id(record): means for record, means in digested}
     split = shown_split(workspace, manifest, records)
     job_ids = manifest.job_ids() if manifest else ()
     log = parse_run(workspace, name, job_ids)
@@ -208,7 +210,7 @@ def gather_run(workspace: Any, name: str, resolution: Resolution = PAGE) -> RunR
         name,
         params=params_of(manifest) if manifest else None,
         training=training_of(log, newest, resolution) if log is not None else None,
-        checkpoints=[checkpoint_of(r, loss) for r, loss in zip(ok, losses)],
+        checkpoints=[checkpoint_of(r, classes[id(r)], loss) for r, loss in zip(ok, losses)],
         thresholds=list(ok[0].thresholds) if ok else [],
         split=split,
     )
@@ -253,11 +255,15 @@ def params_of(manifest: Any) -> Params:
     )
 
 
-def digested_records(workspace: Any, run: str) -> list[EvalRecord]:
-    """The run's evaluation records with each class's AP list reduced to its mean, read from a
-    digest next to the store while the store is unchanged (same size and mtime). Parsing 100
-    records of 80 classes takes a tenth of a second, and a report of 50 runs is rebuilt after
-    every evaluation pass although most runs' stores did not change."""
+#: metric -> class label -> AP@[.5:.95] of one record (what the report shows per class).
+ClassMeans = dict[str, dict[str, float]]
+
+
+def digested_records(workspace: Any, run: str) -> list[tuple[EvalRecord, ClassMeans]]:
+    """The run's evaluation records, without their per-class AP lists, each with its classes'
+    mean AP; read from a digest next to the store while the store is unchanged (same size and
+    mtime). Parsing 100 records of 80 classes costs a tenth of a second, and a report of 50
+    runs is rebuilt after every evaluation pass although most runs' stores did not change."""
     try:
         stat = store_path(workspace, run).stat()
     except FileNotFoundError:
@@ -267,24 +273,23 @@ def digested_records(workspace: Any, run: str) -> list[EvalRecord]:
     try:
         cached = json.loads(digest.read_text())
         if cached["key"] == key:
-            return [EvalRecord.from_json(record) for record in cached["records"]]
+            return [(EvalRecord.from_json(r["record"]), r["classes"]) for r in cached["records"]]
     except (OSError, ValueError, KeyError, TypeError):  # no digest yet, or a damaged one
         pass
-    records = [slim(record) for record in load_results(workspace, run)]
+    digested = [digest_of(record) for record in load_results(workspace, run)]
+    entries = [{"record": record.to_json(), "classes": classes} for record, classes in digested]
     with contextlib.suppress(OSError):  # a read-only results folder: no digest, same report
-        atomic_write(digest, json.dumps({"key": key, "records": [r.to_json() for r in records]}))
-    return records
+        atomic_write(digest, json.dumps({"key": key, "records": entries}))
+    return digested
 
 
-def slim(record: EvalRecord) -> EvalRecord:
-    """A record with every per-class AP list replaced by its mean (all the report shows)."""
-    metrics = {
-        name: dataclasses.replace(
-            block, per_class=tuple(dataclasses.replace(c, ap=(class_map(c.ap),)) for c in block.per_class)
-        )
-        for name, block in record.metrics.items()
+def digest_of(record: EvalRecord) -> tuple[EvalRecord, ClassMeans]:
+    """The record without per-class lists, and its classes' mean AP under each metric."""
+    classes = {
+        name: {label: class_map(ap) for label, ap in block.by_label().items()} for name, block in record.metrics.items()
     }
-    return dataclasses.replace(record, metrics=metrics)
+    metrics = {name: dataclasses.replace(block, per_class=()) for name, block in record.metrics.items()}
+    return dataclasses.replace(record, metrics=metrics), classes
 
 
 def avg_losses(log: ParsedLog | None, iterations: list[int]) -> list[float | None]:
@@ -298,7 +303,7 @@ def avg_losses(log: ParsedLog | None, iterations: list[int]) -> list[float | Non
     return [by_iteration.get(i) for i in iterations]
 
 
-def checkpoint_of(record: EvalRecord, avg_loss: float | None = None) -> Checkpoint:
+def checkpoint_of(record: EvalRecord, classes: ClassMeans, avg_loss: float | None = None) -> Checkpoint:
     metrics = record.metrics
     names = [m for m in matching_metrics() if m in metrics]
     return Checkpoint(
@@ -306,7 +311,7 @@ def checkpoint_of(record: EvalRecord, avg_loss: float | None = None) -> Checkpoi
         weights=record.weights,
         values={m: {measure: metrics[m].measure(measure) for measure in MEASURES} for m in names},
         ap={m: list(metrics[m].ap) for m in names},
-        per_class={m: {c: class_map(v) for c, v in metrics[m].by_label().items()} for m in names},
+        per_class={m: classes.get(m, {}) for m in names},
         avg_loss=avg_loss,
     )
 
