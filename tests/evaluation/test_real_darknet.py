@@ -30,7 +30,7 @@ from orchestrator.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
-FAKE_DARKNET = Path(__file__).parent / "fakes" / "darknet_fault"
+FAKE_DARKNET = Path(__file__).parents[1] / "fakes" / "darknet_fault"
 ALL_WEIGHTS = ("100", "200", "300", "final")
 
 

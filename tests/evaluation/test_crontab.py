@@ -1,4 +1,4 @@
-"""`orch crontab` rendering and merging (the real cron run is in test_eval_real.py)."""
+"""`orch crontab` rendering and merging (the real cron run is in test_real_darknet.py)."""
 
 from __future__ import annotations
 
