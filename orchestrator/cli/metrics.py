@@ -88,12 +88,13 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 def run_voc(args: argparse.Namespace) -> int:
     from orchestrator.darknet.cfg import read_names
     from orchestrator.darknet.outputs import read_comp4_folder
+    from orchestrator.darknet.validation import with_darknet_class_ids
     from orchestrator.metrics.readers import read_voc_annotations
     from orchestrator.metrics.voc import evaluate_voc
 
     names = read_names(args.names) if args.names else None
-    gt = read_voc_annotations(args.annotations, args.imageset, names)
-    detections = read_comp4_folder(args.detections, gt.class_names)
+    gt = with_darknet_class_ids(read_voc_annotations(args.annotations, args.imageset, names))
+    detections = read_comp4_folder(args.detections, gt.class_names, gt.class_ids)
     return show(evaluate_voc(gt, detections, ap_method=args.ap, metrics=METRIC_CHOICES[args.metric]), args.json)
 
 

@@ -53,8 +53,14 @@ def load_ground_truth(
     if source.is_dir():
         paths = valid_images(valid_list)
         gt = voc_annotations(source, [basecfg(path) for path in paths], class_names)
-        return replace(gt, image_ids=image_ids_for(paths), class_ids=np.array(category_ids(len(class_names))))
+        return replace(with_darknet_class_ids(gt), image_ids=image_ids_for(paths))
     return with_darknet_names(read_coco_gt(source), class_names, source)
+
+
+def with_darknet_class_ids(gt: GroundTruth) -> GroundTruth:
+    """VOC ground truth whose classes carry the category ids darknet's json gives them, so its
+    per-class results are keyed as those of label files (VOC XML itself has no ids)."""
+    return replace(gt, class_ids=np.array(category_ids(len(gt.class_names)), dtype=np.int64))
 
 
 def with_darknet_names(gt: GroundTruth, class_names: Sequence[str], source: Path) -> GroundTruth:
