@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from orchestrator.base.values import printable
 from orchestrator.cli.common import add_command, print_json, print_table
 
 
@@ -56,4 +57,5 @@ def print_summary(summary: dict) -> None:
         ],
     )
     for error in summary["errors"][:20]:
-        print(f"line {error['line']}: {error['kind']}: {error['text']}")
+        # a log's escape sequences and NUL bytes are shown escaped, never sent to the terminal
+        print(f"line {error['line']}: {error['kind']}: {printable(error['text'])}")

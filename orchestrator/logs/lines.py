@@ -142,4 +142,5 @@ ERROR_MARKERS = (
     (b"CUDA status Error", "cuda-error"),
     (b"Segmentation fault", "crash"),
     (b"out of memory", "out-of-memory"),
+    (b"\x00", "damaged"),  # NUL bytes: a block of the file lost in a crash or a full disk
 )

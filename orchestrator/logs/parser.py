@@ -388,7 +388,7 @@ def failures_in(data: bytes, first_line: int) -> list[dict]:
         while position >= 0:
             start, end = data.rfind(b"\n", 0, position) + 1, data.find(b"\n", position)
             hits.append((start, order, end, kind))
-            position = data.find(marker, end)
+            position = data.find(marker, end) if end >= 0 else -1  # one hit per line; none past the end
     found, line, counted = [], first_line, 0
     for start, _, end, kind in sorted(hits):
         line += data.count(b"\n", counted, start)
