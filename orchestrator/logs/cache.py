@@ -176,8 +176,11 @@ def load_entry(cache_path: Path, with_columns: bool = True) -> CacheEntry | None
             return None
         if with_columns:
             read_columns(column_file(cache_path), entry.parser.log.columns(), entry.segments)
-        else:
+        else:  # the values must all be there, since new ones are written after them
             entry.unloaded = entry.saved
+            columns = entry.parser.log.columns()
+            if column_file(cache_path).stat().st_size < sum(c.itemsize * n for c, n in zip(columns, entry.unloaded)):
+                return None
     except Exception:  # missing, damaged, short or written by other code: one full re-read
         return None
     return entry

@@ -186,3 +186,16 @@ def test_status_pickups_without_columns_keep_the_cache_exact(tmp_path_factory, c
             last = expected.row(-1) if expected.iterations else None
             assert repr((ends.iterations, ends.last)) == repr((expected.iterations, last))  # NaN included
             assert (log.restarts, log.errors) == (expected.restarts, expected.errors)
+
+
+def test_status_pickup_with_a_short_column_file_rereads_the_log(tmp_path):
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()
+    cut = real.index(b"\n", 200_000) + 1
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
+    log_path.write_bytes(real[:cut])
+    parse_file(log_path, cache)
+    os.truncate(tmp_path / "c.json.columns", 1000)
+    log_path.write_bytes(real[: cut + 100_000])
+    assert cache_module.progress_file(log_path, cache)[1].iterations == parse_bytes(real[: cut + 100_000]).iterations
+    log_path.write_bytes(real)
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
