@@ -52,6 +52,7 @@ def register(subparsers) -> None:
     export.add_argument("runs", nargs="*", metavar="RUN", help="runs to export (default: all, unless --log)")
     export.add_argument("--log", action="append", default=[], metavar="[NAME=]FILE", help=LOG_HELP)
     export.add_argument("--out", type=Path, metavar="DIR", required=True, help="the folder TensorBoard reads")
+    export.add_argument("--json", action="store_true", help="the new points per run, as JSON")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -80,6 +81,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         written += export_logs(args.log, args.out)
     if args.runs or not args.log:
         written += export_runs(workspace_of(args), args.runs or None, args.out)
+    if args.json:
+        print_json({"out": str(args.out), "new_points": dict(written)})
+        return 0
     for run, points in written:
         print(f"{run}: {points} new points")
     print(f"open with: tensorboard --logdir {args.out}")

@@ -120,3 +120,12 @@ def test_status_names_the_measure_and_a_cancelled_run_is_cancelled(shapes_ws, ca
     header, _, row = capsys.readouterr().out.splitlines()
     assert "BEST mAP@[.50:.95] IoU" in header and "BEST mAP@[.50:.95] GIoU" in header
     assert " CANCELLED " in row and "exited" not in row
+
+
+def test_export_reports_its_new_points_as_json(tmp_path, capsys):
+    from conftest import REFDATA
+
+    log = REFDATA / "logs" / "alexeyab-yolov3-map-title-escapes.log"
+    assert main(["export", "tensorboard", "--log", f"yolo={log}", "--out", str(tmp_path / "tb"), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["out"] == str(tmp_path / "tb") and shown["new_points"]["yolo"] > 2497  # losses, rates, mAP...
