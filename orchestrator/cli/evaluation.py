@@ -203,6 +203,7 @@ def _submit(ws, runs: list[str], args: argparse.Namespace) -> int:
         print_json({"submitted": report.submitted, "in_flight": report.in_flight})
     else:
         log_submit_pass(report)
+    _refresh_stale_report(ws)
     return EXIT_FAILED if report.failed else 0
 
 
@@ -221,6 +222,14 @@ def cmd_eval_task(args: argparse.Namespace) -> int:
     finally:
         restore()
     return EXIT_FAILED if any(not r.ok for r in records) else 0
+
+
+def _refresh_stale_report(ws) -> None:
+    """Evaluations recorded by cluster tasks since the page was built: the submit pass (cron's)
+    rebuilds the report once, rather than every task."""
+    from orchestrator.views.report import refresh_if_stale
+
+    refresh_if_stale(ws)
 
 
 def _refresh_report(ws, report) -> None:

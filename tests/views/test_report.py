@@ -278,3 +278,18 @@ def test_log_specs_split_at_the_first_equals_sign(tmp_path):
     assert split_log_spec(f"run={tmp_path}/x=y.log") == ("run", tmp_path / "x=y.log")
     assert split_log_spec(str(odd)) == ("a=b", odd)
     assert split_log_spec("logs/job.log") == ("job", Path("logs/job.log"))
+
+
+def test_refresh_if_stale_follows_the_stores(ws):
+    """Cluster evaluation tasks record without rebuilding; the next submit pass catches up."""
+    import os
+
+    from orchestrator.views.report import refresh_if_stale
+
+    (name,) = make_runs(ws, 1)
+    page = refresh_if_stale(ws)
+    assert page == ws.root / "reports" / "index.html" and refresh_if_stale(ws) is None
+    store = ws.results_dir(name) / "metrics.jsonl"
+    earlier = store.stat().st_mtime - 60
+    os.utime(page, (earlier, earlier))  # a task recorded after the page was built
+    assert refresh_if_stale(ws) == page and refresh_if_stale(ws) is None

@@ -51,6 +51,23 @@ def refresh_after_pass(workspace: Any, recorded: int) -> Path | None:
         return None
 
 
+def refresh_if_stale(workspace: Any) -> Path | None:
+    """Rebuild the report when an evaluation store changed since the page was built: cluster
+    evaluation records from array tasks, and the next `orch eval --submit` pass (cron's) brings
+    the page up to date instead of every task rebuilding it."""
+    if not workspace.config.eval.report:
+        return None
+    from orchestrator.evaluation.store import store_path
+
+    page = workspace.reports_dir() / "index.html"
+    built = page.stat().st_mtime if page.is_file() else -1.0
+    stores = [store_path(workspace, run) for run in workspace.run_names()]
+    newest = max((p.stat().st_mtime for p in stores if p.is_file()), default=None)
+    if newest is None or newest <= built:
+        return None
+    return refresh_after_pass(workspace, recorded=1)
+
+
 def check_smooth(smooth: int) -> None:
     if smooth < 0:
         raise OrchError("--smooth must be 0 (off) or more points", "orch report")
