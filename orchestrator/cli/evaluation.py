@@ -133,15 +133,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a message comes, not to the stream it was made with:
+    a pass run later in the same process (the demo, tests calling `main`) must not write into a
+    stream that an earlier command's caller has closed since."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _show_log(timestamps: bool) -> None:
-    """Evaluation messages on the current stderr (stdout stays clean for --json).
+    """Evaluation messages on stderr (stdout stays clean for --json).
 
     Replaces the handler of an earlier command in the same process (tests call `main` often).
     """
     logger = logging.getLogger("orchestrator.evaluation")
     for old in [h for h in logger.handlers if h.get_name() == LOG_HANDLER]:
         logger.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.set_name(LOG_HANDLER)
     handler.setFormatter(
         logging.Formatter("%(asctime)s %(message)s" if timestamps else "%(message)s", "%Y-%m-%d %H:%M:%S")

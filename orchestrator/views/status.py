@@ -129,13 +129,14 @@ def newest_weights(ws: Workspace, manifest: RunManifest) -> str | None:
 
 
 def evaluation_summary(ws: Workspace, manifest: RunManifest, jobs: list[JobState]) -> dict[str, Any]:
-    """Weights files evaluated, waiting for an evaluation and given up on (after
+    """Weights files evaluated (a `_final` twin of the last checkpoint counts as evaluated with
+    it), waiting for an evaluation and given up on (after
     eval.max_attempts failures), evaluation jobs pending and running, and the best mean AP
     (.50:.95) under each matching metric."""
     records = load_results(ws, manifest.name)  # the store is read once: the index is built from it
     pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
     return {
-        "evaluated": len({r.weights for r in records if r.ok}),
+        "evaluated": len({name for r in records if r.ok for name in (r.weights, *r.also)}),
         "pending": len({t.weights.path for t in pending}),
         "failed": len({t.weights.path for t in exhausted}),
         "eval_jobs": {state: sum(1 for job in jobs if job.state == state) for state in (PENDING, RUNNING)},
