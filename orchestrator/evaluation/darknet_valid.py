@@ -5,19 +5,22 @@ when the results folder is missing, and reads garbage from a truncated weights f
 folder is created first, stale outputs are removed before the run, and success means "the
 expected files exist afterwards", not "exit status 0".
 
-Darknet runs in its own process group (so a timeout or a stopped evaluator kills it and every
-child it may have) under `setpriv --pdeathsig KILL` (so it dies with a SIGKILLed evaluator
+Darknet runs in a session of its own (so a timeout or a stopped evaluator kills it and every
+child it may have) whose leader is `guard` (so the whole group dies with a SIGKILLed evaluator
 instead of writing into a folder the next pass is using), and under `stdbuf -oL -eL` so that
-its log is complete up to the moment it crashed.
+its log is complete up to the moment it crashed. Its output is copied only while the group
+lives: a process that left the group and keeps the pipe open cannot stretch the timeout.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -27,9 +30,12 @@ from pathlib import Path
 
 from orchestrator.base.errors import OrchError
 from orchestrator.darknet.outputs import COCO_RESULTS, COMP4_PREFIX, comp4_path, output_files
+from orchestrator.evaluation import guard
 
 LOG_TAIL_LINES = 20
 KILL_GRACE_SECONDS = 3.0
+PUMP_POLL_SECONDS = 0.2
+PUMP_DRAIN_SECONDS = 1.0  # what darknet printed last is copied; a stray writer is not waited for
 
 ProgressCallback = Callable[[int], None]
 
@@ -64,10 +70,12 @@ class ValidCall:
 
 def command(call: ValidCall) -> list[str]:
     """The argv: CUDA_VISIBLE_DEVICES leaves darknet exactly one GPU, which it then sees as 0."""
-    setpriv = shutil.which("setpriv")
-    wrapper = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
     return [
-        *wrapper,
+        sys.executable,
+        "-m",
+        guard.__name__,
+        str(os.getpid()),
+        "--",
         "stdbuf",
         "-oL",
         "-eL",
@@ -117,12 +125,14 @@ def run_valid(call: ValidCall, stop: threading.Event, on_progress: ProgressCallb
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        pump = threading.Thread(target=_pump, args=(process, log, on_progress), daemon=True)
+        ended = threading.Event()
+        pump = threading.Thread(target=_pump, args=(process, log, on_progress, ended), daemon=True)
         pump.start()
         try:
             outcome = _wait(process, started + call.timeout, stop)
         finally:
             _kill_group(process)
+            ended.set()
             pump.join()
     seconds = time.monotonic() - started
     if outcome == "stopped":
@@ -165,15 +175,30 @@ def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
         os.killpg(process.pid, sig)
 
 
-def _pump(process: subprocess.Popen, log, on_progress: ProgressCallback | None) -> None:
-    """Copy darknet's output to the log line by line, reporting its image counter."""
+def _pump(process: subprocess.Popen, log, on_progress: ProgressCallback | None, ended: threading.Event) -> None:
+    """Copy darknet's output to the log, reporting its image counter (a bare number a line).
+
+    Reads only what is ready, so that once darknet's group is gone (`ended`) the copy stops
+    within a second even if a process that escaped the group still holds the pipe open."""
     assert process.stdout is not None
-    for line in process.stdout:
-        log.write(line)
-        log.flush()
-        text = line.strip()
-        if on_progress is not None and text.isdigit():
-            on_progress(int(text))
+    fd, pending, stop_at = process.stdout.fileno(), b"", None
+    while True:
+        ready = select.select([fd], [], [], PUMP_POLL_SECONDS)[0]
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            log.write(chunk)
+            log.flush()
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                text = line.strip()
+                if on_progress is not None and text.isdigit():
+                    on_progress(int(text))
+        if ended.is_set():
+            stop_at = stop_at or time.monotonic() + PUMP_DRAIN_SECONDS
+            if not ready or time.monotonic() > stop_at:
+                return
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str | None:
