@@ -38,6 +38,7 @@ def loaded(browser, tmp_path_factory):
     page = write_report(ws)
     browser.get_log("performance"), browser.get_log("browser")  # forget what came before
     open_page(browser, page)
+    browser.orch_page = page
     return browser, {"requests": requests_made(browser), "errors": console_errors(browser)}, names
 
 
@@ -147,3 +148,26 @@ def test_real_logs_of_three_forks(browser, tmp_path):
     assert shown_names(browser, "chart-loss") == {"alexeyab-tiny-yolov3-map-crlf", "pjreddie-yolov3-voc"}
     crashed = browser.find_element("css selector", "#crashed").text
     assert "Darknet error location: ./src/parser.c, parse_yolo(), line #458" in crashed
+
+
+def test_heatmap_classes_sorted_by_the_difference_of_two_runs(loaded):
+    from selenium.webdriver.support.ui import Select
+    from test_report import page_data
+
+    browser, _, names = loaded
+    a, b = names[0], names[3]
+    open_page(browser, browser.orch_page)  # the log test before this one opened another page
+    Select(browser.find_element("id", "run-a")).select_by_value(a)
+    Select(browser.find_element("id", "run-b")).select_by_value(b)
+    wait_ready(browser)
+    assert (
+        Select(browser.find_element("id", "class-order")).first_selected_option.get_attribute("value") == "difference"
+    )
+    shown = browser.execute_script("return document.getElementById('chart-per-class').data[0].y")
+    table = page_data(browser.orch_page)["per_class"]
+    values = table["values"]["iou"]
+    difference = {c: values[a][i] - values[b][i] for i, c in enumerate(table["classes"])}
+    assert shown == sorted(difference, key=lambda c: -difference[c])
+    Select(browser.find_element("id", "class-order")).select_by_value("name")
+    wait_ready(browser)
+    assert browser.execute_script("return document.getElementById('chart-per-class').data[0].y") == table["classes"]
