@@ -1,4 +1,4 @@
-"""The workspace: a folder with orch.yaml and the layout of SPEC §2.
+"""The workspace: a folder with orch.yaml and its folders (runs/, batch/, backup/, logs/, results/, reports/).
 
 Commands find it from the current folder upwards (like git) or from -C, and ask it for every
 path, so the layout is spelled out in exactly one place.
@@ -145,7 +145,7 @@ class Workspace:
 
 
 def init_workspace(folder: Path, force: bool = False) -> Workspace:
-    """Create the folders of SPEC §2 and a commented orch.yaml (kept unless `force`)."""
+    """Create the workspace folders and a commented orch.yaml (kept unless `force`)."""
     config = folder / CONFIG_NAME
     if config.exists() and not force:
         raise OrchError("workspace already initialised (use --force to rewrite orch.yaml)", str(config))

@@ -23,7 +23,7 @@ COMMAND_MODULES = ("workspace", "runs", "executors", "evaluation", "metrics", "l
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports usage errors as the single line SPEC §9 asks for (exit 2)."""
+    """argparse that reports usage errors on one line, `orch: error: ...`, with exit status 2, like every other error."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog.split()[0]}: error: {message} (try '{self.prog} --help')\n")

@@ -18,8 +18,8 @@ Modules, in the order data flows:
 API other commands use::
 
     load_results(ws, run) -> list[EvalRecord]    every record in file order (status, report, best)
-    pending_weights(ws, run) -> list[Target]     what a pass would evaluate now (`orch status` "pending")
-    exhausted_weights(ws, run) -> list[Target]   failed eval.max_attempts times, skipped until --retry-failed
+    passes.backlog(ws, manifest, index)          (pending, exhausted) targets: what a pass would evaluate
+                                                 now, and what failed eval.max_attempts times (`orch status`)
     run_pass(ws, runs, PassOptions(gpu=0)) -> PassReport
     cluster.submit_pass(ws, runs) -> SubmitReport
 
@@ -35,8 +35,6 @@ from typing import Any
 _API = {
     "PassOptions": "passes",
     "PassReport": "passes",
-    "exhausted_weights": "passes",
-    "pending_weights": "passes",
     "run_pass": "passes",
     "load_results": "store",
 }

@@ -1,4 +1,4 @@
-"""Running `darknet detector valid` for one weights file, and checking what it wrote (SPEC §3).
+"""Running `darknet detector valid` for one weights file, and checking what it wrote.
 
 Darknet cannot be trusted to report failures: it exits 0 after "Couldn't open file", segfaults
 when the results folder is missing, and reads garbage from a truncated weights file. So the

@@ -1,4 +1,4 @@
-"""One evaluation: a weights file and a split in, one metrics.jsonl record out (SPEC §6).
+"""One evaluation: a weights file and a split in, one metrics.jsonl record out.
 
 `results/<run>/<iteration|final>/<split>/` receives the eval `.data`, darknet's log and its
 detections; the record carries everything a report needs without opening those files again.

@@ -106,16 +106,6 @@ def backlog(ws: Workspace, manifest: RunManifest, index: StoreIndex) -> tuple[li
     return [t for t in targets if t.attempt <= limit], [t for t in targets if t.attempt > limit]
 
 
-def pending_weights(ws: Workspace, run: str) -> list[Target]:
-    """What `orch status` shows as pending: targets a pass would evaluate now."""
-    return backlog(ws, load_manifest(ws, run), StoreIndex.load(ws, run))[0]
-
-
-def exhausted_weights(ws: Workspace, run: str) -> list[Target]:
-    """Targets that failed eval.max_attempts times and are skipped until `--retry-failed`."""
-    return backlog(ws, load_manifest(ws, run), StoreIndex.load(ws, run))[1]
-
-
 def run_pass(ws: Workspace, runs: list[str], options: PassOptions, stop: threading.Event | None = None) -> PassReport:
     """Evaluate what is pending in `runs` on one GPU; one bad weights file never stops the others."""
     stop = stop or threading.Event()

@@ -1,4 +1,4 @@
-"""Weights discovery rules (SPEC §6): names, final, .backup, min id, settling, order, g-darknet."""
+"""Weights discovery rules: names, final, .backup, min id, settling, order, g-darknet."""
 
 from __future__ import annotations
 

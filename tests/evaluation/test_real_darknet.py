@@ -21,11 +21,11 @@ from conftest import make_workspace
 from waiting import wait_for
 
 from orchestrator.cli import main
-from orchestrator.evaluation import exhausted_weights, load_results, pending_weights, run_pass
-from orchestrator.evaluation.passes import PassOptions
-from orchestrator.evaluation.store import EvalRecord
+from orchestrator.evaluation import load_results, run_pass
+from orchestrator.evaluation.passes import PassOptions, backlog
+from orchestrator.evaluation.store import EvalRecord, StoreIndex
 from orchestrator.executors import new_run
-from orchestrator.runs import RunSpec
+from orchestrator.runs import RunSpec, load_manifest
 from orchestrator.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -90,6 +90,11 @@ def darknet_started(ws: Workspace, label: str = "final") -> bool:
     return log.is_file() and b"Loading weights" in log.read_bytes()
 
 
+def backlog_of(ws: Workspace, run: str) -> tuple[list, list]:
+    """(pending, exhausted) targets of a run, as `orch status` computes them."""
+    return backlog(ws, load_manifest(ws, run), StoreIndex.load(ws, run))
+
+
 def key(record: EvalRecord) -> tuple:
     return (record.split, record.weights, record.size, record.mtime)
 
@@ -111,7 +116,7 @@ def test_eval_all_records_every_weights_file_and_a_second_pass_does_nothing(tmp_
             for block in record.metrics.values()
         )
         assert record.darknet_seconds > 0 and record.attempt == 1 and record.flavor == "pjreddie"
-    assert pending_weights(ws, "r1") == []
+    assert backlog_of(ws, "r1") == ([], [])
 
     second = orch_json(capsys, "-C", str(ws.root), "eval", "--all", "--gpu", "0")
     assert second["evaluated"] == [] and second["seconds"] < 0.5
@@ -223,7 +228,7 @@ def test_truncated_weights_fail_bounded_times_while_the_others_go_on(tmp_path, t
     second = run_pass(ws, ["r1"], PassOptions(gpu=0))
     assert [(o.iteration, o.status) for o in second.outcomes] == [(300, "failed")]
     assert run_pass(ws, ["r1"], PassOptions(gpu=0)).outcomes == []
-    assert [t.weights.path for t in exhausted_weights(ws, "r1")] == ["backup/r1/r1_300.weights"]
+    assert [t.weights.path for t in backlog_of(ws, "r1")[1]] == ["backup/r1/r1_300.weights"]
     retried = run_pass(ws, ["r1"], PassOptions(gpu=0, retry_failed=True))
     assert [o.status for o in retried.outcomes] == ["failed"]
     failures = [r for r in load_results(ws, "r1") if r.status == "failed"]
