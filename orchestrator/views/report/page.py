@@ -83,7 +83,7 @@ def escape(text: str) -> str:
 
 def page_data(runs: list[RunReport], built: str, smooth: int) -> str:
     """The page's data as JSON; figures are spliced in as plotly serialised them."""
-    cols = tables.columns()
+    cols = [c for c in tables.columns() if c.on_page]
     stats = [s for s in STAT_LABELS if any(r.training and s in r.training.region for r in runs)]
     shown = FIRST_STAT if FIRST_STAT in stats else (stats[0] if stats else FIRST_STAT)
     data: dict[str, Any] = {

@@ -25,6 +25,7 @@ class Column:
     best: str | None = None  # "max" or "min": the best value of the column is highlighted
     kind: str = "text"  # text | number | duration | path
     param: bool = False  # a run.yaml parameter (the page states once those all runs share)
+    on_page: bool = True  # False: runs.csv only (the page shows it in another column)
 
 
 def param(key: str, label: str, name: str | None = None, kind: str = "text") -> Column:
@@ -80,7 +81,7 @@ def columns() -> list[Column]:
         param("parent", "from"),
         Column("state", "state", lambda run: run.state),
         Column("progress", "iteration / max", progress),
-        Column("iteration", "iteration", training(lambda t: t.last_iteration), kind="number"),
+        Column("iteration", "iteration", training(lambda t: t.last_iteration), kind="number", on_page=False),
         Column("avg_loss", "avg loss", training(lambda t: t.last_avg_loss), best="min", kind="number"),
         Column("seconds_per_iteration", "s / iter", training(lambda t: t.seconds_per_iteration), kind="number"),
         Column("eta_seconds", "ETA", lambda run: run.eta_seconds, kind="duration"),
