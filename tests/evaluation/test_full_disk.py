@@ -6,6 +6,7 @@ that allows it); elsewhere the write is made to fail the way a full disk fails i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -69,3 +70,39 @@ def test_a_full_disk_keeps_every_record_whole_and_says_so_in_one_line(tmp_path):
         assert [r.iteration for r in load_results(ws, "r1")] == list(range(1, written + 1))
         message = str(failure.value)
         assert "\n" not in message and f"r1_{written + 1}.weights" in message and "the store is as it was" in message
+
+
+def test_a_pass_on_a_full_disk_stops_with_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    """The pass stops at the first record the disk refuses (every later one would fail too);
+    darknet's part is replaced by ready records: this is about the store, not about darknet."""
+    from conftest import make_workspace
+
+    from orchestrator.cli import main
+    from orchestrator.evaluation import passes
+    from orchestrator.executors import new_run
+    from orchestrator.runs import RunSpec
+
+    ws = make_workspace(tmp_path / "ws", n_train=4, n_valid=4)
+    new_run(ws, "r1", RunSpec(template="tiny-shapes", dataset="shapes", max_batches=3000, steps=[2000]))
+    ws.backup_dir("r1").mkdir(parents=True)
+    for n in range(100, 3100, 100):
+        (ws.backup_dir("r1") / f"r1_{n}.weights").write_bytes(b"w")
+
+    def evaluate(ws, target, gpu, stop, progress=None, setup=None):
+        weights = target.weights
+        return dataclasses.replace(
+            big_record(weights.iteration), weights=weights.path, size=weights.size, mtime=weights.mtime
+        )
+
+    monkeypatch.setattr(passes, "evaluate", evaluate)
+    monkeypatch.setenv("ORCH_LOCK_DIR", str(tmp_path / "locks"))
+    with small_disk(ws.results_dir("r1")):
+        capsys.readouterr()
+        assert main(["-C", str(ws.root), "eval", "r1", "--gpu", "0", "--json"]) == 2
+        out, err = capsys.readouterr()
+        report = json.loads(out)
+        kept = load_results(ws, "r1")
+        assert 0 < len(kept) == len(report["evaluated"]) < 30  # the refused record is not among them
+        assert report["stopped"] and "was not written" in report["stopped"]
+        assert err.count("orch: error: ") == 1 and "the store is as it was" in err
+        assert store_path(ws, "r1").read_bytes().endswith(b"\n")

@@ -199,3 +199,10 @@ def test_a_gpu_count_that_does_not_divide_100_is_warned_at_new_run_and_submit(ws
     assert ("a checkpoint every 300 iterations" in capsys.readouterr().err) == warned
     assert main(["-C", str(ws), "submit", "r1", "--dry-run", "--warmup", "0"]) == 0
     assert ("a checkpoint every 300 iterations" in capsys.readouterr().err) == warned
+
+
+def test_a_workspace_path_with_a_newline_never_reaches_an_sbatch_or_the_crontab(pristine, tmp_path, capsys):
+    root = tmp_path / "ws\ntouch owned"
+    shutil.copytree(pristine, root, symlinks=True)
+    refused(root, capsys, NEW_RUN, "sbatch --chdir")
+    refused(root, capsys, ["crontab"], "the workspace path")
