@@ -45,6 +45,13 @@ def eval_workspace(folder: Path, trained_run: Path, weights=ALL_WEIGHTS, n_valid
     return ws
 
 
+def repeat_valid_list(ws: Workspace, times: int) -> None:
+    """The valid list `times` over, so that darknet is surely still at work when a test signals
+    its evaluator (48 images at 96x96 take well under a second on an idle machine)."""
+    valid = ws.root / ws.config.datasets["shapes"].valid["valid"]
+    valid.write_text(valid.read_text() * times)
+
+
 def use_darknet(ws: Workspace, binary: str) -> Workspace:
     """The workspace with another darknet binary in orch.yaml (a fresh object: config is cached)."""
     config = yaml.safe_load((ws.root / "orch.yaml").read_text())
@@ -183,6 +190,7 @@ def test_coco_record_equals_a_direct_orch_map_on_the_same_darknet_output(tmp_pat
 
 def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass_evaluates(tmp_path, trained_run):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), n_valid=48)
+    repeat_valid_list(ws, 10)
     evaluator = orch_process(ws, "eval", "r1")
     wait_for(lambda: darknet_started(ws), "darknet to start", 60)
     assert darknet_running(ws)
@@ -197,6 +205,7 @@ def test_kill_9_in_the_middle_of_darknet_leaves_nothing_behind_and_the_next_pass
 
 def test_sigterm_stops_darknet_records_nothing_and_exits_130(tmp_path, trained_run):
     ws = eval_workspace(tmp_path / "ws", trained_run, weights=("final",), n_valid=48)
+    repeat_valid_list(ws, 30)
     evaluator = orch_process(ws, "eval", "r1")
     wait_for(lambda: darknet_started(ws), "darknet to start", 60)
     evaluator.send_signal(signal.SIGTERM)
