@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -206,3 +208,23 @@ def test_a_workspace_path_with_a_newline_never_reaches_an_sbatch_or_the_crontab(
     shutil.copytree(pristine, root, symlinks=True)
     refused(root, capsys, NEW_RUN, "sbatch --chdir")
     refused(root, capsys, ["crontab"], "the workspace path")
+
+
+def test_an_unwritable_report_folder_is_one_line(ws, capsys):
+    refused(ws, capsys, ["report", "--out", "/proc/orch-report"], "/proc/orch-report")
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """`orch log --csv big.log | head -1`: the closed pipe ends orch quietly, with the status a
+    shell reports for it (141), however much output was still to come."""
+    log = tmp_path / "train.log"
+    log.write_bytes(
+        b"".join(b" %d: 800.0, 790.0 avg, 0.001 rate, 1.0 seconds, 64 images\n" % i for i in range(1, 20001))
+    )
+    orch = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "log", "--csv", str(log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    orch.stdout.readline()
+    orch.stdout.close()  # far more than a pipe holds is still to be written
+    err = orch.stderr.read().decode()
+    assert orch.wait() == 141 and err == "", err
