@@ -32,7 +32,7 @@ from orchestrator.logs.model import ParsedLog, SeriesEnds, new_region_layer
 from orchestrator.logs.parser import LogParser, ParserState
 
 #: Bump when the parser's state or output changes shape: old caches are then ignored.
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 #: ParsedLog fields saved in the JSON (the columns go to the column files).
 LOG_FIELDS = ("format", "lines", "map_points", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
 #: Bytes read per step: large enough to amortise per-chunk work, small enough for RAM.

@@ -45,16 +45,17 @@ def add_row(log: ParsedLog, iteration: int, avg_loss: float) -> None:
         column.append(values.get(name, math.nan))
 
 
+#: log.csv's field letters: A<iou>, G<giou>, I<iou_loss>, C<class_loss> per yolo layer (T<cost> unused).
+FIELDS = {b"A": "iou", b"G": "giou", b"I": "iou_loss", b"C": "class_loss"}
+
+
 def overlap_means(groups: list[bytes]) -> dict[str, float]:
-    """Mean of the `A` (IoU) and `G` (GIoU) fields of one line (NaN fields left out);
+    """Mean over the yolo layers of each field of one line (NaN fields left out);
     ValueError on a damaged number."""
-    found: dict[bytes, list[float]] = {b"A": [], b"G": []}
+    found: dict[bytes, list[float]] = {letter: [] for letter in FIELDS}
     for field in groups:
         if field[:1] in found:
             value = float(field[1:])
             if not math.isnan(value):
                 found[field[:1]].append(value)
-    return {
-        name: sum(values) / len(values) if values else math.nan
-        for name, values in (("iou", found[b"A"]), ("giou", found[b"G"]))
-    }
+    return {FIELDS[letter]: sum(values) / len(values) if values else math.nan for letter, values in found.items()}

@@ -84,12 +84,14 @@ REGION_V2 = re.compile(
 
 #: g-darknet / AlexeyAB: `v3 (giou loss, Normalizer: (iou: x, cls: y) Region 82 Avg (IOU: a,
 #: GIOU: b), Class: …, Obj: …, No Obj: …, .5R: …, .75R: …, count: N[, …loss = …]`.
-#: The second overlap (GIOU, CIOU, DIOU) and the class/obj block are absent in some forks.
+#: The second overlap (GIOU, CIOU, DIOU) and the class/obj block are absent in some forks;
+#: g-darknet ends the line with `, loss = …, class_loss = …, iou_loss = …` (the loss components).
 V3 = re.compile(
     rb"v3 \((\w+) loss, Normalizer: \(([^)]*)\) Region (\d+) Avg \(IOU: ([^,)]+)"
     rb"(?:, (\w+): ([^,)]+))?\)"
     rb"(?:, Class: ([^,]+), Obj: ([^,]+), No Obj: ([^,]+), \.5R: ([^,]+), \.75R: ([^,]+))?"
     rb",\s*count: (\d+)"
+    rb"(?:, (?:total_)?loss = [^,]+, class_loss = ([^,]+), iou_loss = ([^,\s]+))?"
 )
 NORMALIZER_ITEM = re.compile(rb"(\w+): (" + NUMBER + rb")")
 #: V3 as g-darknet prints it (GIoU, every block present), for the bulk path.

@@ -21,7 +21,20 @@ SERIES_COLUMNS = ("iteration", "loss", "avg_loss", "rate", "seconds", "images")
 ALL_COLUMNS = SERIES_COLUMNS + ("hours_left",)
 
 #: Per-layer region statistics (means over the subdivisions of one iteration).
-REGION_STATS = ("iou", "giou", "ciou", "diou", "class", "obj", "noobj", "recall50", "recall75", "count")
+REGION_STATS = (
+    "iou",
+    "giou",
+    "ciou",
+    "diou",
+    "class",
+    "obj",
+    "noobj",
+    "recall50",
+    "recall75",
+    "count",
+    "class_loss",
+    "iou_loss",
+)
 
 
 def new_series() -> dict[str, array]:

@@ -34,6 +34,8 @@ from orchestrator.logs.region import RegionCollector, region_rows
 from orchestrator.logs.regular import PRINTFS, Rows, SortedChunk, sort_lines, worth_sorting
 
 NAN = math.nan
+#: The loss components (class_loss, iou_loss) of region lines that do not print them.
+NO_LOSSES = (NAN, NAN)
 DIGITS = b"0123456789"
 
 #: A chunk with more than one slow line in this many is parsed line by line: between slow
@@ -299,7 +301,8 @@ class LogParser:
             layer, iou, cls, obj, noobj, r50, r75, count = match.groups()
             self._region.add(
                 layer.decode(),
-                (float(iou), NAN, NAN, NAN, float(cls), float(obj), float(noobj), float(r50), float(r75), float(count)),
+                (float(iou), NAN, NAN, NAN, float(cls), float(obj), float(noobj), float(r50), float(r75), float(count))
+                + NO_LOSSES,
             )
             return
         match = L.REGION_V2.match(line)
@@ -307,14 +310,30 @@ class LogParser:
             iou, cls, obj, noobj, recall, count = match.groups()
             self._region.add(
                 UNNAMED_LAYER,
-                (float(iou), NAN, NAN, NAN, float(cls), float(obj), float(noobj), float(recall), NAN, float(count)),
+                (float(iou), NAN, NAN, NAN, float(cls), float(obj), float(noobj), float(recall), NAN, float(count))
+                + NO_LOSSES,
             )
 
     def _v3_line(self, line: bytes, number: int) -> None:
         match = L.V3.match(line)
         if match is None:
             return
-        (loss_kind, normalizer, layer, iou, overlap_name, overlap, cls, obj, noobj, r50, r75, count) = match.groups()
+        (
+            loss_kind,
+            normalizer,
+            layer,
+            iou,
+            overlap_name,
+            overlap,
+            cls,
+            obj,
+            noobj,
+            r50,
+            r75,
+            count,
+            class_loss,
+            iou_loss,
+        ) = match.groups()
         if self.log.loss_settings is None:
             self._set_loss_settings(loss_kind, normalizer)
         overlaps = dict.fromkeys(("giou", "ciou", "diou"), NAN)
@@ -333,6 +352,8 @@ class LogParser:
                 optional(r50),
                 optional(r75),
                 float(count),
+                optional(class_loss),
+                optional(iou_loss),
             ),
         )
 

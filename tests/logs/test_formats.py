@@ -103,6 +103,24 @@ def test_gdarknet_log_csv():
     assert log.region["all"]["iou"][0] == pytest.approx(0.6)
     assert log.region["all"]["giou"][0] == pytest.approx(0.5)
     assert math.isnan(log.region["all"]["giou"][1])
+    assert (log.region["all"]["iou_loss"][0], log.region["all"]["class_loss"][0]) == (1, 2)
+
+
+def test_gdarknet_v3_line_loss_components_are_read():
+    """g-darknet ends its v3 lines with the loss components (values from AlexeyAB/darknet #4597);
+    lines without them give NaN, as pjreddie's region lines do."""
+    head = b"v3 (mse loss, Normalizer: (iou: 0.750000, cls: 1.000000) Region 82 Avg (IOU: 0.343576, GIOU: 0.244701), "
+    stats = b"Class: 0.494423, Obj: 0.501301, No Obj: 0.488903, .5R: 0.115385, .75R: 0.000000, count: 26"
+    log = parse_bytes(
+        head + stats + b", loss = 316.458832, class_loss = 296.934875, iou_loss = 19.523956\n"
+        b"1: 5.0, 5.0 avg, 0.001 rate, 0.3 seconds, 16 images\n" + head + stats + b"\n"
+        b"2: 4.0, 4.9 avg, 0.001 rate, 0.3 seconds, 32 images\n"
+    )
+    layer = log.region["82"]
+    assert float(layer["class_loss"][0]) == pytest.approx(296.934875)
+    assert float(layer["iou_loss"][0]) == pytest.approx(19.523956)
+    assert float(layer["iou"][0]) == pytest.approx(0.343576)
+    assert math.isnan(layer["class_loss"][1]) and math.isnan(layer["iou_loss"][1])
 
 
 def test_a_damaged_number_is_an_error_not_a_crash():
