@@ -214,11 +214,12 @@ def _submit(ws, runs: list[str], args: argparse.Namespace) -> int:
     _show_log(timestamps=not sys.stderr.isatty())
     report = submit_pass(ws, runs, args.retry_failed)
     if args.json:
-        print_json({"submitted": report.submitted, "in_flight": report.in_flight})
+        errors = {"errors": [dataclasses.asdict(e) for e in report.errors]} if report.errors else {}
+        print_json({"submitted": report.submitted, "in_flight": report.in_flight, **errors})
     else:
         log_submit_pass(report)
     _refresh_stale_report(ws)
-    return EXIT_FAILED if report.failed else 0
+    return EXIT_FAILED if report.failed or report.errors else 0
 
 
 def cmd_eval_task(args: argparse.Namespace) -> int:

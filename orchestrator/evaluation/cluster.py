@@ -36,8 +36,8 @@ from orchestrator.base.fsutil import atomic_write
 from orchestrator.base.locks import Busy, run_lock
 from orchestrator.evaluation.crontab import orch_words
 from orchestrator.evaluation.discovery import WeightsFile, discover_weights, still_unchanged
-from orchestrator.evaluation.evaluate import JobRef, Target, dataset_of, evaluate, make_record
-from orchestrator.evaluation.passes import pending_targets
+from orchestrator.evaluation.evaluate import JobRef, Target, dataset_of, evaluate, make_record, prepare_run
+from orchestrator.evaluation.passes import RunError, internal_error, pending_targets, run_failed
 from orchestrator.evaluation.store import EvalRecord, StoreIndex, append_record
 from orchestrator.executors.render import TRAIN, render_eval_sbatch
 from orchestrator.executors.slurm import ENDED, SlurmExecutor
@@ -84,6 +84,7 @@ class SubmitReport:
     submitted: list[dict[str, str]] = field(default_factory=list)  # {"run", "weights", "job"}
     in_flight: int = 0  # evaluation jobs of these runs still pending or running before this pass
     failed: list[str] = field(default_factory=list)  # evaluations that failed, learnt in this pass
+    errors: list[RunError] = field(default_factory=list)  # runs not submitted: configuration problems
     busy: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -138,12 +139,7 @@ def submit_pass(ws: Workspace, runs: list[str], retry_failed: bool = False) -> S
         report.in_flight = len(entries) - len(ended)
         tasks: list[Task] = []
         for run in held:
-            manifest = load_manifest(ws, run)
-            for entry in ledgers[run]:
-                if entry.state is None and entry.job in ended:
-                    settle(ws, manifest, entry, task_state(final_states[entry.job]), report)
-            tasks += pending_tasks(ws, manifest, ledgers[run], retry_failed)
-            save_ledger(ws, run, ledgers[run])
+            tasks += _settle_and_plan(ws, run, ledgers[run], ended, final_states, retry_failed, report)
         if tasks:
             job = submit_tasks(ws, slurm, tasks)
             for number, task in enumerate(tasks):
@@ -154,6 +150,35 @@ def submit_pass(ws: Workspace, runs: list[str], retry_failed: bool = False) -> S
                 save_ledger(ws, run, ledgers[run])
     report.seconds = time.monotonic() - started
     return report
+
+
+def _settle_and_plan(
+    ws: Workspace,
+    run: str,
+    ledger: list[Submission],
+    ended: set[str],
+    final_states: dict[str, Any],
+    retry_failed: bool,
+    report: SubmitReport,
+) -> list[Task]:
+    """Record the run's ended jobs, then its tasks to submit. A run whose configuration is wrong
+    (cfg, dataset, darknet binary) is submitted nothing and reported once: every task would fail
+    for the same reason and spend the weights files' attempts."""
+    try:
+        manifest = load_manifest(ws, run)
+        for entry in ledger:
+            if entry.state is None and entry.job in ended:
+                settle(ws, manifest, entry, task_state(final_states[entry.job]), report)
+        save_ledger(ws, run, ledger)
+        tasks = pending_tasks(ws, manifest, ledger, retry_failed)
+        if tasks:
+            prepare_run(ws, manifest, {split for task in tasks for split in task.splits})
+        return tasks
+    except OrchError as exc:
+        run_failed(report.errors, run, str(exc))
+    except Exception as exc:  # a bug met in one run's data: the other runs are still submitted
+        run_failed(report.errors, run, internal_error(run, exc))
+    return []
 
 
 def log_submit_pass(report: SubmitReport) -> None:

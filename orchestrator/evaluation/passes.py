@@ -145,12 +145,11 @@ def _evaluate_run(ws: Workspace, run: str, options: PassOptions, stop: threading
             raise StoreWriteFailed(
                 f"cannot write into {exc.filename or ws.relative(ws.results_dir(run))}: {exc.strerror}"
             ) from None
-        _run_failed(report, run, f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
+        run_failed(report.errors, run, f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc))
     except OrchError as exc:
-        _run_failed(report, run, str(exc))
+        run_failed(report.errors, run, str(exc))
     except Exception as exc:  # a bug met in one run's data: the other runs are still evaluated
-        log.debug("%s: traceback", run, exc_info=True)
-        _run_failed(report, run, f"internal error {type(exc).__name__}: {exc} (run with --debug for details)")
+        run_failed(report.errors, run, internal_error(run, exc))
 
 
 def _evaluate_targets(ws: Workspace, run: str, options: PassOptions, stop: threading.Event, report: PassReport) -> None:
@@ -168,9 +167,16 @@ def _evaluate_targets(ws: Workspace, run: str, options: PassOptions, stop: threa
         report.outcomes.append(_evaluate_target(ws, target, setup, options, stop))
 
 
-def _run_failed(report: PassReport, run: str, error: str) -> None:
-    report.errors.append(RunError(run, printable(error)))
+def run_failed(errors: list[RunError], run: str, error: str) -> None:
+    """Record and log that `run` was not evaluated (or submitted) in this pass, and why."""
+    errors.append(RunError(run, printable(error)))
     log.error("%s: not evaluated: %s", run, printable(error))
+
+
+def internal_error(run: str, exc: Exception) -> str:
+    """A bug met in one run's data, in one line (the traceback goes to the debug log)."""
+    log.debug("%s: traceback", run, exc_info=True)
+    return f"internal error {type(exc).__name__}: {exc} (run with --debug for details)"
 
 
 def _evaluate_target(

@@ -100,3 +100,17 @@ def test_eval_submit_makes_cron_submit(shapes_ws, monkeypatch):
     assert "eval --all --gpu 1 " in render_block(shapes_ws, 10, 1)
     block = render_block(configured(shapes_ws, submit=True), 10, 1)
     assert "eval --all --submit " in block and "by Slurm jobs" in block
+
+
+def test_a_run_whose_configuration_is_wrong_is_reported_once_and_submits_nothing(shapes_ws, fake, capsys):
+    """Every task of a run whose cfg darknet cannot read would fail alike and spend the weights
+    files' attempts: the run is reported instead, and the other runs are submitted."""
+    with_checkpoints(shapes_ws, "bad")
+    with_checkpoints(shapes_ws, "good")
+    cfg = shapes_ws.root / "runs" / "bad" / "bad.cfg"
+    cfg.write_text(cfg.read_text().replace("filters=", "filters=abc#", 1))
+    assert main(["-C", str(shapes_ws.root), "eval", "--all", "--submit", "--json"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert {e["run"] for e in out["submitted"]} == {"good"} and len(out["submitted"]) == 2
+    assert [e["run"] for e in out["errors"]] == ["bad"] and "bad.cfg" in out["errors"][0]["error"]
+    assert load_ledger(shapes_ws, "bad") == [] and fake.count("sbatch") == 1
