@@ -43,7 +43,10 @@ def export_run(run: RunReport, out: Path) -> tuple[str, int]:
     state = load_state(folder)
     new = [(tag, step, value) for tag, step, value in points(run) if is_new(state, tag, step)]
     if new:
-        with SummaryWriter(logdir=str(folder), flush_secs=3600, max_queue=1 << 16) as writer:
+        # tensorboardX names event files after the second and the host: a second export within the
+        # same second would reopen (and empty) the first file, so each export names its own part
+        part = f".part{len(list(folder.glob('events.out.tfevents.*'))) + 1}"
+        with SummaryWriter(logdir=str(folder), flush_secs=3600, max_queue=1 << 16, filename_suffix=part) as writer:
             for tag, step, value in new:
                 writer.add_scalar(tag, value, global_step=step)
                 remember(state, tag, step)

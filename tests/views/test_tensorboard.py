@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import REFDATA
@@ -64,3 +65,18 @@ def test_export_of_a_log_file_through_the_cli(tmp_path, capsys):
     assert [v for _, v in scalars["darknet/map50"]] == pytest.approx([0.807477, 0.836247, 0.847292, 0.866229])
     assert len(scalars["train/avg_loss"]) == 2497  # iterations 703-705 are missing from the log
     assert export_logs([f"yolo={log}"], tmp_path / "tb") == [("yolo", 0)]
+
+
+def test_two_exports_in_the_same_second_keep_both_event_files(tmp_path, monkeypatch):
+    """tensorboardX names an event file after the second: the second export must not reopen
+    (and empty) the first one's file."""
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    ws = init_workspace(tmp_path / "ws")
+    (name,) = make_runs(ws, 1)
+    out = tmp_path / "tb"
+    export_runs(ws, None, out)
+    with open(ws.results_dir(name) / "metrics.jsonl", "a") as store:
+        store.write(json.dumps(record(name, 2010, 0.9, 0)) + "\n")
+    assert export_runs(ws, None, out)[0][1] > 0
+    assert len(list((out / name).glob("events.out.tfevents.*"))) == 2
+    assert [s for s, _ in read_back(out / name)["train/loss"]] == list(range(1, 2001))
