@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import make_workspace
+from conftest import make_workspace, repeat_valid_list
 from waiting import wait_for
 
 from orchestrator.cli import main
@@ -43,13 +43,6 @@ def eval_workspace(folder: Path, trained_run: Path, weights=ALL_WEIGHTS, n_valid
     for label in weights:  # darknet names weights after the cfg: runs/r1/r1.cfg -> r1_<n>.weights
         shutil.copy(trained_run / f"tiny-shapes_{label}.weights", backup / f"r1_{label}.weights")
     return ws
-
-
-def repeat_valid_list(ws: Workspace, times: int) -> None:
-    """The valid list `times` over, so that darknet is surely still at work when a test signals
-    its evaluator (48 images at 96x96 take well under a second on an idle machine)."""
-    valid = ws.root / ws.config.datasets["shapes"].valid["valid"]
-    valid.write_text(valid.read_text() * times)
 
 
 def use_darknet(ws: Workspace, binary: str) -> Workspace:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import make_workspace
+from conftest import make_workspace, repeat_valid_list
 from waiting import wait_for
 
 from orchestrator.base.locks import Busy, gpu_lock, run_lock
@@ -41,6 +41,7 @@ SEED = 12
 
 def workspace(folder: Path, trained_run: Path) -> Workspace:
     ws = make_workspace(folder, n_train=4, n_valid=8)
+    repeat_valid_list(ws, 10)  # ~1 s of darknet per evaluation even on an idle machine
     for run in RUNS:
         new_run(ws, run, RunSpec(template="tiny-shapes", dataset="shapes", max_batches=600, steps=[400, 500]))
         backup = ws.backup_dir(run)
