@@ -25,6 +25,11 @@ from orchestrator.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 REFDATA = REPO / "tests" / "data"  # real fixtures with known answers; sources in PROVENANCE.md
+#: The 20 Pascal VOC classes, in darknet's voc.names order.
+VOC_NAMES = [
+    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+]  # fmt: skip
 TRAIN_ITERATIONS = 300  # weights at 100, 200, 300 and _final
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, VOC_NAMES
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
@@ -17,29 +17,6 @@ from orchestrator.darknet.cfg import read_cfg
 from orchestrator.executors import new_run
 from orchestrator.runs import JobRecord, RunSpec, Scaling, load_manifest, save_manifest, scale_for_gpus
 from orchestrator.workspace import Workspace, init_workspace
-
-VOC_NAMES = [
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-]
 
 
 @pytest.fixture

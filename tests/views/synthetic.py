@@ -14,29 +14,8 @@ import shutil
 from pathlib import Path
 
 import yaml
+from conftest import VOC_NAMES
 
-VOC_CLASSES = [
-    "aeroplane",
-    "bicycle",
-    "bird",
-    "boat",
-    "bottle",
-    "bus",
-    "car",
-    "cat",
-    "chair",
-    "cow",
-    "diningtable",
-    "dog",
-    "horse",
-    "motorbike",
-    "person",
-    "pottedplant",
-    "sheep",
-    "sofa",
-    "train",
-    "tvmonitor",
-]
 THRESHOLDS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
 
 
@@ -97,7 +76,7 @@ def write_log(ws, name: str, iterations: int, seed: int) -> Path:
     return path
 
 
-def record(name: str, iteration: int, quality: float, seed: int, classes: list[str] = VOC_CLASSES) -> dict:
+def record(name: str, iteration: int, quality: float, seed: int, classes: list[str] = VOC_NAMES) -> dict:
     rng = random.Random(seed * 1000 + iteration)
     metrics = {}
     for metric, offset in (("iou", 0.0), ("giou", -0.03)):
@@ -135,7 +114,7 @@ def quality(iteration: int, max_batches: int, seed: int) -> float:
 
 
 def write_metrics(
-    ws, name: str, seed: int, checkpoints: int = 10, max_batches: int = 2000, classes: list[str] = VOC_CLASSES
+    ws, name: str, seed: int, checkpoints: int = 10, max_batches: int = 2000, classes: list[str] = VOC_NAMES
 ) -> None:
     step = max_batches // checkpoints
     its = range(step, max_batches + 1, step)
