@@ -9,7 +9,6 @@ log grows.
 from __future__ import annotations
 
 import csv
-import io
 import math
 from array import array
 from dataclasses import dataclass, field
@@ -104,13 +103,6 @@ class ParsedLog:
             "loss_settings": self.loss_settings,
             "errors": self.errors,
         }
-
-    def series_csv(self) -> str:
-        """The per-iteration series as CSV (the report's per-run files)."""
-        out = io.StringIO()
-        write_csv_header(out)
-        write_csv_rows(out, self.series)
-        return out.getvalue()
 
 
 @dataclass

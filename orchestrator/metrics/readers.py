@@ -40,11 +40,6 @@ class _Result(msgspec.Struct, gc=False):
 _RESULTS = msgspec.json.Decoder(list[_Result])
 
 
-def read_coco_results(path: str | os.PathLike) -> Detections:
-    """A COCO results json (a list of `{image_id, category_id, bbox, score}`)."""
-    return coco_results(read_bytes(path), str(path))
-
-
 def coco_results(data: bytes, source: str) -> Detections:
     """Detections from the bytes of a COCO results list, decoded straight into typed entries
     (msgspec: no dict per detection, about 5x faster than the json module on 500k entries) and

@@ -9,6 +9,7 @@ from conftest import REFDATA
 
 from orchestrator.cli import main
 from orchestrator.logs import cache, parse_paths, summarize_paths, write_series_csv
+from orchestrator.logs.model import write_csv_header, write_csv_rows
 
 from .generated import gdarknet_log, hank_ai_log
 
@@ -44,7 +45,10 @@ def test_streamed_summary_and_csv_equal_the_parsed_log(small_chunks, names):
     assert summarize_paths(paths) == whole.summary()
     out = io.StringIO()
     write_series_csv(paths, out)
-    assert out.getvalue() == whole.series_csv()
+    reference = io.StringIO()
+    write_csv_header(reference)
+    write_csv_rows(reference, whole.series)
+    assert out.getvalue() == reference.getvalue()
     assert out.getvalue().count("\n") == whole.iterations + 1
 
 
