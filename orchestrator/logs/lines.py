@@ -133,8 +133,11 @@ LAST_ACCURACY_PRINTF = Printf(
     (b" Last accuracy mAP@", ("iou_threshold", FIXED), b" = ", ("map", FIXED), b" %, best = ", ("best", FIXED), b" % "),
 )
 
-#: Terminal control sequences: xterm title `ESC ] … BEL` and ANSI colours `ESC [ … m`.
-TERMINAL_ESCAPES = re.compile(rb"\x1b\][^\x07\n]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]")
+#: ANSI control sequences `ESC [ … m` (colours): a handful of distinct ones recur all over a log.
+CONTROL = rb"\x1b\[[0-9;?]*[A-Za-z]"
+CONTROLS = re.compile(CONTROL)
+#: Terminal escapes: xterm titles `ESC ] … BEL` (a new text each time) and control sequences.
+TERMINAL_ESCAPES = re.compile(rb"\x1b\][^\x07\n]*(?:\x07|\x1b\\)|" + CONTROL)
 
 #: Markers of failures, searched over whole chunks (bytes.find), each with the kind reported.
 ERROR_MARKERS = (

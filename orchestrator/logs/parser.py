@@ -37,6 +37,8 @@ NAN = math.nan
 #: The loss components (class_loss, iou_loss) of region lines that do not print them.
 NO_LOSSES = (NAN, NAN)
 DIGITS = b"0123456789"
+#: How far into a chunk `as_shown` looks for the control sequences that recur in it.
+ESCAPE_SAMPLE = 1 << 16
 
 #: A chunk with more than one slow line in this many is parsed line by line: between slow
 #: lines, adding regular lines in bulk costs more than it saves.
@@ -116,10 +118,11 @@ class LogParser:
         chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
             self.log.lines += self._feed_lines(shown, first_line)
+            errors = failures_in(shown, first_line + np.arange(self.log.lines - first_line + 1))
         else:
             self._feed_sorted(shown, chunk, first_line)
             self.log.lines += len(chunk.ends)
-        errors = failures_in(data, first_line)
+            errors = failures_in(*irregular_lines(shown, chunk, first_line))
         self._region.fold_into(self.log.region, self.log.series["iteration"])
         if errors:
             self.log.errors.extend(errors)
@@ -396,27 +399,52 @@ class LogParser:
 
 
 def as_shown(data: bytes) -> bytes:
-    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes."""
+    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes.
+    The control sequences seen near its start (hank-ai colours every iteration number) are
+    removed with `bytes.replace`, many times faster than a regular expression; what is left,
+    titles and rarer sequences, by the regular expression."""
+    if b"\x1b" not in data:
+        return data
+    for sequence in set(L.CONTROLS.findall(data, 0, ESCAPE_SAMPLE)):
+        data = data.replace(sequence, b"")
     return L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
 
 
-def failures_in(data: bytes, first_line: int) -> list[dict]:
-    """Error lines, found with bytes.find over the whole chunk (no per-line test for them):
-    one per line and marker, in line order, then in the order of ERROR_MARKERS."""
+def failures_in(text: bytes, line_numbers: np.ndarray) -> list[dict]:
+    """Error lines, found with bytes.find over whole lines joined (no per-line test for them):
+    one per line and marker, in line order, then in the order of ERROR_MARKERS. The k-th line
+    of `text` is line `line_numbers[k]` of the log."""
     hits = []
     for order, (marker, kind) in enumerate(L.ERROR_MARKERS):
-        position = data.find(marker)
+        position = text.find(marker)
         while position >= 0:
-            start, end = data.rfind(b"\n", 0, position) + 1, data.find(b"\n", position)
+            start, end = text.rfind(b"\n", 0, position) + 1, text.find(b"\n", position)
+            end = len(text) if end < 0 else end
             hits.append((start, order, end, kind))
-            position = data.find(marker, end) if end >= 0 else -1  # one hit per line; none past the end
-    found, line, counted = [], first_line, 0
+            position = text.find(marker, end)  # one hit per line
+    found, ordinal, counted = [], 0, 0
     for start, _, end, kind in sorted(hits):
-        line += data.count(b"\n", counted, start)
+        ordinal += text.count(b"\n", counted, start)
         counted = start
-        text = visible_text(data[start:end]).strip()[:200].decode(errors="replace")
-        found.append({"line": line, "kind": kind, "text": text})
+        shown = visible_text(text[start:end]).strip()[:200].decode(errors="replace")
+        found.append({"line": int(line_numbers[ordinal]), "kind": kind, "text": shown})
     return found
+
+
+def irregular_lines(data: bytes, chunk: SortedChunk, first_line: int) -> tuple[bytes, np.ndarray]:
+    """The lines of a sorted chunk that are not regular, joined, and their line numbers: the
+    only lines a failure marker can be in (a regular line is literals and numbers), and
+    usually a small part of the chunk. Runs of consecutive such lines are cut out whole."""
+    irregular = np.ones(len(chunk.ends), dtype=bool)
+    for rows in chunk.rows.values():
+        irregular[rows.lines] = False
+    indices = np.flatnonzero(irregular)
+    if not indices.size:
+        return b"", indices
+    run_starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1] + 1])
+    run_ends = np.r_[run_starts[1:], indices.size] - 1
+    starts, ends = chunk.starts[indices[run_starts]].tolist(), chunk.ends[indices[run_ends]].tolist()
+    return b"\n".join([data[start:end] for start, end in zip(starts, ends)]), first_line + indices
 
 
 def visible_text(line: bytes) -> bytes:

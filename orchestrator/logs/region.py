@@ -96,6 +96,8 @@ def region_rows(fields: dict[str, np.ndarray]) -> np.ndarray:
 def nan_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Column means of each row group starting at `starts`, ignoring NaN (Darknet prints
     `-nan` for a layer that saw no object in a subdivision); all-NaN groups stay NaN."""
+    if len(starts) == len(values):  # one row per group (no subdivisions): the rows themselves
+        return values
     finite = np.isfinite(values)
     sums = np.add.reduceat(np.where(finite, values, 0.0), starts, axis=0)
     counts = np.add.reduceat(finite, starts, axis=0)
