@@ -16,7 +16,8 @@ debian:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# setup.py and scan.c too: an editable install compiles the log scanner once, not on import
+$(VENV)/.installed: pyproject.toml setup.py orchestrator/logs/scan.c
 	$(PYTHON) -m venv $(VENV) || { echo "orch: '$(PYTHON) -m venv' failed: apt-get install python3-venv" >&2; exit 1; }
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 NUMBER = rb"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)"
-#: Field kinds of a printf format: `%d` and decimals (`%f`, `%.3f`…), read in bulk by `swar`;
+#: Field kinds of a printf format: `%d` and decimals (`%f`, `%.3f`…), read in bulk by `scan`;
 #: a tuple of words is a field that must be one of them (read as its index).
 INT, FIXED = "%d", "%f"
 #: What a printf's line feeds: the series, the region statistics, the last accuracy.
@@ -132,12 +132,6 @@ LAST_ACCURACY_PRINTF = Printf(
     "alexeyab",
     (b" Last accuracy mAP@", ("iou_threshold", FIXED), b" = ", ("map", FIXED), b" %, best = ", ("best", FIXED), b" % "),
 )
-
-#: ANSI control sequences `ESC [ … m` (colours): a handful of distinct ones recur all over a log.
-CONTROL = rb"\x1b\[[0-9;?]*[A-Za-z]"
-CONTROLS = re.compile(CONTROL)
-#: Terminal escapes: xterm titles `ESC ] … BEL` (a new text each time) and control sequences.
-TERMINAL_ESCAPES = re.compile(rb"\x1b\][^\x07\n]*(?:\x07|\x1b\\)|" + CONTROL)
 
 #: Markers of failures, searched over whole chunks (bytes.find), each with the kind reported.
 ERROR_MARKERS = (

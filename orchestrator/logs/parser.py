@@ -32,13 +32,12 @@ from orchestrator.logs.formats import Iteration, read_iteration
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog, new_series
 from orchestrator.logs.region import RegionCollector, region_rows
 from orchestrator.logs.regular import PRINTFS, Rows, SortedChunk, sort_lines, worth_sorting
+from orchestrator.logs.scan import strip_escapes
 
 NAN = math.nan
 #: The loss components (class_loss, iou_loss) of region lines that do not print them.
 NO_LOSSES = (NAN, NAN)
 DIGITS = b"0123456789"
-#: How far into a chunk `as_shown` looks for the control sequences that recur in it.
-ESCAPE_SAMPLE = 1 << 16
 
 #: A chunk with more than one slow line in this many is parsed line by line: between slow
 #: lines, adding regular lines in bulk costs more than it saves.
@@ -399,15 +398,9 @@ class LogParser:
 
 
 def as_shown(data: bytes) -> bytes:
-    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes.
-    The control sequences seen near its start (hank-ai colours every iteration number) are
-    removed with `bytes.replace`, many times faster than a regular expression; what is left,
-    titles and rarer sequences, by the regular expression."""
-    if b"\x1b" not in data:
-        return data
-    for sequence in set(L.CONTROLS.findall(data, 0, ESCAPE_SAMPLE)):
-        data = data.replace(sequence, b"")
-    return L.TERMINAL_ESCAPES.sub(b"", data) if b"\x1b" in data else data
+    """The chunk as a terminal shows it, as far as the handlers care: without terminal escapes
+    (xterm titles, colours), which the compiled scanner removes in one pass."""
+    return strip_escapes(data)
 
 
 def failures_in(text: bytes, line_numbers: np.ndarray) -> list[dict]:

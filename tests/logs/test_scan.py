@@ -1,0 +1,76 @@
+"""The compiled scanner against Python's own reading: numbers exactly as `float()`/`int()` read
+printf's text, nothing else accepted; escapes removed exactly as a regular expression does."""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestrator.logs.lines import FIXED, INT, Printf
+from orchestrator.logs.scan import WITH_COMMA, WITH_RETURN, WITHOUT_COMMA, Programs, field_column, strip_escapes
+
+#: One line per token: `x <token>, <int>; <word>`.
+PROGRAMS = Programs(
+    (
+        Printf(
+            "test", "test", (b"x ", ("number", FIXED), b", ", ("count", INT), b"; ", ("unit", (b"hour", b"hours")), b"")
+        ),
+    )
+)
+#: What Darknet's printf writes, as the scanner must accept it: `%d` and `%f`-like decimals.
+DECIMAL = re.compile(rb"-?(?:nan|\d+(?:\.\d+)?)")
+INTEGER = re.compile(rb"0|[1-9]\d*")
+#: The escapes a terminal would act on, as the parser removed them before the scanner existed.
+TERMINAL_ESCAPES = re.compile(rb"\x1b\][^\x07\n]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def read_one(line: bytes) -> tuple[float, int, int] | None:
+    scan = PROGRAMS.scan(line + b"\n")
+    assert len(scan.status) == 1
+    if scan.status[0] < 0:
+        return None
+    columns = [field_column(scan.fields, column, kind) for column, kind in enumerate((FIXED, INT, INT))]
+    return float(columns[0][0]), int(columns[1][0]), int(columns[2][0])
+
+
+def same_float(a: float, b: float) -> bool:
+    return struct.pack("<d", a) == struct.pack("<d", b) or (math.isnan(a) and math.isnan(b))
+
+
+TOKENS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e15, max_value=1e15).flatmap(
+        lambda value: st.sampled_from([b"%f" % value, b"%.3f" % value, b"%.1f" % value, b"%.0f" % value, b"%d" % value])
+    ),
+    st.text("0123456789.-nae+x ", min_size=0, max_size=20).map(str.encode),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(token=TOKENS, count=st.text("0123456789-x", min_size=0, max_size=18).map(str.encode))
+def test_numbers_are_read_exactly_as_python_reads_printf_text(token, count):
+    line = b"x " + token + b", " + count + b"; hours"
+    read = read_one(line)
+    expected = DECIMAL.fullmatch(token) and len(token) <= 16 and INTEGER.fullmatch(count) and len(count) <= 16
+    assert (read is not None) == bool(expected), line
+    if read is not None:
+        assert same_float(read[0], float(token)) and read[1] == int(count) and read[2] == 1
+
+
+def test_choices_comma_and_carriage_return_statuses():
+    assert read_one(b"x 1.5, 3; hour") == (1.5, 3, 0)
+    assert read_one(b"x 1.5, 3; hourss") is None and read_one(b"x 1.5, 3; hour ") is None
+    assert math.isnan(read_one(b"x -nan, 0; hour")[0])
+    scan = PROGRAMS.scan(b"x 1.5, 3; hour\r\nno comma\nwith, comma\nx 1\r5, 3; hour\n")
+    assert scan.status.tolist() == [0, WITHOUT_COMMA, WITH_COMMA, WITH_RETURN]
+    assert scan.starts.tolist() == [0, 16, 25, 37] and scan.ends.tolist() == [15, 24, 36, 51]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from([b"\x1b", b"[", b"]", b"\x07", b"\\", b"\n", b"0", b"1;", b"?", b"m", b"A", b"x"])))
+def test_escapes_are_removed_exactly_as_the_regular_expression_removes_them(pieces):
+    data = b"".join(pieces)
+    assert strip_escapes(data) == TERMINAL_ESCAPES.sub(b"", data)
