@@ -121,7 +121,7 @@ class LogParser:
         else:
             self._feed_sorted(shown, chunk, first_line)
             self.log.lines += len(chunk.ends)
-            errors = failures_in(*irregular_lines(shown, chunk, first_line))
+            errors = failures_in(chunk.others, first_line + chunk.other_lines)
         self._region.fold_into(self.log.region, self.log.series["iteration"])
         if errors:
             self.log.errors.extend(errors)
@@ -422,22 +422,6 @@ def failures_in(text: bytes, line_numbers: np.ndarray) -> list[dict]:
         shown = visible_text(text[start:end]).strip()[:200].decode(errors="replace")
         found.append({"line": int(line_numbers[ordinal]), "kind": kind, "text": shown})
     return found
-
-
-def irregular_lines(data: bytes, chunk: SortedChunk, first_line: int) -> tuple[bytes, np.ndarray]:
-    """The lines of a sorted chunk that are not regular, joined, and their line numbers: the
-    only lines a failure marker can be in (a regular line is literals and numbers), and
-    usually a small part of the chunk. Runs of consecutive such lines are cut out whole."""
-    irregular = np.ones(len(chunk.ends), dtype=bool)
-    for rows in chunk.rows.values():
-        irregular[rows.lines] = False
-    indices = np.flatnonzero(irregular)
-    if not indices.size:
-        return b"", indices
-    run_starts = np.flatnonzero(np.r_[True, indices[1:] != indices[:-1] + 1])
-    run_ends = np.r_[run_starts[1:], indices.size] - 1
-    starts, ends = chunk.starts[indices[run_starts]].tolist(), chunk.ends[indices[run_ends]].tolist()
-    return b"\n".join([data[start:end] for start, end in zip(starts, ends)]), first_line + indices
 
 
 def visible_text(line: bytes) -> bytes:

@@ -33,8 +33,6 @@ HANDLER_PREFIXES = {
     ord("L"): L.BANNER,
 }
 INDENTED = (b" mean average", b" Last accuracy")
-#: How many bytes of a line's start `inert` looks at: enough for every prefix above.
-HEAD = max(map(len, (*HANDLER_PREFIXES.values(), *INDENTED)))
 
 
 @dataclass
@@ -52,12 +50,16 @@ class Rows:
 
 @dataclass
 class SortedChunk:
-    """A chunk's lines (`data[starts[i]:ends[i]]`, `ends` at the newlines) sorted out."""
+    """A chunk's lines (`data[starts[i]:ends[i]]`, `ends` at the newlines) sorted out;
+    `others` holds the lines that are not regular (indices `other_lines`), each with its
+    newline: the only lines a failure can be reported in."""
 
     starts: np.ndarray
     ends: np.ndarray
     slow: np.ndarray
     rows: dict[str, Rows]  # kind -> its regular lines, in line order
+    others: bytes
+    other_lines: np.ndarray
 
 
 def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
@@ -75,11 +77,11 @@ def sort_lines(data: bytes, handled: np.ndarray) -> SortedChunk:
     by_kind = {}
     for kind in KINDS:
         by_kind[kind] = merged([(i, found[i]) for i, printf in enumerate(PRINTFS) if printf.kind == kind])
-    first_bytes = np.frombuffer(data, dtype=np.uint8)[scan.starts]
-    maybe = np.flatnonzero(handled[first_bytes] & (scan.status < 0))
+    others = np.flatnonzero(scan.status < 0)
+    maybe = others[handled[scan.heads[others] & 0xFF]]
     slow = scan.status == WITH_RETURN  # the handlers see what a terminal shows: the text after the last \r
-    slow[maybe] |= ~inert(data, scan.starts[maybe], scan.status[maybe] == WITHOUT_COMMA)
-    return SortedChunk(scan.starts, scan.ends, np.flatnonzero(slow), by_kind)
+    slow[maybe] |= ~inert(scan.heads[maybe], scan.status[maybe] == WITHOUT_COMMA)
+    return SortedChunk(scan.starts, scan.ends, np.flatnonzero(slow), by_kind, scan.others, others)
 
 
 def merged(found: list[tuple[int, Rows]]) -> Rows:
@@ -109,23 +111,24 @@ def worth_sorting(data: bytes) -> bool:
     return b"," in data
 
 
-def inert(data: bytes, starts: np.ndarray, no_comma: np.ndarray) -> np.ndarray:
-    """Which of the lines starting at `starts` (not regular, a handler for their first byte)
-    their handler provably finds nothing in; `no_comma` says which hold no comma."""
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    head = buffer[np.minimum(starts[:, None] + np.arange(HEAD), len(buffer) - 1)]  # ends at the newline
-    first, second = head[:, 0], head[:, 1]
+def inert(heads: np.ndarray, no_comma: np.ndarray) -> np.ndarray:
+    """Which lines their handler provably finds nothing in, from their first 8 bytes (`heads`,
+    little-endian words) and whether they hold no comma. Longer prefixes are checked on
+    their first 8 bytes: a line passing that goes to its handler, which checks the rest."""
+    first, second = heads & 0xFF, (heads >> np.uint64(8)) & 0xFF
     second_is_digit = (second >= ord("0")) & (second <= ord("9"))
     useful_indented = second_is_digit & ~no_comma
     for prefix in INDENTED:
-        useful_indented |= starts_with(head, prefix)
+        useful_indented |= starts_with(heads, prefix)
     inert = ((first >= ord("0")) & (first <= ord("9")) | (first == ord("R"))) & no_comma
     inert |= (first == ord(" ")) & ~useful_indented
     for byte, prefix in HANDLER_PREFIXES.items():
-        inert |= (first == byte) & ~starts_with(head, prefix)
+        inert |= (first == byte) & ~starts_with(heads, prefix)
     return inert
 
 
-def starts_with(head: np.ndarray, prefix: bytes) -> np.ndarray:
-    """Which rows of `head` (the first bytes of lines) begin with `prefix`."""
-    return np.all(head[:, : len(prefix)] == np.frombuffer(prefix, dtype=np.uint8), axis=1)
+def starts_with(heads: np.ndarray, prefix: bytes) -> np.ndarray:
+    """Which lines begin with the first 8 bytes of `prefix`, from their `heads`."""
+    head = prefix[:8]
+    mask = np.uint64((1 << 8 * len(head)) - 1)
+    return heads & mask == np.uint64(int.from_bytes(head, "little"))

@@ -119,12 +119,17 @@ static int matches(const uint8_t *program, const uint8_t *p, const uint8_t *end,
  * newline) and status[i], the index of the first of the `count` printfs (programs at
  * `offsets`) it is exactly, or why it is none. A line with a carriage return other than a
  * CRLF ending is none: a terminal shows only the text after it. The fields of the k-th line
- * that is a printf go to fields[k * width ...], for at most max_rows lines. Returns the number
- * of lines; *rows is set to the number of printf lines. */
+ * that is a printf go to fields[k * width ...], for at most max_rows lines. heads[i] holds
+ * the first 8 bytes of line i (zeros past its end; byte 0 lowest, on a little-endian
+ * machine), enough for Python to tell which lines no handler can use. The lines that are
+ * none are also copied to `others` (as large as data), each with its newline. Returns the
+ * number of lines; *rows is set to the number of printf lines, *others_size to the bytes
+ * written to `others`. */
 int64_t scan_lines(const uint8_t *data, int64_t size, const uint8_t *programs, const int64_t *offsets, int32_t count,
-                   int32_t width, int64_t max_rows, int64_t *starts, int64_t *ends, int32_t *status, int64_t *fields,
-                   int64_t *rows) {
+                   int32_t width, int64_t max_rows, int64_t *starts, int64_t *ends, int32_t *status, uint64_t *heads,
+                   int64_t *fields, int64_t *rows, uint8_t *others, int64_t *others_size) {
     const uint8_t *p = data, *stop = data + size;
+    uint8_t *other = others;
     int64_t line = 0, row = 0;
     const uint8_t *newline;
     while (p < stop && (newline = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
@@ -139,12 +144,20 @@ int64_t scan_lines(const uint8_t *data, int64_t size, const uint8_t *programs, c
                 }
             }
         }
+        if (kind < 0) {
+            memcpy(other, p, (size_t)(newline + 1 - p));
+            other += newline + 1 - p;
+        }
+        uint64_t head = 0;
+        memcpy(&head, p, end - p < 8 ? (size_t)(end - p) : 8);
+        heads[line] = head;
         starts[line] = p - data;
         ends[line] = newline - data;
         status[line++] = kind;
         p = newline + 1;
     }
     *rows = row;
+    *others_size = other - others;
     return line;
 }
 

@@ -32,13 +32,17 @@ END, LITERAL, INTEGER, DECIMAL, CHOICE = b"E", b"L", b"I", b"F", b"C"
 @dataclass(frozen=True)
 class Scan:
     """A chunk's lines: `data[starts[i]:ends[i]]` (`ends` at the newlines), `status[i]` the
-    index of the printf line i is, or one of the negative statuses; `fields[k]` holds the
-    fields of the k-th printf line (int64, decimals as the bits of their float64)."""
+    index of the printf line i is, or one of the negative statuses, `heads[i]` its first 8
+    bytes as a little-endian word (zeros past its end); `fields[k]` holds the fields of the
+    k-th printf line (int64, decimals as the bits of their float64); `others` is the lines
+    that are no printf, each with its newline."""
 
     starts: np.ndarray
     ends: np.ndarray
     status: np.ndarray
+    heads: np.ndarray
     fields: np.ndarray
+    others: bytes
 
 
 class Programs:
@@ -54,17 +58,40 @@ class Programs:
         self.shortest = min(shortest_line(printf.parts) for printf in printfs)
 
     def scan(self, data: bytes) -> Scan:
-        """Sort out the lines of `data` (whole lines, the last one ending with a newline)."""
-        lines = data.count(b"\n")
-        most = len(data) // self.shortest + 1
-        starts, ends = np.empty(lines, dtype=np.int64), np.empty(lines, dtype=np.int64)
-        status = np.empty(lines, dtype=np.int32)
-        fields = np.empty((most, self.width), dtype=np.int64)
-        rows = ctypes.c_int64()
-        library().scan_lines(
-            data, len(data), self.code, self.offsets, self.count, self.width, most, starts, ends, status, fields, rows
+        """Sort out the lines of `data` (whole lines, the last one ending with a newline).
+        The arrays are allocated for the most lines `data` could have; only the pages
+        written are ever touched, so their size costs address space, not memory."""
+        most_lines, most_rows = len(data), len(data) // self.shortest + 1
+        starts, ends = np.empty(most_lines, dtype=np.int64), np.empty(most_lines, dtype=np.int64)
+        status, heads = np.empty(most_lines, dtype=np.int32), np.empty(most_lines, dtype=np.uint64)
+        fields = np.empty((most_rows, self.width), dtype=np.int64)
+        others = np.empty(len(data), dtype=np.uint8)
+        rows, others_size = ctypes.c_int64(), ctypes.c_int64()
+        lines = library().scan_lines(
+            data,
+            len(data),
+            self.code,
+            self.offsets,
+            self.count,
+            self.width,
+            most_rows,
+            starts,
+            ends,
+            status,
+            heads,
+            fields,
+            rows,
+            others,
+            others_size,
         )
-        return Scan(starts, ends, status, fields[: rows.value])
+        return Scan(
+            starts[:lines],
+            ends[:lines],
+            status[:lines],
+            heads[:lines],
+            fields[: rows.value],
+            others[: others_size.value].tobytes(),
+        )
 
 
 def program(parts: tuple) -> bytes:
@@ -98,8 +125,8 @@ def strip_escapes(data: bytes) -> bytes:
     """`data` without terminal escapes (xterm titles, colour and other control sequences)."""
     if b"\x1b" not in data:
         return data
-    out = ctypes.create_string_buffer(len(data))
-    return ctypes.string_at(out, library().strip_escapes(data, len(data), out))
+    out = np.empty(len(data), dtype=np.uint8)
+    return out[: library().strip_escapes(data, len(data), out)].tobytes()
 
 
 _LIBRARY: list[ctypes.CDLL] = []
@@ -114,6 +141,7 @@ def library() -> ctypes.CDLL:
         except OSError as error:
             raise OrchError("the log scanner is not built; reinstall orch (pip install -e .)", str(path)) from error
         int64s, int32s = ndpointer(np.int64, flags="C"), ndpointer(np.int32, flags="C")
+        words, data = ndpointer(np.uint64, flags="C"), ndpointer(np.uint8, flags="C")
         loaded.scan_lines.restype = ctypes.c_int64
         loaded.scan_lines.argtypes = [
             ctypes.c_char_p,
@@ -126,10 +154,13 @@ def library() -> ctypes.CDLL:
             int64s,
             int64s,
             int32s,
+            words,
             ndpointer(np.int64, ndim=2, flags="C"),
+            ctypes.POINTER(ctypes.c_int64),
+            data,
             ctypes.POINTER(ctypes.c_int64),
         ]
         loaded.strip_escapes.restype = ctypes.c_int64
-        loaded.strip_escapes.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p]
+        loaded.strip_escapes.argtypes = [ctypes.c_char_p, ctypes.c_int64, data]
         _LIBRARY.append(loaded)
     return _LIBRARY[0]

@@ -67,6 +67,10 @@ def test_choices_comma_and_carriage_return_statuses():
     scan = PROGRAMS.scan(b"x 1.5, 3; hour\r\nno comma\nwith, comma\nx 1\r5, 3; hour\n")
     assert scan.status.tolist() == [0, WITHOUT_COMMA, WITH_COMMA, WITH_RETURN]
     assert scan.starts.tolist() == [0, 16, 25, 37] and scan.ends.tolist() == [15, 24, 36, 51]
+    assert scan.heads[1] == int.from_bytes(b"no comma", "little")
+    assert scan.heads[3] == int.from_bytes(b"x 1\r5, 3", "little")
+    assert scan.others == b"no comma\nwith, comma\nx 1\r5, 3; hour\n"
+    assert PROGRAMS.scan(b"ab\n").heads[0] == int.from_bytes(b"ab", "little")  # zeros past the end
 
 
 @settings(max_examples=3000, deadline=None)
