@@ -11,7 +11,7 @@ until it reaches the size asked (each repetition reads as a resumed job):
   blocks, a `Last accuracy` line per iteration);
 - g-darknet, hank-ai: the pjreddie log printed as those forks print (tests/logs/generated.py).
 Every measurement runs in a fresh process, so that peak memory (ru_maxrss) is that of the one
-thing measured. CPU time is printed next to wall time: on a shared machine it is the steadier.
+thing measured. `wc -l` over the same file, timed in the same run, is the disk-speed reference. CPU time is printed next to wall time: on a shared machine it is the steadier.
 """
 
 from __future__ import annotations
@@ -95,15 +95,24 @@ def measure(task: str, log: Path, cache: Path) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+def line_count_seconds(log: Path) -> float:
+    """The reference: `wc -l` reading the same (cached) file, whole process."""
+    start = time.perf_counter()
+    subprocess.run(["wc", "-l", str(log)], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def bench_fork(fork: str, megabytes: float, folder: Path) -> None:
     block = source(fork)
     log, cache = folder / f"{fork}.log", folder / f"{fork}.cache.json"
     write_log(log, block, megabytes)
     size = log.stat().st_size / 1e6
+    reference = line_count_seconds(log)
     first = measure("parse", log, cache)
     print(
         f"{fork:10} first parse {size:6.0f} MB: {first['wall']:5.2f} s = {size / first['wall']:5.0f} MB/s "
-        f"(CPU {size / first['cpu']:4.0f} MB/s), peak {first['peak_mb']:4.0f} MB, "
+        f"(CPU {size / first['cpu']:4.0f} MB/s; wc -l {size / reference:5.0f} MB/s, "
+        f"orch/wc {reference / first['wall']:.2f}), peak {first['peak_mb']:4.0f} MB, "
         f"{first['iterations']} iterations, format {first['format']} (cache written)"
     )
     for task, label in (("progress", "orch status"), ("parse", "full columns")):

@@ -7,13 +7,13 @@ state is an explicit record (`ParserState`, plain values) that the incremental c
 JSON, which is what makes it exact: parsing a log in one go or in any number of appended
 pieces gives the same result.
 
-Speed comes from array operations: `regular` recognises and reads the region and iteration
-lines of pjreddie's printf for a whole chunk at once, failures are found with `bytes.find`
-over the other lines (joined), and only the remaining lines that can carry data meet a
-regular expression, chosen by their first byte. Between two such lines, the regular ones
-are added in bulk with the same bookkeeping as one by one. A chunk made mostly of other
-lines (AlexeyAB, hank-ai) is parsed line by line, the reference the bulk path is tested
-against.
+Speed comes from the compiled scanner: `regular` has it recognise and read every fixed
+printf of every fork (region, iteration and `Last accuracy` lines) for a whole chunk at
+once, failures are found with `bytes.find` over the lines it did not recognise (joined), and
+only the remaining lines that can carry data meet a regular expression, chosen by their
+first byte. Between two such lines, the regular ones are added in bulk with the same
+bookkeeping as one by one. A chunk made mostly of other lines is parsed line by line, the
+reference the bulk path is tested against.
 """
 
 from __future__ import annotations

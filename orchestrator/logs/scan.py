@@ -11,6 +11,7 @@ the GIL for the call.
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -129,38 +130,24 @@ def strip_escapes(data: bytes) -> bytes:
     return out[: library().strip_escapes(data, len(data), out)].tobytes()
 
 
-_LIBRARY: list[ctypes.CDLL] = []
-
-
+@functools.cache
 def library() -> ctypes.CDLL:
     """scan.c, loaded once, with the argument types of its two functions."""
-    if not _LIBRARY:
-        path = Path(__file__).with_name(LIBRARY_NAME + EXTENSION_SUFFIXES[0])
-        try:
-            loaded = ctypes.CDLL(str(path))
-        except OSError as error:
-            raise OrchError("the log scanner is not built; reinstall orch (pip install -e .)", str(path)) from error
-        int64s, int32s = ndpointer(np.int64, flags="C"), ndpointer(np.int32, flags="C")
-        words, data = ndpointer(np.uint64, flags="C"), ndpointer(np.uint8, flags="C")
-        loaded.scan_lines.restype = ctypes.c_int64
-        loaded.scan_lines.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_int64,
-            ctypes.c_char_p,
-            int64s,
-            ctypes.c_int32,
-            ctypes.c_int32,
-            ctypes.c_int64,
-            int64s,
-            int64s,
-            int32s,
-            words,
-            ndpointer(np.int64, ndim=2, flags="C"),
-            ctypes.POINTER(ctypes.c_int64),
-            data,
-            ctypes.POINTER(ctypes.c_int64),
-        ]
-        loaded.strip_escapes.restype = ctypes.c_int64
-        loaded.strip_escapes.argtypes = [ctypes.c_char_p, ctypes.c_int64, data]
-        _LIBRARY.append(loaded)
-    return _LIBRARY[0]
+    path = Path(__file__).with_name(LIBRARY_NAME + EXTENSION_SUFFIXES[0])
+    try:
+        loaded = ctypes.CDLL(str(path))
+    except OSError as error:
+        raise OrchError("the log scanner is not built; reinstall orch (pip install -e .)", str(path)) from error
+    int64s, int32s = ndpointer(np.int64, flags="C"), ndpointer(np.int32, flags="C")
+    words, data = ndpointer(np.uint64, flags="C"), ndpointer(np.uint8, flags="C")
+    count = ctypes.POINTER(ctypes.c_int64)
+    loaded.scan_lines.restype = ctypes.c_int64
+    loaded.scan_lines.argtypes = [
+        *(ctypes.c_char_p, ctypes.c_int64),  # data, size
+        *(ctypes.c_char_p, int64s, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64),  # the programs
+        *(int64s, int64s, int32s, words),  # per line: starts, ends, status, heads
+        *(ndpointer(np.int64, ndim=2, flags="C"), count, data, count),  # fields, rows, others, its size
+    ]
+    loaded.strip_escapes.restype = ctypes.c_int64
+    loaded.strip_escapes.argtypes = [ctypes.c_char_p, ctypes.c_int64, data]
+    return loaded
