@@ -120,8 +120,8 @@ static int matches(const uint8_t *program, const uint8_t *p, const uint8_t *end,
  * `offsets`) it is exactly, or why it is none. A line with a carriage return other than a
  * CRLF ending is none: a terminal shows only the text after it. The fields of the k-th line
  * that is a printf go to fields[k * width ...], for at most max_rows lines. heads[i] holds
- * the first 8 bytes of line i (zeros past its end; byte 0 lowest, on a little-endian
- * machine), enough for Python to tell which lines no handler can use. The lines that are
+ * the first 8 bytes of line i (byte 0 lowest, zeros past its end), enough for Python to
+ * tell which lines no handler can use. The lines that are
  * none are also copied to `others` (as large as data), each with its newline. Returns the
  * number of lines; *rows is set to the number of printf lines, *others_size to the bytes
  * written to `others`. */
@@ -149,7 +149,7 @@ int64_t scan_lines(const uint8_t *data, int64_t size, const uint8_t *programs, c
             other += newline + 1 - p;
         }
         uint64_t head = 0;
-        memcpy(&head, p, end - p < 8 ? (size_t)(end - p) : 8);
+        for (int byte = 0; byte < 8 && p + byte < end; byte++) head |= (uint64_t)p[byte] << 8 * byte;
         heads[line] = head;
         starts[line] = p - data;
         ends[line] = newline - data;
