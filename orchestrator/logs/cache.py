@@ -22,8 +22,10 @@ import json
 import os
 import shutil
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -88,8 +90,7 @@ def update(
         if entry is None or not still_valid(entry, handle):
             entry = CacheEntry(CACHE_VERSION, 0, b"", b"", LogParser(), [])
         start, rows = entry.offset, entry.parser.log.iterations
-        report = (lambda: on_progress(handle.tell())) if on_progress is not None else None
-        entry.offset, partial = feed_whole_lines(entry.parser, handle, entry.offset, report)
+        entry.offset, partial = feed_whole_lines(entry.parser, handle, entry.offset, on_progress)
         entry.ends.add(entry.parser.log.series, rows)
         if cache_path is not None and entry.offset != start:
             entry.head = read_at(handle, 0, FINGERPRINT_BYTES)
@@ -103,39 +104,61 @@ def stream_file(
 ) -> ParsedLog:
     """Parse a log chunk by chunk, handing each chunk's series rows to `on_series` instead of
     keeping them: memory stays bounded whatever the log's length. No cache. `on_progress`
-    hears the bytes read so far after each chunk."""
+    hears the bytes parsed so far after each chunk."""
     parser = LogParser()
+
+    def after_each(offset: int) -> None:
+        on_series(parser.drain().series)
+        if on_progress is not None:
+            on_progress(offset)
+
     with open(path, "rb") as handle:
-
-        def after_each() -> None:
-            on_series(parser.drain().series)
-            if on_progress is not None:
-                on_progress(handle.tell())
-
         _, partial = feed_whole_lines(parser, handle, 0, after_each)
     return parser.result(partial)
 
 
 def feed_whole_lines(
-    parser: LogParser, handle: BinaryIO, offset: int, after_each: Callable[[], None] | None = None
+    parser: LogParser, handle: BinaryIO, offset: int, after_each: Callable[[int], None] | None = None
 ) -> tuple[int, bytes]:
-    """Feed everything after `offset` up to the last newline (calling `after_each` after each
-    chunk); return the offset reached and the partial line after it, which is left for the
-    next call (the writer may still be in the middle of it)."""
+    """Feed everything after `offset` up to the last newline (calling `after_each` with the
+    offset reached after each chunk); return the offset reached and the partial line after
+    it, which is left for the next call (the writer may still be in the middle of it).
+
+    While the parser takes in one chunk, a worker thread reads and prepares the next one
+    (`LogParser.prepare`, compiled code that releases the GIL): on two cores that hides most
+    of the scanning. One chunk is prepared ahead, no more, so memory stays bounded."""
     handle.seek(offset)
-    partial = b""
-    while block := handle.read(CHUNK_BYTES):
-        cut = block.rfind(b"\n") + 1
-        if cut:
-            data = b"".join((partial, memoryview(block)[:cut]))  # one copy
-            parser.feed(data)
-            offset += len(data)
-            partial = block[cut:]
+    whole_lines = WholeLines(handle)
+    chunks = iter(whole_lines)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        ahead = [worker.submit(parser.prepare, data) for data in islice(chunks, 1)]
+        while ahead:
+            prepared = ahead.pop().result()
+            ahead = [worker.submit(parser.prepare, data) for data in islice(chunks, 1)]
+            parser.take(prepared)
+            offset += prepared.size
             if after_each is not None:
-                after_each()
-        else:
-            partial += block
-    return offset, partial
+                after_each(offset)
+    return offset, whole_lines.partial
+
+
+class WholeLines:
+    """A file read from its current position in chunks of whole lines (CHUNK_BYTES at a
+    time, or more for a longer line); what follows the last newline read is `partial`."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.partial = b""
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self._handle.read(CHUNK_BYTES):
+            cut = block.rfind(b"\n") + 1
+            if cut:
+                data = b"".join((self.partial, memoryview(block)[:cut]))  # one copy
+                self.partial = block[cut:]
+                yield data
+            else:
+                self.partial += block
 
 
 def still_valid(entry: CacheEntry, handle: BinaryIO) -> bool:

@@ -23,6 +23,7 @@ import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,6 +40,19 @@ NAN = math.nan
 NO_LOSSES = (NAN, NAN)
 DIGITS = b"0123456789"
 
+#: First byte of a line -> the name of the only handler that can make sense of it.
+HANDLERS = {
+    **{bytes([digit]): "_iteration_line" for digit in DIGITS},
+    b" ": "_indented_line",
+    b"R": "_region_line",
+    b"v": "_v3_line",
+    b"c": "_class_ap_line",
+    b"L": "_banner_line",
+    b"-": "_last_accuracy_line",
+}
+#: `HANDLED[b]`: whether a line starting with byte b has a handler.
+HANDLED = np.zeros(256, dtype=bool)
+HANDLED[[first[0] for first in HANDLERS]] = True
 #: A chunk with more than one slow line in this many is parsed line by line: between slow
 #: lines, adding regular lines in bulk costs more than it saves.
 SLOW_SHARE = 8
@@ -61,6 +75,22 @@ class ParserState:
     waiting_regions: dict[str, array] = field(default_factory=dict)
 
 
+class Prepared(NamedTuple):
+    """A chunk of `size` bytes as a terminal shows it, and its lines sorted out for the bulk
+    path (None when it has no line the bulk path could read, or the parser goes line by line)."""
+
+    size: int
+    shown: bytes
+    chunk: SortedChunk | None
+
+
+def prepare(data: bytes, bulk: bool = True) -> Prepared:
+    """What parsing `data` (whole lines) needs that depends on nothing before it: escapes
+    removed and the lines sorted out, mostly in compiled code that releases the GIL."""
+    shown = as_shown(data)
+    return Prepared(len(data), shown, sort_lines(shown, HANDLED) if bulk and worth_sorting(shown) else None)
+
+
 class LogParser:
     """Feed it a log's bytes in order (whole lines), then read `result()`."""
 
@@ -75,9 +105,9 @@ class LogParser:
         self._last_iteration = state.last_iteration
         self._banner_seen = state.banner_seen
         self._in_nan_streak = state.in_nan_streak
-        self._handlers: dict[bytes, Callable[[bytes, int], None]] = self._handler_table()
-        self._handled = np.zeros(256, dtype=bool)
-        self._handled[[first[0] for first in self._handlers]] = True
+        self._handlers: dict[bytes, Callable[[bytes, int], None]] = {
+            first: getattr(self, name) for first, name in HANDLERS.items()
+        }
 
     def state(self) -> ParserState:
         """The state to resume from between two feeds (see `__init__`)."""
@@ -92,29 +122,22 @@ class LogParser:
         self.log.series, self.log.region = new_series(), {}
         return drained
 
-    def _handler_table(self) -> dict[bytes, Callable[[bytes, int], None]]:
-        """First byte of a line -> the only handler that can make sense of it."""
-        table: dict[bytes, Callable[[bytes, int], None]] = {bytes([d]): self._iteration_line for d in DIGITS}
-        table.update(
-            {
-                b" ": self._indented_line,
-                b"R": self._region_line,
-                b"v": self._v3_line,
-                b"c": self._class_ap_line,
-                b"L": self._banner_line,
-                b"-": self._last_accuracy_line,
-            }
-        )
-        return table
-
     # -- input --------------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         """Parse `data`, which must end with a newline (callers keep a partial last line back)."""
-        if not data:
+        self.take(self.prepare(data))
+
+    def prepare(self, data: bytes) -> Prepared:
+        """The part of parsing `data` that needs no parser state (see `prepare`): callers may
+        run it for the next chunk in another thread while `take` parses the current one."""
+        return prepare(data, self._bulk)
+
+    def take(self, prepared: Prepared) -> None:
+        """Parse a chunk `prepare` made ready, after every chunk before it."""
+        _, shown, chunk = prepared
+        if not shown:
             return
         first_line = self.log.lines + 1
-        shown = as_shown(data)
-        chunk = sort_lines(shown, self._handled) if self._bulk and worth_sorting(shown) else None
         if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
             self.log.lines += self._feed_lines(shown, first_line)
             errors = failures_in(shown, first_line + np.arange(self.log.lines - first_line + 1))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.logs.model import ParsedLog
-from orchestrator.logs.parser import LogParser, as_shown
+from orchestrator.logs.parser import HANDLED, LogParser, as_shown
 from orchestrator.logs.regular import sort_lines
 
 from .generated import gdarknet_log, hank_ai_log
@@ -93,9 +93,8 @@ def test_fork_lines_are_read_in_bulk():
         (hank_ai_log(), ("iteration",)),
         ((LOGS / "alexeyab-tiny-yolov3-map-crlf.log").read_bytes()[-300_000:], ("iteration", "accuracy")),
     ):
-        parser = LogParser()
         shown = as_shown(data[data.find(b"\n") + 1 : data.rfind(b"\n") + 1])  # whole lines
-        chunk = sort_lines(shown, parser._handled)
+        chunk = sort_lines(shown, HANDLED)
         lines = shown.split(b"\n")
         for kind in kinds:
             start = {"region": b"v3 (", "accuracy": b" Last accuracy"}.get(kind)
@@ -117,7 +116,7 @@ def test_regular_lines_are_read_in_bulk():
     first and last lines included; only the banners are left to the handlers."""
     data = generated_log()
     lines = data.split(b"\n")
-    chunk = sort_lines(data[: data.rfind(b"\n") + 1], LogParser()._handled)
+    chunk = sort_lines(data[: data.rfind(b"\n") + 1], HANDLED)
     assert len(chunk.rows["region"].lines) == 400 * 6 and len(chunk.rows["iteration"].lines) == 400
     assert {lines[i][:8] for i in chunk.slow.tolist()} == {b"Learning"}
 

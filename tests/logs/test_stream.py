@@ -10,8 +10,10 @@ from conftest import REFDATA
 from orchestrator.cli import main
 from orchestrator.logs import cache, parse_paths, summarize_paths, write_series_csv
 from orchestrator.logs.model import write_csv_header, write_csv_rows
+from orchestrator.logs.parser import parse_bytes
 
 from .generated import gdarknet_log, hank_ai_log
+from .test_incremental import canonical
 
 LOGS = REFDATA / "logs"
 
@@ -68,3 +70,17 @@ def test_orch_log_prints_the_summary(capsys):
     assert main(["log", "--json", str(LOGS / "alexeyab-yolov3-map-title-escapes.log")]) == 0
     out = capsys.readouterr().out
     assert '"iterations": 2497' in out and '"map": 0.866229' in out
+
+
+@pytest.mark.parametrize(
+    "name", ["pjreddie-yolov3-voc.log", "alexeyab-tiny-yolov3-map-crlf.log", "alexeyab-yolov3-map-title-escapes.log"]
+)
+def test_chunks_prepared_ahead_in_a_thread_parse_as_one_feed(small_chunks, name):
+    """Reading a file prepares the next chunk in a worker thread while the parser takes in
+    the current one: the result is that of the whole log fed at once, offsets included."""
+    progress: list[int] = []
+    parsed = cache.parse_file(LOGS / name, on_progress=progress.append)
+    data = (LOGS / name).read_bytes()
+    assert canonical(parsed) == canonical(parse_bytes(data))
+    assert len(progress) > 3 and progress[-1] == data.rfind(b"\n") + 1
+    assert all(data[offset - 1 : offset] == b"\n" for offset in progress)
