@@ -33,7 +33,7 @@ from orchestrator.logs.formats import Iteration, read_iteration
 from orchestrator.logs.model import ALL_COLUMNS, ParsedLog, new_series
 from orchestrator.logs.region import RegionCollector, region_rows
 from orchestrator.logs.regular import PRINTFS, Rows, SortedChunk, sort_lines, worth_sorting
-from orchestrator.logs.scan import strip_escapes
+from orchestrator.logs.scan import lines_with, strip_escapes
 
 NAN = math.nan
 #: The loss components (class_loss, iou_loss) of region lines that do not print them.
@@ -75,20 +75,37 @@ class ParserState:
     waiting_regions: dict[str, array] = field(default_factory=dict)
 
 
+class Failure(NamedTuple):
+    """A failure marker's line: its index among the chunk's lines, its kind, its text."""
+
+    line: int
+    kind: str
+    text: str
+
+
 class Prepared(NamedTuple):
-    """A chunk of `size` bytes as a terminal shows it, and its lines sorted out for the bulk
-    path (None when it has no line the bulk path could read, or the parser goes line by line)."""
+    """A chunk of `size` bytes as a terminal shows it, its lines sorted out for the bulk path
+    (None when it goes line by line) and the failures reported in it."""
 
     size: int
     shown: bytes
     chunk: SortedChunk | None
+    failures: list[Failure]
 
 
 def prepare(data: bytes, bulk: bool = True) -> Prepared:
     """What parsing `data` (whole lines) needs that depends on nothing before it: escapes
-    removed and the lines sorted out, mostly in compiled code that releases the GIL."""
+    removed, the lines sorted out and the failures found, mostly in compiled code that
+    releases the GIL. A chunk with no line the bulk path could read, or mostly slow lines
+    (between slow lines, adding regular lines in bulk costs more than it saves), goes line
+    by line."""
     shown = as_shown(data)
-    return Prepared(len(data), shown, sort_lines(shown, HANDLED) if bulk and worth_sorting(shown) else None)
+    chunk = sort_lines(shown, HANDLED) if bulk and worth_sorting(shown) else None
+    if chunk is not None and len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
+        chunk = None
+    if chunk is None:
+        return Prepared(len(data), shown, None, failures_in(shown, np.arange(shown.count(b"\n"))))
+    return Prepared(len(data), shown, chunk, failures_in(chunk.others, chunk.other_lines))
 
 
 class LogParser:
@@ -134,21 +151,20 @@ class LogParser:
 
     def take(self, prepared: Prepared) -> None:
         """Parse a chunk `prepare` made ready, after every chunk before it."""
-        _, shown, chunk = prepared
+        _, shown, chunk, failures = prepared
         if not shown:
             return
-        first_line = self.log.lines + 1
-        if chunk is None or len(chunk.slow) * SLOW_SHARE > len(chunk.ends):
+        first_line, errors_before = self.log.lines + 1, len(self.log.errors)
+        if chunk is None:
             self.log.lines += self._feed_lines(shown, first_line)
-            errors = failures_in(shown, first_line + np.arange(self.log.lines - first_line + 1))
         else:
             self._feed_sorted(shown, chunk, first_line)
             self.log.lines += len(chunk.ends)
-            errors = failures_in(chunk.others, first_line + chunk.other_lines)
         self._region.fold_into(self.log.region, self.log.series["iteration"])
-        if errors:
-            self.log.errors.extend(errors)
-            self.log.errors.sort(key=lambda e: e["line"])
+        self.log.errors.extend(
+            {"line": first_line + index, "kind": kind, "text": text} for index, kind, text in failures
+        )
+        self.log.errors[errors_before:] = sorted(self.log.errors[errors_before:], key=lambda e: e["line"])
 
     def result(self, partial_line: bytes = b"") -> ParsedLog:
         """The log parsed so far; a partial last line (crash, or still being written) is
@@ -170,19 +186,59 @@ class LogParser:
 
     def _feed_sorted(self, data: bytes, chunk: SortedChunk, first_line: int) -> None:
         """Slow lines to their handlers, in order; the regular lines between two of them in
-        bulk. Rows of each kind before every slow line are counted up front, so that the
-        stretches without regular lines cost nothing."""
-        slow = chunk.slow.tolist()
-        cuts = [np.searchsorted(rows.lines, chunk.slow).tolist() for rows in chunk.rows.values()]
+        bulk. Only *active* slow lines (those that change what the regular lines after them
+        mean: iteration, region, banner, accuracy lines) cut the bulk adds; the passive ones
+        (per-class APs, mAP results: AlexeyAB prints a block every few iterations) only need
+        the last iteration before them, and are handled after their stretch's bulk add."""
         returns = b"\r" in data
-        done = [0] * len(cuts)
-        for position, index in enumerate(slow):
-            now = [kind_cuts[position] for kind_cuts in cuts]
-            if now != done:
-                self._add_regular(data, chunk, [slice(a, b) for a, b in zip(done, now)], first_line)
-                done = now
+        active, passive = self._active_and_passive(data, chunk, returns)
+        kinds = list(chunk.rows.values())
+        ends = [[*np.searchsorted(rows.lines, active).tolist(), rows.lines.size] for rows in kinds]
+        passive_ends = [*np.searchsorted(passive, active).tolist(), passive.size]
+        starts, passive_start, stretch_start = [0] * len(kinds), 0, -1
+        for stretch, index in enumerate([*active.tolist(), None]):
+            stops = [kind_ends[stretch] for kind_ends in ends]
+            before = self._last_iteration
+            if stops != starts:
+                self._add_regular(data, chunk, [slice(a, b) for a, b in zip(starts, stops)], first_line)
+            lines = passive[passive_start : passive_ends[stretch]]
+            self._handle_passive(data, chunk, lines, (stretch_start, before), first_line, returns)
+            starts, passive_start = stops, passive_ends[stretch]
+            if index is not None:
+                self._handle(data[chunk.starts[index] : chunk.ends[index]], first_line + index, returns)
+                stretch_start = index
+
+    def _active_and_passive(self, data: bytes, chunk: SortedChunk, returns: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The chunk's slow lines split into active and passive ones (see `_feed_sorted`)."""
+        shown = (
+            data[start:end] for start, end in zip(chunk.starts[chunk.slow].tolist(), chunk.ends[chunk.slow].tolist())
+        )
+        passive = np.array([is_passive(visible_text(line) if returns else line) for line in shown], dtype=bool)
+        return chunk.slow[~passive], chunk.slow[passive]
+
+    def _handle_passive(
+        self,
+        data: bytes,
+        chunk: SortedChunk,
+        lines: np.ndarray,
+        stretch: tuple[int, int | None],
+        first_line: int,
+        returns: bool,
+    ) -> None:
+        """Passive slow lines of one stretch, each handled with the iteration of the last
+        iteration line before it: a regular one in the stretch, else the one the stretch
+        started with (`stretch`: the index of the active line before it, and that iteration)."""
+        if not lines.size:
+            return
+        after, before = stretch
+        last = self._last_iteration
+        iterations = chunk.rows[L.ITERATION]
+        previous = (np.searchsorted(iterations.lines, lines) - 1).tolist()
+        for index, row in zip(lines.tolist(), previous):
+            in_stretch = row >= 0 and iterations.lines[row] > after
+            self._last_iteration = int(iterations.fields["iteration"][row]) if in_stretch else before
             self._handle(data[chunk.starts[index] : chunk.ends[index]], first_line + index, returns)
-        self._add_regular(data, chunk, [slice(a, None) for a in done], first_line)
+        self._last_iteration = last
 
     def _handle(self, line: bytes, number: int, returns: bool) -> None:
         """One line to the handler its first byte picks (as a terminal shows it when the
@@ -426,25 +482,28 @@ def as_shown(data: bytes) -> bytes:
     return strip_escapes(data)
 
 
-def failures_in(text: bytes, line_numbers: np.ndarray) -> list[dict]:
-    """Error lines, found with bytes.find over whole lines joined (no per-line test for them):
-    one per line and marker, in line order, then in the order of ERROR_MARKERS. The k-th line
-    of `text` is line `line_numbers[k]` of the log."""
+def failures_in(text: bytes, line_indices: np.ndarray) -> list[Failure]:
+    """Lines with a failure marker (the compiled scanner searches whole lines joined, no
+    per-line test): one per line and marker, in line order, then in the order of
+    ERROR_MARKERS. The k-th line of `text` is line `line_indices[k]` of the chunk."""
     hits = []
     for order, (marker, kind) in enumerate(L.ERROR_MARKERS):
-        position = text.find(marker)
-        while position >= 0:
-            start, end = text.rfind(b"\n", 0, position) + 1, text.find(b"\n", position)
-            end = len(text) if end < 0 else end
-            hits.append((start, order, end, kind))
-            position = text.find(marker, end)  # one hit per line
+        for start in lines_with(text, marker).tolist():
+            end = text.find(b"\n", start)
+            hits.append((start, order, len(text) if end < 0 else end, kind))
     found, ordinal, counted = [], 0, 0
     for start, _, end, kind in sorted(hits):
         ordinal += text.count(b"\n", counted, start)
         counted = start
         shown = visible_text(text[start:end]).strip()[:200].decode(errors="replace")
-        found.append({"line": int(line_numbers[ordinal]), "kind": kind, "text": shown})
+        found.append(Failure(int(line_indices[ordinal]), kind, shown))
     return found
+
+
+def is_passive(line: bytes) -> bool:
+    """Whether the line's handler only reads the parser's last iteration (see `_feed_sorted`):
+    per-class APs and AlexeyAB's mAP result."""
+    return line[:1] == b"c" or line.startswith(b" mean average")
 
 
 def visible_text(line: bytes) -> bytes:

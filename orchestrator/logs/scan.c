@@ -18,8 +18,10 @@
  * Anything else makes the line irregular, and the regular expressions get it.
  *
  * Also here: terminal escapes removed from a chunk, exactly as the regular expression
- * `\x1b\][^\x07\n]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]` would remove them.
+ * `\x1b\][^\x07\n]*(?:\x07|\x1b\\)|\x1b\[[0-9;?]*[A-Za-z]` would remove them, and the lines
+ * holding a text found (failure markers), both without the GIL.
  */
+#define _GNU_SOURCE /* memmem, memrchr */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -199,4 +201,21 @@ int64_t strip_escapes(const uint8_t *data, int64_t size, uint8_t *out) {
     memcpy(o, p, (size_t)(stop - p));
     o += stop - p;
     return o - out;
+}
+
+/* Where the lines of data[0:size] that hold `needle` start, in order, one per line: the first
+ * `most` go to starts. Returns how many lines there are (more than `most` when they did not
+ * all fit: call again with room for them). */
+int64_t lines_with(const uint8_t *data, int64_t size, const uint8_t *needle, int64_t length, int64_t *starts,
+                   int64_t most) {
+    const uint8_t *p = data, *stop = data + size, *hit;
+    int64_t hits = 0;
+    while (p < stop && (hit = memmem(p, (size_t)(stop - p), needle, (size_t)length)) != NULL) {
+        const uint8_t *newline = memrchr(data, '\n', (size_t)(hit - data));
+        if (hits < most) starts[hits] = newline == NULL ? 0 : newline + 1 - data;
+        hits++;
+        newline = memchr(hit, '\n', (size_t)(stop - hit));
+        p = newline == NULL ? stop : newline + 1;
+    }
+    return hits;
 }

@@ -1,5 +1,5 @@
 """The compiled line scanner (`scan.c`): the printfs of `lines` turned into its programs, and
-its results as arrays.
+its results as arrays; also escapes removed and lines holding a text found.
 
 A log is hundreds of megabytes of a few printfs repeated; numpy operations over a chunk
 reached about half the disk speed asked of the parser, a loop in C reaches it with room to
@@ -26,6 +26,8 @@ from orchestrator.logs.lines import FIXED, INT, Printf
 WITH_COMMA, WITHOUT_COMMA, WITH_RETURN = -1, -2, -3
 
 LIBRARY_NAME = "_scan"
+#: Lines `lines_with` makes room for at first (failure markers: none in a healthy chunk).
+LINES_WITH_ROOM = 64
 #: Opcodes of a printf program (scan.c's enum).
 END, LITERAL, INTEGER, DECIMAL, CHOICE = b"E", b"L", b"I", b"F", b"C"
 
@@ -131,9 +133,19 @@ def strip_escapes(data: bytes) -> bytes:
     return out[: library().strip_escapes(data, len(data), out)].tobytes()
 
 
+def lines_with(text: bytes, needle: bytes) -> np.ndarray:
+    """Where the lines of `text` that hold `needle` start (one per line, in order)."""
+    starts = np.empty(LINES_WITH_ROOM, dtype=np.int64)
+    count = library().lines_with(text, len(text), needle, len(needle), starts, len(starts))
+    if count > len(starts):  # more than expected (a damaged log): again, with room for all
+        starts = np.empty(count, dtype=np.int64)
+        library().lines_with(text, len(text), needle, len(needle), starts, len(starts))
+    return starts[:count]
+
+
 @functools.cache
 def library() -> ctypes.CDLL:
-    """scan.c, loaded once, with the argument types of its two functions."""
+    """scan.c, loaded once, with the argument types of its functions."""
     path = Path(__file__).with_name(LIBRARY_NAME + EXTENSION_SUFFIXES[0])
     try:
         loaded = ctypes.CDLL(str(path))
@@ -151,4 +163,13 @@ def library() -> ctypes.CDLL:
     ]
     loaded.strip_escapes.restype = ctypes.c_int64
     loaded.strip_escapes.argtypes = [ctypes.c_char_p, ctypes.c_int64, data]
+    loaded.lines_with.restype = ctypes.c_int64
+    loaded.lines_with.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_int64,
+        ctypes.c_char_p,
+        ctypes.c_int64,
+        int64s,
+        ctypes.c_int64,
+    ]
     return loaded

@@ -145,6 +145,8 @@ def outcome(data: bytes, bulk: bool) -> str | type:
             {k: v.tobytes() for k, v in log.series.items()},
             {layer: {k: v.tobytes() for k, v in c.items()} for layer, c in log.region.items()},
             log.summary(),
+            log.map_points,
+            log.errors,
             log.lines,
         )
     )
@@ -156,11 +158,14 @@ LINE_BYTES = st.sampled_from(b"0123456789.,:- \tnaRrx\x00\r%()=esdL")
 def fork_lines() -> dict[str, list[bytes]]:
     """200 lines of each fork's log (what the bulk path reads), newline included."""
     crlf = (LOGS / "alexeyab-tiny-yolov3-map-crlf.log").read_bytes()
+    before_map = crlf[: crlf.index(b" mean average precision (mAP@")].rsplit(b"\n", 100)[0]
     sources = {
         "pjreddie": generated_log(),
         "g-darknet": gdarknet_log()[:60_000],
         "hank-ai": hank_ai_log()[:60_000],
         "alexeyab": crlf[crlf.index(b"Last accuracy") - 2000 :][:60_000],
+        # an mAP block (per-class APs, the mAP line) in the middle, iteration lines around it
+        "alexeyab-map": crlf[len(before_map) + 1 :][:60_000],
     }
     return {name: [line + b"\n" for line in data.split(b"\n")[:200]] for name, data in sources.items()}
 

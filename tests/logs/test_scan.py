@@ -11,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.logs.lines import FIXED, INT, Printf
-from orchestrator.logs.scan import WITH_COMMA, WITH_RETURN, WITHOUT_COMMA, Programs, field_column, strip_escapes
+from orchestrator.logs.scan import (
+    LINES_WITH_ROOM,
+    WITH_COMMA,
+    WITH_RETURN,
+    WITHOUT_COMMA,
+    Programs,
+    field_column,
+    lines_with,
+    strip_escapes,
+)
 
 #: One line per token: `x <token>, <int>; <word>`.
 PROGRAMS = Programs(
@@ -78,3 +87,11 @@ def test_choices_comma_and_carriage_return_statuses():
 def test_escapes_are_removed_exactly_as_the_regular_expression_removes_them(pieces):
     data = b"".join(pieces)
     assert strip_escapes(data) == TERMINAL_ESCAPES.sub(b"", data)
+
+
+def test_lines_with_a_text_one_per_line_however_many():
+    text = b"ok\nout of memory, out of memory\nfine\nlast out of memory"
+    assert lines_with(text, b"out of memory").tolist() == [3, 37]
+    assert lines_with(text, b"absent").tolist() == []
+    many = b"\x00\n" * (LINES_WITH_ROOM * 3)  # more than the first call makes room for
+    assert lines_with(many, b"\x00").tolist() == list(range(0, len(many), 2))
