@@ -1,14 +1,16 @@
 """Incremental parsing: a log grows by appends, so only the new bytes are ever read twice.
 
-The cache of one log file is a small JSON file (`cache_path`) and a column file next to it. The
-JSON holds the byte offset reached (always at a line end), a fingerprint of the bytes around
-it, the parser's explicit state (`ParserState`), what was read besides the columns (events,
-mAP points), and how many values each save appended to each column. It holds plain values
-only: loading it never runs code, whoever wrote the file. The column file holds the columns'
-raw values (series and region statistics), one segment per save: picking up an append writes
-only the new values (one write, one fsync), never the millions already saved.
+The cache of one log file is a small JSON file (`cache_path`), a column file and a points file
+next to it. The JSON holds the byte offset reached (always at a line end), a fingerprint of
+the bytes around it, the parser's explicit state (`ParserState`), what was read besides the
+columns and mAP points (events), how many values each save appended to each column and how
+many bytes of the points file are saved. It holds plain values only: loading it never runs
+code, whoever wrote the file. The column file holds the columns' raw values (series and
+region statistics), one segment per save: picking up an append writes only the new values
+(one write, one fsync), never the millions already saved. The points file holds the mAP
+points, a JSON line each, appended the same way: `orch status` needs neither.
 
-Columns are written before the JSON that counts them, which is replaced atomically, so a
+Columns and points are written before the JSON that counts them, which is replaced atomically, so a
 crash in between leaves the previous cache intact. A log that was truncated or replaced
 (shorter, or different bytes where the old ones were) is re-read from the start; anything
 missing, short or unreadable in the cache is treated the same way, never as an error.
@@ -34,9 +36,10 @@ from orchestrator.logs.model import ParsedLog, SeriesEnds, new_region_layer
 from orchestrator.logs.parser import LogParser, ParserState
 
 #: Bump when the parser's state or output changes shape: old caches are then ignored.
-CACHE_VERSION = 6
-#: ParsedLog fields saved in the JSON (the columns go to the column files).
-LOG_FIELDS = ("format", "lines", "map_points", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
+CACHE_VERSION = 7
+#: ParsedLog fields saved in the JSON (the columns go to the column file, the mAP points to
+#: the points file).
+LOG_FIELDS = ("format", "lines", "last_accuracy", "loss_settings", "restarts", "gaps", "errors")
 #: Bytes read per step: large enough to amortise per-chunk work, small enough for RAM.
 CHUNK_BYTES = 4 << 20
 #: Saves appended to the column file before it is rewritten as one (the JSON lists them).
@@ -56,6 +59,9 @@ class CacheEntry:
     ends: SeriesEnds = field(default_factory=SeriesEnds)
     #: Saved values of each column that are not in `parser.log`'s columns (none when loaded).
     unloaded: list[int] = field(default_factory=list)
+    #: Bytes of the points file saved, and how many of `parser.log.map_points` are in it.
+    points_bytes: int = 0
+    points_in_memory: int = 0
 
     @property
     def saved(self) -> list[int]:
@@ -199,10 +205,14 @@ def load_entry(cache_path: Path, with_columns: bool = True) -> CacheEntry | None
             return None
         if with_columns:
             read_columns(column_file(cache_path), entry.parser.log.columns(), entry.segments)
+            entry.parser.log.map_points = read_points(points_file(cache_path), entry.points_bytes)
+            entry.points_in_memory = len(entry.parser.log.map_points)
         else:  # the values must all be there, since new ones are written after them
             entry.unloaded = entry.saved
             columns = entry.parser.log.columns()
             if column_file(cache_path).stat().st_size < sum(c.itemsize * n for c, n in zip(columns, entry.unloaded)):
+                return None
+            if points_file(cache_path).stat().st_size < entry.points_bytes:
                 return None
     except Exception:  # missing, damaged, short or written by other code: one full re-read
         return None
@@ -218,6 +228,7 @@ def entry_to_json(entry: CacheEntry) -> dict[str, Any]:
         "head": encoded(entry.head),
         "before_offset": encoded(entry.before_offset),
         "segments": entry.segments,
+        "points_bytes": entry.points_bytes,
         "ends": dataclasses.asdict(entry.ends),
         "log": {name: getattr(log, name) for name in LOG_FIELDS} | {"region_layers": list(log.region)},
         "parser": {
@@ -255,6 +266,7 @@ def entry_from_json(saved: dict[str, Any]) -> CacheEntry | None:
         LogParser(log=log, state=state),
         [[int(count) for count in segment] for segment in saved["segments"]],
         SeriesEnds(**saved["ends"]),
+        points_bytes=int(saved["points_bytes"]),
     )
 
 
@@ -264,6 +276,37 @@ def encoded(data: bytes) -> str:
 
 def decoded(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def points_file(cache_path: Path) -> Path:
+    return cache_path.with_name(cache_path.name + ".points")
+
+
+def read_points(path: Path, size: int) -> list[dict[str, Any]]:
+    """The mAP points saved: the first `size` bytes of the points file, a JSON line each."""
+    if not size:
+        return []
+    with open(path, "rb") as handle:
+        text = handle.read(size)
+    if len(text) != size:
+        raise EOFError(f"{path} is short")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def write_at(path: Path, pieces: list[memoryview], position: int) -> int:
+    """Write `pieces` into `path` from `position` on, cut the file there and flush it to disk
+    (what followed belonged to no saved JSON); returns the position reached."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        for piece in pieces:
+            while piece:
+                written = os.pwrite(descriptor, piece, position)
+                piece, position = piece[written:], position + written
+        os.ftruncate(descriptor, position)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return position
 
 
 def read_columns(path: Path, columns: list[array], segments: list[list[int]]) -> None:
@@ -291,15 +334,18 @@ def save_entry(cache_path: Path, entry: CacheEntry) -> None:
     if path.is_dir():  # a column folder written by an earlier version of this cache
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        for piece in pieces:
-            while piece:
-                written = os.pwrite(descriptor, piece, position)
-                piece, position = piece[written:], position + written
-        os.ftruncate(descriptor, position)  # whatever followed belonged to no saved JSON
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    write_at(path, pieces, position)
     entry.segments.append([len(column) - count for column, count in zip(columns, in_memory)])
+    save_points(points_file(cache_path), entry)
     atomic_write(cache_path, json.dumps(entry_to_json(entry)))
+
+
+def save_points(path: Path, entry: CacheEntry) -> None:
+    """Append the new mAP points to the points file, a JSON line each: an AlexeyAB log with
+    `-map` has thousands, which `orch status` then neither reads nor rewrites."""
+    points = entry.parser.log.map_points
+    new = points[entry.points_in_memory :]
+    if new or not entry.points_bytes:
+        lines = "".join(json.dumps(point) + "\n" for point in new).encode()
+        entry.points_bytes = write_at(path, [memoryview(lines)], entry.points_bytes)
+        entry.points_in_memory = len(points)

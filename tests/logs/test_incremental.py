@@ -133,6 +133,28 @@ def test_short_or_missing_column_file_costs_a_reread(tmp_path):
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
 
 
+def test_map_points_file_appended_and_checked(tmp_path):
+    """mAP points go to their own file, appended to: `orch status` neither reads nor rewrites
+    them. A longer file counts only its saved part; a short or missing one, a re-read."""
+    real = (LOGS / "alexeyab-tiny-yolov3-map-crlf.log").read_bytes()
+    cut = real.index(b"\n", len(real) // 2) + 1
+    log_path, cache, points = tmp_path / "7.log", tmp_path / "c.json", tmp_path / "c.json.points"
+    log_path.write_bytes(real[:cut])
+    half = parse_file(log_path, cache)
+    assert half.map_points and points.read_bytes().count(b"\n") == len(half.map_points)
+    log_path.write_bytes(real)
+    cache_module.progress_file(log_path, cache)  # appends the second half's points unread
+    assert points.read_bytes().count(b"\n") == len(parse_bytes(real).map_points)
+    with open(points, "ab") as handle:
+        handle.write(b'{"iteration": 1}\n')
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+    os.truncate(points, points.stat().st_size - 30)
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+    points.unlink()
+    assert cache_module.progress_file(log_path, cache)[1].iterations == parse_bytes(real).iterations
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+
+
 def test_many_appends_keep_the_cache_exact(tmp_path):
     """Past the segment limit the column file is rewritten as one segment."""
     real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()[:400_000]
