@@ -108,6 +108,10 @@ class JobRecord:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
+#: The files every run.yaml names (`files:`), workspace-relative.
+MANIFEST_FILES = ("data", "cfg", "sbatch", "weights_base", "backup")
+
+
 @dataclass
 class RunManifest:
     """`runs/<run>/run.yaml`: the run's parameters, files and submissions."""
@@ -137,7 +141,11 @@ class RunManifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunManifest:
-        """run.yaml's mapping (scaling and submissions as plain mappings) as typed records."""
+        """run.yaml's mapping (scaling and submissions as plain mappings) as typed records;
+        KeyError when a file the commands need is not named."""
+        missing = [key for key in MANIFEST_FILES if key not in (data.get("files") or {})]
+        if missing:
+            raise KeyError(f"files.{missing[0]}")
         return cls(
             **{
                 **data,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from orchestrator.base.errors import Problems
 from orchestrator.cli.common import add_command, print_json, print_table, workspace_of
 from orchestrator.config import EXECUTORS
 from orchestrator.darknet.weights import checkpoint_warning
@@ -136,11 +137,13 @@ def _print_submitted(submitted: dict[str, list[JobRecord]], as_json: bool) -> No
 def cmd_status(args: argparse.Namespace) -> int:
     from orchestrator.views.status import collect_status, status_table  # reads logs: NumPy
 
-    rows = collect_status(workspace_of(args), args.runs)
+    problems = Problems()
+    rows = collect_status(workspace_of(args), args.runs, problems)
     if args.json:
         print_json(rows)
     else:
         print_table(*status_table(rows))
+    problems.raise_any()  # after the table of the others
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.base.errors import OrchError
+from orchestrator.base.errors import OrchError, Problems
 from orchestrator.evaluation.best import best_record, shown_split
 from orchestrator.evaluation.cluster import open_submissions
 from orchestrator.evaluation.discovery import discover_weights
@@ -48,10 +48,16 @@ STATUS_KEYS = (
 NOT_TELLING = (COMPLETED, UNKNOWN)
 
 
-def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
+def collect_status(ws: Workspace, runs: list[str], problems: Problems | None = None) -> list[dict[str, Any]]:
     """The status of these runs (all of the workspace's when empty), in the order given; the
-    states of every run's training and evaluation jobs come from one query per executor kind."""
-    manifests = [load_manifest(ws, run) for run in (runs or ws.run_names())]
+    states of every run's training and evaluation jobs come from one query per executor kind.
+    A run whose run.yaml is damaged raises; with `problems` given, it is left out and its
+    problem kept there instead, so that one bad run never hides the others. An unknown run
+    name always raises."""
+    kept = Problems() if problems is None else problems
+    manifests = [m for m in (readable_manifest(ws, run, kept) for run in (runs or ws.run_names())) if m]
+    if problems is None:
+        kept.raise_any()
     chains = [current_chain(m) for m in manifests]
     evaluations = [[e.record() for e in open_submissions(ws, m.name)] for m in manifests]
     states = iter(job_states(ws, [r for jobs in chains + evaluations for r in jobs]))
@@ -61,6 +67,13 @@ def collect_status(ws: Workspace, runs: list[str]) -> list[dict[str, Any]]:
         run_status(ws, manifest, chain, evaluation)
         for manifest, chain, evaluation in zip(manifests, chain_states, eval_states)
     ]
+
+
+def readable_manifest(ws: Workspace, run: str, problems: Problems) -> RunManifest | None:
+    """The run's manifest; None, with the problem kept, when its run.yaml is damaged."""
+    if not (ws.run_dir(run) / "run.yaml").is_file():
+        return load_manifest(ws, run)  # unknown: raises
+    return problems.check(lambda: load_manifest(ws, run))
 
 
 def run_status(

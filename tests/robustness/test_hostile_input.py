@@ -228,3 +228,22 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     orch.stdout.close()  # far more than a pipe holds is still to be written
     err = orch.stderr.read().decode()
     assert orch.wait() == 141 and err == "", err
+
+
+@pytest.mark.parametrize("damage", ["files: {}\n", "{{{\n", "name: [\n", ""])
+def test_a_damaged_run_yaml_is_one_line_and_status_still_shows_the_others(ws, capsys, damage):
+    """`orch status` lists every readable run, then names the damaged run.yaml on one line
+    and exits 2; the damaged file is left as it is."""
+    for run in ("good", "bad"):
+        assert main(["-C", str(ws), "new-run", run, "--template", TEMPLATE, "--dataset", "shapes"]) == 0
+    (ws / "runs" / "bad" / "run.yaml").write_text(damage)
+    before = tree(ws)
+    capsys.readouterr()
+    assert main(["-C", str(ws), "status"]) == 2
+    out, err = capsys.readouterr()
+    assert "good" in out and "bad" not in out
+    assert (
+        err.splitlines() == [line for line in err.splitlines() if "runs/bad/run.yaml" in line]
+        and len(err.splitlines()) == 1
+    )
+    assert tree(ws) == before
