@@ -9,6 +9,7 @@ imports this view when `orch status` runs (the logs and the pass bring NumPy).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from orchestrator.base.errors import OrchError, Problems
@@ -51,9 +52,9 @@ NOT_TELLING = (COMPLETED, UNKNOWN)
 def collect_status(ws: Workspace, runs: list[str], problems: Problems | None = None) -> list[dict[str, Any]]:
     """The status of these runs (all of the workspace's when empty), in the order given; the
     states of every run's training and evaluation jobs come from one query per executor kind.
-    A run whose run.yaml is damaged raises; with `problems` given, it is left out and its
-    problem kept there instead, so that one bad run never hides the others. An unknown run
-    name always raises."""
+    A run that cannot be shown (its run.yaml damaged, its dataset gone from orch.yaml) raises;
+    with `problems` given, it is left out and its problem kept there instead, so that one bad
+    run never hides the others. An unknown run name always raises."""
     kept = Problems() if problems is None else problems
     manifests = [m for m in (readable_manifest(ws, run, kept) for run in (runs or ws.run_names())) if m]
     if problems is None:
@@ -63,10 +64,13 @@ def collect_status(ws: Workspace, runs: list[str], problems: Problems | None = N
     states = iter(job_states(ws, [r for jobs in chains + evaluations for r in jobs]))
     chain_states = [[(r, next(states)) for r in chain] for chain in chains]
     eval_states = [[next(states) for _ in jobs] for jobs in evaluations]
-    return [
-        run_status(ws, manifest, chain, evaluation)
+    rows = [
+        kept.check(partial(run_status, ws, manifest, chain, evaluation))
         for manifest, chain, evaluation in zip(manifests, chain_states, eval_states)
     ]
+    if problems is None:
+        kept.raise_any()
+    return [row for row in rows if row is not None]
 
 
 def readable_manifest(ws: Workspace, run: str, problems: Problems) -> RunManifest | None:

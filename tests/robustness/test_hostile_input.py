@@ -247,3 +247,15 @@ def test_a_damaged_run_yaml_is_one_line_and_status_still_shows_the_others(ws, ca
         and len(err.splitlines()) == 1
     )
     assert tree(ws) == before
+
+
+def test_a_run_whose_dataset_left_orch_yaml_is_one_line_and_status_shows_the_others(ws, capsys):
+    assert main(["-C", str(ws), "new-run", "good", "--template", TEMPLATE, "--dataset", "shapes"]) == 0
+    assert main(["-C", str(ws), "new-run", "gone", "--template", TEMPLATE, "--dataset", "shapes"]) == 0
+    manifest = yaml.safe_load((ws / "runs" / "gone" / "run.yaml").read_text())
+    (ws / "runs" / "gone" / "run.yaml").write_text(yaml.safe_dump({**manifest, "dataset": "voc2007"}))
+    capsys.readouterr()
+    assert main(["-C", str(ws), "status"]) == 2
+    out, err = capsys.readouterr()
+    assert "good" in out and "gone" not in out
+    assert len(err.splitlines()) == 1 and "gone" in err and "voc2007" in err

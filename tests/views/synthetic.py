@@ -142,11 +142,26 @@ def make_runs(ws, count: int) -> list[str]:
     return names
 
 
+def define_voc_dataset(ws, class_names: list[str]) -> None:
+    """The `voc` dataset the runs name, in orch.yaml (its lists empty: nothing is evaluated)."""
+    folder = ws.root / "datasets" / "voc"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "voc.names").write_text("".join(f"{name}\n" for name in class_names))
+    for split in ("train", "valid"):
+        (folder / f"{split}.txt").write_text("")
+    config = yaml.safe_load((ws.root / "orch.yaml").read_text())
+    config["datasets"] = {
+        "voc": {"train": "datasets/voc/train.txt", "valid": "datasets/voc/valid.txt", "names": "datasets/voc/voc.names"}
+    }
+    (ws.root / "orch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
 def make_big_runs(ws, count: int, iterations: int, checkpoints: int, classes: int, distinct_logs: int = 4) -> list[str]:
     """The benchmark's workspace: `count` runs, each with a log of `iterations` iterations (a
     few distinct logs, copied) and `checkpoints` evaluations of `classes` classes."""
     names = run_names(count)
     class_names = [f"class-{k:02d}" for k in range(classes)]
+    define_voc_dataset(ws, class_names)
     logs: list[Path] = []
     for i, name in enumerate(names):
         write_manifest(ws, name, gpus=1 + i % 4, iou_loss="giou" if i % 2 else "mse", max_batches=iterations)
