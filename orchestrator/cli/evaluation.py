@@ -270,7 +270,7 @@ def _report_json(report) -> dict:
 def cmd_best(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     manifest = load_manifest(ws, args.run)
-    records = load_results(ws, args.run)
+    records = load_results(ws, args.run, per_class=False)
     split = args.split or shown_split(ws, manifest, records)
     if split is None:
         raise OrchError(f"run {args.run} has no successful evaluation yet (run 'orch eval {args.run}')", args.run)

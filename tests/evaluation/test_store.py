@@ -48,6 +48,32 @@ def test_records_round_trip_in_file_order(ws):
     assert list(json.loads(line)) == [f.name for f in dataclasses.fields(EvalRecord)]  # the key order is the format
 
 
+def without_per_class(record: EvalRecord) -> EvalRecord:
+    metrics = {name: dataclasses.replace(block, per_class=()) for name, block in record.metrics.items()}
+    return dataclasses.replace(record, metrics=metrics)
+
+
+def test_summaries_are_the_records_without_per_class_aps(ws):
+    """What status and `best` read: every field but the per-class APs, for new records, failed
+    ones, a record of an older version (per-class as a mapping, fields missing) and one holding
+    NaN (json.dumps writes it, msgspec refuses it: read the slow way)."""
+    records = [
+        record(100),
+        record(200, status="failed"),
+        dataclasses.replace(record(300), darknet_seconds=float("nan")),
+    ]
+    for one in records:
+        append_record(ws, "r1", one)
+    older = {**json.loads(json.dumps(record(400).to_json())), "phase": None}
+    del older["phase"], older["attempt"], older["also"]
+    older["metrics"]["iou"]["per_class"] = {"fire": [0.5] * 10}
+    with open(store_path(ws, "r1"), "a") as handle:
+        handle.write(json.dumps(older) + "\n")
+    summaries, full = load_results(ws, "r1", per_class=False), load_results(ws, "r1")
+    assert repr(summaries[:3]) == repr([without_per_class(r) for r in records])  # repr: NaN equals NaN
+    assert summaries[3] == without_per_class(full[3]) and full[3].phase == "train" and full[3].attempt == 1
+
+
 def test_a_failed_record_has_no_metrics_key(ws):
     append_record(ws, "r1", record(100, status="failed"))
     assert "metrics" not in json.loads(store_path(ws, "r1").read_text())
