@@ -1,4 +1,4 @@
-"""A non-editable install carries the shipped templates and a working `orch`."""
+"""A non-editable install carries the shipped templates, the compiled log scanner and a working `orch`."""
 
 import subprocess
 import sys
@@ -22,8 +22,10 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path):
     )
     probe = (
         "from orchestrator.templates import shipped, template_names; "
+        "from orchestrator.logs.parser import parse_bytes; "
         "print(template_names(None)); "
-        "print(shipped('batch/train.sbatch.tmpl').is_file(), shipped('crontab.tmpl').is_file())"
+        "print(shipped('batch/train.sbatch.tmpl').is_file(), shipped('crontab.tmpl').is_file()); "
+        "print(parse_bytes(b'1: 2.5, 2.5 avg, 0.1 rate, 1.0 seconds, 64 images\\n').series['avg_loss'][0])"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -33,7 +35,8 @@ def test_installed_wheel_finds_its_templates(tmp_path: Path):
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert out == ["['tiny-shapes', 'yolov3-coco', 'yolov3-tiny', 'yolov3-voc']", "True True"]
+    # the templates, and the log scanner compiled into the wheel
+    assert out == ["['tiny-shapes', 'yolov3-coco', 'yolov3-tiny', 'yolov3-voc']", "True True", "2.5"]
     assert (
         str(target)
         in subprocess.run(
