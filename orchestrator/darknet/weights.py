@@ -12,6 +12,7 @@ implies: a header, then per layer the float32 parameters darknet writes.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
@@ -38,8 +39,10 @@ class Checkpoint:
         return self.iteration is None
 
 
+@functools.cache
 def weights_pattern(base: str) -> re.Pattern[str]:
-    """`<base>_<iteration>.weights` or `<base>_final.weights` (not `<base>.backup`)."""
+    """`<base>_<iteration>.weights` or `<base>_final.weights` (not `<base>.backup`); one
+    compiled pattern per base (a pass tests every file of every run against its own)."""
     return re.compile(re.escape(base) + rf"_(\d+|{FINAL})\.weights")
 
 

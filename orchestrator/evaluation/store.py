@@ -124,6 +124,10 @@ def load_results(ws: Workspace, run: str, per_class: bool = True) -> list[EvalRe
     return [EvalRecord.from_json(read(line)) for line in _complete_lines(store_path(ws, run))]
 
 
+#: A JSON object, decoded by msgspec (several times faster than json.loads on the index's path).
+OBJECT_DECODER = msgspec.json.Decoder(dict[str, Any])
+
+
 class MetricSummary(msgspec.Struct):
     """What a summary reads of a metric block (`per_class` is skipped)."""
 
@@ -253,8 +257,8 @@ def record_identity(line: bytes) -> dict[str, Any]:
     cut = line.find(IDENTITY_END)
     if cut >= 0:
         try:
-            return json.loads(line[:cut] + b"}")
-        except json.JSONDecodeError:
+            return OBJECT_DECODER.decode(line[:cut] + b"}")
+        except msgspec.DecodeError:  # not cut at the key after all, or NaN: the whole line
             pass
     return json.loads(line)
 
