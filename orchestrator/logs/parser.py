@@ -30,7 +30,7 @@ import numpy as np
 from orchestrator.darknet import forks
 from orchestrator.logs import lines as L
 from orchestrator.logs.formats import Iteration, read_iteration
-from orchestrator.logs.model import ALL_COLUMNS, ParsedLog, new_series
+from orchestrator.logs.model import ALL_COLUMNS, ParsedLog, StagedAppends, new_series
 from orchestrator.logs.region import RegionCollector, region_rows
 from orchestrator.logs.regular import PRINTFS, Rows, SortedChunk, sort_lines, worth_sorting
 from orchestrator.logs.scan import lines_with, strip_escapes
@@ -114,7 +114,8 @@ class LogParser:
     def __init__(self, bulk: bool = True, log: ParsedLog | None = None, state: ParserState | None = None) -> None:
         """`bulk=False` parses every line with its regular expression (the reference); `log`
         and `state` resume a parse saved by the cache."""
-        self.log = ParsedLog() if log is None else log
+        self._log = ParsedLog() if log is None else log
+        self._staged = StagedAppends()  # column values read in bulk, appended to `_log` in one go
         state = ParserState() if state is None else state
         self._bulk = bulk
         self._region = RegionCollector(state.waiting_regions)
@@ -126,6 +127,12 @@ class LogParser:
             first: getattr(self, name) for first, name in HANDLERS.items()
         }
 
+    @property
+    def log(self) -> ParsedLog:
+        """The log parsed so far, every staged value in its columns."""
+        self._staged.flush()
+        return self._log
+
     def state(self) -> ParserState:
         """The state to resume from between two feeds (see `__init__`)."""
         return ParserState(
@@ -136,7 +143,7 @@ class LogParser:
         """The columns parsed since the last drain (between two feeds), handed over and
         forgotten here: a caller streaming a long log keeps memory bounded this way."""
         drained = ParsedLog(format=self.log.format, series=self.log.series, region=self.log.region)
-        self.log.series, self.log.region = new_series(), {}
+        self._log.series, self._log.region = new_series(), {}
         return drained
 
     # -- input --------------------------------------------------------------------------------
@@ -154,26 +161,26 @@ class LogParser:
         _, shown, chunk, failures = prepared
         if not shown:
             return
-        first_line, errors_before = self.log.lines + 1, len(self.log.errors)
+        first_line, errors_before = self._log.lines + 1, len(self._log.errors)
         if chunk is None:
-            self.log.lines += self._feed_lines(shown, first_line)
+            self._log.lines += self._feed_lines(shown, first_line)
         else:
             self._feed_sorted(shown, chunk, first_line)
-            self.log.lines += len(chunk.ends)
-        self._region.fold_into(self.log.region, self.log.series["iteration"])
-        self.log.errors.extend(
+            self._log.lines += len(chunk.ends)
+        self._region.fold_into(self._log.region, self._log.series["iteration"], self._staged)
+        self._log.errors.extend(
             {"line": first_line + index, "kind": kind, "text": text} for index, kind, text in failures
         )
-        self.log.errors[errors_before:] = sorted(self.log.errors[errors_before:], key=lambda e: e["line"])
+        self._log.errors[errors_before:] = sorted(self._log.errors[errors_before:], key=lambda e: e["line"])
 
     def result(self, partial_line: bytes = b"") -> ParsedLog:
         """The log parsed so far; a partial last line (crash, or still being written) is
         reported as an error, never parsed, so that a later append parses it whole."""
-        text = partial_line.strip()
+        log, text = self.log, partial_line.strip()
         if not text:
-            return self.log
-        truncated = {"line": self.log.lines + 1, "kind": "truncated", "text": text[:200].decode(errors="replace")}
-        return dataclasses.replace(self.log, errors=[*self.log.errors, truncated])
+            return log
+        truncated = {"line": log.lines + 1, "kind": "truncated", "text": text[:200].decode(errors="replace")}
+        return dataclasses.replace(log, errors=[*log.errors, truncated])
 
     def _feed_lines(self, data: bytes, first_line: int) -> int:
         """Every line to the handler its first byte picks; returns the number of lines."""
@@ -250,7 +257,7 @@ class LogParser:
         try:
             handler(line, number)
         except ValueError:  # a damaged number (disk full, interleaved output): note it, go on
-            self.log.errors.append(
+            self._log.errors.append(
                 {"line": number, "kind": "unparsable", "text": line.strip()[:200].decode(errors="replace")}
             )
 
@@ -259,9 +266,9 @@ class LogParser:
         iteration lines appended to the series, region rows attributed to the iteration line
         after them (if printed yet), the last `Last accuracy` line kept."""
         iterations, region, accuracy = (rows.part(part) for rows, part in zip(chunk.rows.values(), parts))
-        if region.lines.size and self.log.loss_settings is None:
+        if region.lines.size and self._log.loss_settings is None:
             self._note_loss_settings(data, chunk, region)
-        first_row, previous = self.log.iterations, self._last_iteration
+        first_row, previous = self._log.iterations, self._last_iteration
         if iterations.lines.size:
             self._region.attribute(first_row)  # rows waiting from before belong to the first
             self._add_iterations(first_line + iterations.lines, iterations)
@@ -273,7 +280,7 @@ class LogParser:
             before = int(np.searchsorted(iterations.lines, accuracy.lines[-1]))
             iteration = int(iterations.fields["iteration"][before - 1]) if before else previous
             fields = {name: float(column[-1]) for name, column in accuracy.fields.items()}
-            self.log.last_accuracy = {
+            self._log.last_accuracy = {
                 "iteration": iteration,
                 "iou_threshold": fields["iou_threshold"],
                 "map": round(fields["map"] / 100, 8),
@@ -310,12 +317,13 @@ class LogParser:
     def _set_format(self, name: str) -> None:
         """The first iteration line names the fork; g-darknet prints pjreddie's iteration
         line, so its `v3 (…)` lines (seen before or after) tell it apart."""
-        if self.log.format == "unknown":
+        if self._log.format == "unknown":
             pjreddie_line = name == forks.PJREDDIE.log_format
-            self.log.format = forks.G_DARKNET.name if pjreddie_line and self.log.loss_settings else name
+            self._log.format = forks.G_DARKNET.name if pjreddie_line and self._log.loss_settings else name
 
     def _add_iteration(self, number: int, fields: Iteration) -> None:
-        series = self.log.series
+        self._staged.flush()  # single values go after what was staged
+        series = self._log.series
         if self._last_iteration is not None:
             self._note_discontinuity(number, fields.iteration, self._last_iteration)
         self._last_iteration = fields.iteration
@@ -329,7 +337,7 @@ class LogParser:
         """Iteration lines read in bulk: `_add_iteration`'s bookkeeping, with the rare events
         (restarts, gaps, NaN streaks) found on arrays and noted one by one."""
         self._set_format(PRINTFS[int(rows.printf[0])].name)
-        series, columns = self.log.series, rows.fields
+        series, columns = self._log.series, rows.fields
         iterations = columns["iteration"]
         if self._last_iteration is not None:
             self._note_discontinuity(int(numbers[0]), int(iterations[0]), self._last_iteration)
@@ -344,13 +352,10 @@ class LogParser:
             changes = np.concatenate(([0], changes))
         for index in changes.tolist():
             self._note_nan(int(numbers[index]), int(iterations[index]), float(loss[index]), float(avg[index]))
-        for name in ALL_COLUMNS:
+        series["iteration"].frombytes(iterations.astype(np.int64).tobytes())  # read while parsing
+        for name in ALL_COLUMNS[1:]:
             values = columns.get(name)
-            column = series[name]
-            if values is None:
-                column.extend(array(column.typecode, [NAN]) * len(iterations))
-            else:
-                column.frombytes(values.astype(column.typecode, copy=False).tobytes())
+            self._staged.add(series[name], np.full(len(iterations), NAN) if values is None else values)
 
     def _note_discontinuity(self, number: int, iteration: int, previous: int) -> None:
         """A step other than +1 is a restart (backwards, or after a new banner) or a gap."""
@@ -358,15 +363,15 @@ class LogParser:
             return
         event = {"line": number, "iteration": iteration, "previous": previous}
         if iteration <= previous or self._banner_seen:
-            self.log.restarts.append(event)
+            self._log.restarts.append(event)
         else:
-            self.log.gaps.append(event)
+            self._log.gaps.append(event)
 
     def _note_nan(self, number: int, iteration: int, loss: float, avg: float) -> None:
         """Report the first NaN of each streak: one error per divergence, not one per line."""
         is_nan = math.isnan(loss) or math.isnan(avg)
         if is_nan and not self._in_nan_streak:
-            self.log.errors.append(
+            self._log.errors.append(
                 {"line": number, "kind": "nan-loss", "text": f"iteration {iteration}: loss {loss}, avg {avg}"}
             )
         self._in_nan_streak = is_nan
@@ -415,7 +420,7 @@ class LogParser:
             class_loss,
             iou_loss,
         ) = match.groups()
-        if self.log.loss_settings is None:
+        if self._log.loss_settings is None:
             self._set_loss_settings(loss_kind, normalizer)
         overlaps = dict.fromkeys(("giou", "ciou", "diou"), NAN)
         if overlap_name:
@@ -440,9 +445,9 @@ class LogParser:
 
     def _set_loss_settings(self, kind: bytes, normalizer: bytes) -> None:
         """The first `v3 (…)` line: its loss settings, and a pjreddie-format log is g-darknet's."""
-        self.log.loss_settings = loss_settings(kind, normalizer)
-        if self.log.format == forks.PJREDDIE.name:
-            self.log.format = forks.G_DARKNET.name
+        self._log.loss_settings = loss_settings(kind, normalizer)
+        if self._log.format == forks.PJREDDIE.name:
+            self._log.format = forks.G_DARKNET.name
 
     # -- in-training mAP (AlexeyAB -map, hank-ai) ---------------------------------------------
     def _class_ap_line(self, line: bytes, number: int) -> None:
@@ -454,7 +459,7 @@ class LogParser:
         match = L.MAP.match(line)
         if match is None:
             return
-        self.log.map_points.append(
+        self._log.map_points.append(
             {
                 "iteration": self._last_iteration,
                 "map": float(match[2]),
@@ -468,7 +473,7 @@ class LogParser:
     def _last_accuracy_line(self, line: bytes, number: int) -> None:
         match = L.LAST_ACCURACY.search(line)
         if match is not None:
-            self.log.last_accuracy = {
+            self._log.last_accuracy = {
                 "iteration": self._last_iteration,
                 "iou_threshold": float(match[1]),
                 "map": percent(match[2]),

@@ -12,7 +12,7 @@ from array import array
 
 import numpy as np
 
-from orchestrator.logs.model import REGION_STATS, new_region_layer
+from orchestrator.logs.model import REGION_STATS, StagedAppends, new_region_layer
 
 WIDTH = len(REGION_STATS)
 
@@ -61,10 +61,10 @@ class RegionCollector:
             if waiting:
                 owners.extend([series_row] * waiting)
 
-    def fold_into(self, region: dict[str, dict[str, array]], iterations: array) -> None:
-        """Average attributed rows per (layer, iteration line) into `region`, naming each by
-        its number from the series column `iterations`; keep unattributed rows queued.
-        Rows of one iteration line are contiguous, so groups are runs of equal owner."""
+    def fold_into(self, region: dict[str, dict[str, array]], iterations: array, staged: StagedAppends) -> None:
+        """Average attributed rows per (layer, iteration line) into `region` (through `staged`),
+        naming each by its number from the series column `iterations`; keep unattributed rows
+        queued. Rows of one iteration line are contiguous, so groups are runs of equal owner."""
         for layer, rows in self._rows.items():
             owners = self._owners[layer]
             if not owners:
@@ -78,9 +78,9 @@ class RegionCollector:
             columns = region.get(layer)
             if columns is None:
                 columns = region[layer] = new_region_layer()
-            columns["iteration"].frombytes(numbers.tobytes())
+            staged.add(columns["iteration"], numbers)
             for index, name in enumerate(REGION_STATS):
-                columns[name].frombytes(means[:, index].astype(np.float32).tobytes())
+                staged.add(columns[name], means[:, index])
             self._rows[layer] = rows[done * WIDTH :]
             self._owners[layer] = array("q")
 

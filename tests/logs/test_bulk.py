@@ -8,7 +8,7 @@ from conftest import REFDATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.logs.model import ParsedLog
+from orchestrator.logs.model import ParsedLog, StagedAppends
 from orchestrator.logs.parser import HANDLED, LogParser, as_shown
 from orchestrator.logs.regular import sort_lines
 
@@ -73,6 +73,15 @@ def generated_log() -> bytes:
 def test_refdata_logs_bulk_equals_line_by_line(path):
     data = path.read_bytes()
     assert_identical(parse(data, bulk=True), parse(data, bulk=False))
+    assert_identical(parse(data, bulk=True, pieces=7), parse(data, bulk=False))
+
+
+@pytest.mark.parametrize("path", REAL_LOGS, ids=lambda p: p.name)
+def test_values_staged_and_appended_every_few_kilobytes_land_in_order(path, monkeypatch):
+    """Bulk-read values wait in numpy pieces before their columns grow (StagedAppends); flushed
+    after every few of them, in the middle of chunks, the columns are those of the reference."""
+    monkeypatch.setattr(StagedAppends, "FLUSH_BYTES", 4096)
+    data = path.read_bytes()
     assert_identical(parse(data, bulk=True, pieces=7), parse(data, bulk=False))
 
 
