@@ -125,16 +125,17 @@ static int matches(const uint8_t *program, const uint8_t *p, const uint8_t *end,
  * the first 8 bytes of line i (byte 0 lowest, zeros past its end), enough for Python to
  * tell which lines no handler can use. The lines that are
  * none are also copied to `others` (as large as data), each with its newline. Returns the
- * number of lines; *rows is set to the number of printf lines, *others_size to the bytes
- * written to `others`. */
+ * number of lines, or -1 when data has more than max_lines (the per-line arrays' size); *rows
+ * is set to the number of printf lines, *others_size to the bytes written to `others`. */
 int64_t scan_lines(const uint8_t *data, int64_t size, const uint8_t *programs, const int64_t *offsets, int32_t count,
-                   int32_t width, int64_t max_rows, int64_t *starts, int64_t *ends, int32_t *status, uint64_t *heads,
-                   int64_t *fields, int64_t *rows, uint8_t *others, int64_t *others_size) {
+                   int32_t width, int64_t max_rows, int64_t max_lines, int64_t *starts, int64_t *ends, int32_t *status,
+                   uint64_t *heads, int64_t *fields, int64_t *rows, uint8_t *others, int64_t *others_size) {
     const uint8_t *p = data, *stop = data + size;
     uint8_t *other = others;
     int64_t line = 0, row = 0;
     const uint8_t *newline;
     while (p < stop && (newline = memchr(p, '\n', (size_t)(stop - p))) != NULL) {
+        if (line == max_lines) return -1;
         const uint8_t *end = newline > p && newline[-1] == '\r' ? newline - 1 : newline;
         int32_t kind = LINE_WITH_RETURN;
         if (memchr(p, '\r', (size_t)(end - p)) == NULL) {

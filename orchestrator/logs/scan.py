@@ -26,6 +26,8 @@ from orchestrator.logs.lines import FIXED, INT, Printf
 WITH_COMMA, WITHOUT_COMMA, WITH_RETURN = -1, -2, -3
 
 LIBRARY_NAME = "_scan"
+#: `Programs.scan` makes room for a line per this many bytes, then counts if that was short.
+LINE_BYTES = 24
 #: Lines `lines_with` makes room for at first (failure markers: none in a healthy chunk).
 LINES_WITH_ROOM = 64
 #: Opcodes of a printf program (scan.c's enum).
@@ -62,9 +64,15 @@ class Programs:
 
     def scan(self, data: bytes) -> Scan:
         """Sort out the lines of `data` (whole lines, the last one ending with a newline).
-        The arrays are allocated to size (counting newlines costs less than the page faults
-        of arrays sized for the most lines a chunk could have)."""
-        most_lines = data.count(b"\n")
+        The per-line arrays are sized for lines of LINE_BYTES on average, a bound most logs
+        stay under (one scan, no counting pass); a chunk of shorter lines is counted and
+        scanned again."""
+        scan = self._scan(data, len(data) // LINE_BYTES + 1) or self._scan(data, data.count(b"\n"))
+        if scan is None:
+            raise RuntimeError("scan_lines found more lines than newlines")
+        return scan
+
+    def _scan(self, data: bytes, most_lines: int) -> Scan | None:
         most_rows = min(most_lines, len(data) // self.shortest + 1)
         starts, ends = np.empty(most_lines, dtype=np.int64), np.empty(most_lines, dtype=np.int64)
         status, heads = np.empty(most_lines, dtype=np.int32), np.empty(most_lines, dtype=np.uint64)
@@ -79,6 +87,7 @@ class Programs:
             self.count,
             self.width,
             most_rows,
+            most_lines,
             starts,
             ends,
             status,
@@ -88,6 +97,8 @@ class Programs:
             others,
             others_size,
         )
+        if lines < 0:
+            return None
         return Scan(
             starts[:lines],
             ends[:lines],
@@ -157,7 +168,8 @@ def library() -> ctypes.CDLL:
     loaded.scan_lines.restype = ctypes.c_int64
     loaded.scan_lines.argtypes = [
         *(ctypes.c_char_p, ctypes.c_int64),  # data, size
-        *(ctypes.c_char_p, int64s, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64),  # the programs
+        *(ctypes.c_char_p, int64s, ctypes.c_int32, ctypes.c_int32),  # the programs
+        *(ctypes.c_int64, ctypes.c_int64),  # room for rows, for lines
         *(int64s, int64s, int32s, words),  # per line: starts, ends, status, heads
         *(ndpointer(np.int64, ndim=2, flags="C"), count, data, count),  # fields, rows, others, its size
     ]

@@ -95,3 +95,10 @@ def test_lines_with_a_text_one_per_line_however_many():
     assert lines_with(text, b"absent").tolist() == []
     many = b"\x00\n" * (LINES_WITH_ROOM * 3)  # more than the first call makes room for
     assert lines_with(many, b"\x00").tolist() == list(range(0, len(many), 2))
+
+
+def test_a_chunk_of_lines_shorter_than_expected_is_counted_and_scanned_again():
+    short = b"x 1.5, 3; hour\n" + b"\n" * 200 + b"x 2.5, 4; hours\n"  # 202 lines in 231 bytes
+    scan = PROGRAMS.scan(short)
+    assert len(scan.status) == 202 and scan.status[[0, -1]].tolist() == [0, 0]
+    assert read_one(b"x 2.5, 4; hours") == (2.5, 4, 1)
