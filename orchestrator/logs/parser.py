@@ -9,7 +9,7 @@ pieces gives the same result.
 
 Speed comes from the compiled scanner: `regular` has it recognise and read every fixed
 printf of every fork (region, iteration and `Last accuracy` lines) for a whole chunk at
-once, failures are found with `bytes.find` over the lines it did not recognise (joined), and
+once, failure markers are found by the scanner in the lines it did not recognise, and
 only the remaining lines that can carry data meet a regular expression, chosen by their
 first byte. Between two such lines, the regular ones are added in bulk with the same
 bookkeeping as one by one. A chunk made mostly of other lines is parsed line by line, the
