@@ -91,7 +91,7 @@ V3 = re.compile(
     rb"(?:, (\w+): ([^,)]+))?\)"
     rb"(?:, Class: ([^,]+), Obj: ([^,]+), No Obj: ([^,]+), \.5R: ([^,]+), \.75R: ([^,]+))?"
     rb",\s*count: (\d+)"
-    rb"(?:, (?:total_)?loss = [^,]+, class_loss = ([^,]+), iou_loss = ([^,\s]+))?"
+    rb"(?:(?:, (?:total_)?loss = [^,]+)?, class_loss = ([^,]+), iou_loss = ([^,\s]+))?"
 )
 NORMALIZER_ITEM = re.compile(rb"(\w+): (" + NUMBER + rb")")
 #: V3 as g-darknet prints it (GIoU, every block present), for the bulk path.

@@ -94,11 +94,12 @@ def region_rows(fields: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def nan_means(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Column means of each row group starting at `starts`, ignoring NaN (Darknet prints
-    `-nan` for a layer that saw no object in a subdivision); all-NaN groups stay NaN."""
-    if len(starts) == len(values):  # one row per group (no subdivisions): the rows themselves
-        return values
+    """Column means of each row group starting at `starts`, ignoring NaN and infinities
+    (Darknet prints `-nan` for a layer that saw no object in a subdivision); groups with no
+    finite value are NaN."""
     finite = np.isfinite(values)
+    if len(starts) == len(values):  # one row per group (no subdivisions): the finite rows
+        return np.where(finite, values, np.nan)
     sums = np.add.reduceat(np.where(finite, values, 0.0), starts, axis=0)
     counts = np.add.reduceat(finite, starts, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):

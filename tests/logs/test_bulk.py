@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from conftest import REFDATA
@@ -196,3 +198,14 @@ def test_damaged_regular_lines_go_the_same_way(fork, edits):
         lines[index] = mutated(lines[index], position, byte, kind)
     data = b"".join(lines)
     assert outcome(data, bulk=True) == outcome(data, bulk=False)
+
+
+def test_an_infinite_statistic_is_left_out_of_the_means_however_the_log_is_cut():
+    """A one-row group is its own mean, but an `inf` in it is dropped as in any other group:
+    the first iteration's IOU is NaN whether its chunk also holds a two-row group or not."""
+    region = b"Region 82 Avg IOU: %s, Class: 0.5, Obj: 0.5, No Obj: 0.1, .5R: 0.5, .75R: 0.5,  count: 1\n"
+    iteration = b"%d: 1.0, 1.0 avg, 0.001000 rate, 1.0 seconds, 64 images\n"
+    data = region % b"inf" + iteration % 1 + region % b"0.4" + region % b"0.4" + iteration % 2
+    for pieces in (1, 2):
+        iou = list(parse(data, bulk=True, pieces=pieces).region["82"]["iou"])
+        assert math.isnan(iou[0]) and iou[1] == pytest.approx(0.4)

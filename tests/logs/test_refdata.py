@@ -8,7 +8,7 @@ import math
 import pytest
 from conftest import REFDATA
 
-from orchestrator.logs import parse_file
+from orchestrator.logs import parse_bytes, parse_file
 
 LOGS = REFDATA / "logs"
 
@@ -145,3 +145,15 @@ def test_excerpts_v3_lines_give_loss_settings():
         "cls_normalizer": 0.5,
     }
     assert iou.series["iteration"][0] == 2649
+
+
+def test_excerpt_loss_components_printed_before_total_loss_are_read():
+    """AlexeyAB prints `count: N, class_loss = …, iou_loss = …, total_loss = …` (g-darknet puts
+    `loss = …` first): both orders give the components, averaged per layer."""
+    text = (LOGS / "excerpts" / "alexeyab_darknet_issue7090_v3_iou_loss.txt").read_bytes()
+    text += b" 2650: 3244.609375, 3629.767578 avg loss, 0.004000 rate, 93.576549 seconds, 339136 images, 4160.8 hours left\n"
+    region = parse_bytes(text).region
+    assert list(region["144"]["iteration"]) == [2650]
+    assert region["144"]["class_loss"][0] == pytest.approx((11399.327148 + 13232.225586) / 2, rel=1e-6)
+    assert region["144"]["iou_loss"][0] == pytest.approx((-8518.097656 - 9893.580078) / 2, rel=1e-6)
+    assert region["174"]["iou_loss"][0] == pytest.approx(4.333503, rel=1e-6)
