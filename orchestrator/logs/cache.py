@@ -27,13 +27,12 @@ from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchestrator.base.fsutil import atomic_write
 from orchestrator.logs.model import ParsedLog, SeriesEnds, new_region_layer
-from orchestrator.logs.parser import LogParser, ParserState
+from orchestrator.logs.parser import LogParser, ParserState, Prepared
 
 #: Bump when the parser's state or output changes shape: old caches are then ignored.
 CACHE_VERSION = 7
@@ -82,7 +81,8 @@ def parse_file(
 def progress_file(path: Path, cache_path: Path) -> tuple[ParsedLog, SeriesEnds]:
     """What `orch status` needs of a log, cheaply: the cache brought up to date without
     reading its columns (new values are appended to them), the log's events and the ends of
-    its series. The log returned has only the new rows in its columns."""
+    its series. The log returned has only the new rows in its columns (all of them when the
+    cache was due to be compacted)."""
     entry, partial = update(path, cache_path, False)
     return entry.parser.result(partial), entry.ends
 
@@ -136,11 +136,15 @@ def feed_whole_lines(
     handle.seek(offset)
     whole_lines = WholeLines(handle)
     chunks = iter(whole_lines)
+
+    def read_and_prepare() -> Prepared | None:
+        data = next(chunks, None)
+        return None if data is None else parser.prepare(data)
+
     with ThreadPoolExecutor(max_workers=1) as worker:
-        ahead = [worker.submit(parser.prepare, data) for data in islice(chunks, 1)]
-        while ahead:
-            prepared = ahead.pop().result()
-            ahead = [worker.submit(parser.prepare, data) for data in islice(chunks, 1)]
+        ahead = worker.submit(read_and_prepare)
+        while (prepared := ahead.result()) is not None:
+            ahead = worker.submit(read_and_prepare)
             parser.take(prepared)
             offset += prepared.size
             if after_each is not None:
@@ -197,13 +201,14 @@ def column_file(cache_path: Path) -> Path:
 
 
 def load_entry(cache_path: Path, with_columns: bool = True) -> CacheEntry | None:
-    """The cached state with its columns (or without: `unloaded` counts them), or None when
-    missing, from another version, or unreadable."""
+    """The cached state with its columns (or without: `unloaded` counts them; with them all
+    the same once the column file has MAX_SEGMENTS segments, so that the save after this
+    load rewrites it as one), or None when missing, from another version, or unreadable."""
     try:
         entry = entry_from_json(json.loads(cache_path.read_bytes()))
         if entry is None:
             return None
-        if with_columns:
+        if with_columns or len(entry.segments) >= MAX_SEGMENTS:
             read_columns(column_file(cache_path), entry.parser.log.columns(), entry.segments)
             entry.parser.log.map_points = read_points(points_file(cache_path), entry.points_bytes)
             entry.points_in_memory = len(entry.parser.log.map_points)
@@ -212,7 +217,7 @@ def load_entry(cache_path: Path, with_columns: bool = True) -> CacheEntry | None
             columns = entry.parser.log.columns()
             if column_file(cache_path).stat().st_size < sum(c.itemsize * n for c, n in zip(columns, entry.unloaded)):
                 return None
-            if points_file(cache_path).stat().st_size < entry.points_bytes:
+            if entry.points_bytes and points_file(cache_path).stat().st_size < entry.points_bytes:
                 return None
     except Exception:  # missing, damaged, short or written by other code: one full re-read
         return None
@@ -342,10 +347,11 @@ def save_entry(cache_path: Path, entry: CacheEntry) -> None:
 
 def save_points(path: Path, entry: CacheEntry) -> None:
     """Append the new mAP points to the points file, a JSON line each: an AlexeyAB log with
-    `-map` has thousands, which `orch status` then neither reads nor rewrites."""
+    `-map` has thousands, which `orch status` then neither reads nor rewrites. A log without
+    any has no points file."""
     points = entry.parser.log.map_points
     new = points[entry.points_in_memory :]
-    if new or not entry.points_bytes:
+    if new:
         lines = "".join(json.dumps(point) + "\n" for point in new).encode()
         entry.points_bytes = write_at(path, [memoryview(lines)], entry.points_bytes)
         entry.points_in_memory = len(points)

@@ -352,7 +352,7 @@ class LogParser:
             changes = np.concatenate(([0], changes))
         for index in changes.tolist():
             self._note_nan(int(numbers[index]), int(iterations[index]), float(loss[index]), float(avg[index]))
-        series["iteration"].frombytes(iterations.astype(np.int64).tobytes())  # read while parsing
+        series["iteration"].frombytes(iterations.astype(np.int64, copy=False).tobytes())  # read while parsing
         for name in ALL_COLUMNS[1:]:
             values = columns.get(name)
             self._staged.add(series[name], np.full(len(iterations), NAN) if values is None else values)

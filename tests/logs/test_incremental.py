@@ -168,6 +168,19 @@ def test_many_appends_keep_the_cache_exact(tmp_path):
     assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
 
 
+def test_status_pickups_compact_the_column_file_too(tmp_path):
+    """`orch status` appends a segment per pickup without reading the columns; once there are
+    MAX_SEGMENTS of them it reads them once and rewrites the file as one segment."""
+    real = (LOGS / "pjreddie-yolov3-voc.log").read_bytes()[:400_000]
+    log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
+    cuts = [real.index(b"\n", 5_000 * step) + 1 for step in range(1, 70)] + [len(real)]
+    for cut in cuts:
+        log_path.write_bytes(real[:cut])
+        assert cache_module.progress_file(log_path, cache)[1].iterations == parse_bytes(real[:cut]).iterations
+        assert len(json.loads(cache.read_text())["segments"]) <= cache_module.MAX_SEGMENTS
+    assert canonical(parse_file(log_path, cache)) == canonical(parse_bytes(real))
+
+
 def test_damaged_cache_costs_a_reread(tmp_path):
     log_path, cache = tmp_path / "7.log", tmp_path / "c.json"
     log_path.write_bytes(b"1: 1.0, 1.0 avg, 0.1 rate, 1.0 seconds, 64 images\n")

@@ -101,4 +101,5 @@ def test_a_chunk_of_lines_shorter_than_expected_is_counted_and_scanned_again():
     short = b"x 1.5, 3; hour\n" + b"\n" * 200 + b"x 2.5, 4; hours\n"  # 202 lines in 231 bytes
     scan = PROGRAMS.scan(short)
     assert len(scan.status) == 202 and scan.status[[0, -1]].tolist() == [0, 0]
-    assert read_one(b"x 2.5, 4; hours") == (2.5, 4, 1)
+    assert field_column(scan.fields, 0, FIXED).tolist() == [1.5, 2.5]
+    assert field_column(scan.fields, 2, INT).tolist() == [0, 1]  # hour, hours
