@@ -36,8 +36,9 @@ from orchestrator.base.values import printable
 POLL_SECONDS = 0.1
 
 
-class Busy(Exception):
-    """Another process holds the lock; the caller says so and moves on."""
+class Busy(OrchError):
+    """Another process holds the lock; a pass says so and moves on, a command that had to
+    have it (after waiting) reports it as one line."""
 
 
 def gpu_lock_folder() -> Path:
@@ -126,7 +127,7 @@ def _holder(fd: int) -> str:
 
 
 def _naming_holder(busy: Exception, holder: str) -> Exception:
-    if isinstance(busy, OrchError):
+    if type(busy) is OrchError:
         return OrchError(f"{busy.what}; {printable(holder)}", busy.where)
     return type(busy)(f"{busy} ({printable(holder)})")
 

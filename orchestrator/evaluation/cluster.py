@@ -129,8 +129,8 @@ def submit_pass(ws: Workspace, runs: list[str], retry_failed: bool = False) -> S
     slurm = SlurmExecutor(ws)
     with contextlib.ExitStack() as locks:
         held = [run for run in runs if _lock(locks, ws, run, report)]
-        ledgers = {run: load_ledger(ws, run) for run in held}
-        entries = [e for run in held for e in ledgers[run] if e.state is None]
+        ledgers = _readable_ledgers(ws, held, report)
+        entries = [e for ledger in ledgers.values() for e in ledger if e.state is None]
         queued = slurm.queued([e.job for e in entries])
         if queued is None:
             raise OrchError("squeue did not answer; nothing submitted", "orch eval --submit")
@@ -138,8 +138,8 @@ def submit_pass(ws: Workspace, runs: list[str], retry_failed: bool = False) -> S
         final_states = slurm.ended_states(list(ended))
         report.in_flight = len(entries) - len(ended)
         tasks: list[Task] = []
-        for run in held:
-            tasks += _settle_and_plan(ws, run, ledgers[run], ended, final_states, retry_failed, report)
+        for run, ledger in ledgers.items():
+            tasks += _settle_and_plan(ws, run, ledger, ended, final_states, retry_failed, report)
         if tasks:
             job = submit_tasks(ws, slurm, tasks)
             for number, task in enumerate(tasks):
@@ -150,6 +150,17 @@ def submit_pass(ws: Workspace, runs: list[str], retry_failed: bool = False) -> S
                 save_ledger(ws, run, ledgers[run])
     report.seconds = time.monotonic() - started
     return report
+
+
+def _readable_ledgers(ws: Workspace, runs: list[str], report: SubmitReport) -> dict[str, list[Submission]]:
+    """The ledgers of these runs; a damaged one is that run's error, and the others go on."""
+    ledgers = {}
+    for run in runs:
+        try:
+            ledgers[run] = load_ledger(ws, run)
+        except OrchError as exc:
+            run_failed(report.errors, run, str(exc))
+    return ledgers
 
 
 def _settle_and_plan(
@@ -166,10 +177,11 @@ def _settle_and_plan(
     for the same reason and spend the weights files' attempts."""
     try:
         manifest = load_manifest(ws, run)
-        for entry in ledger:
-            if entry.state is None and entry.job in ended:
-                settle(ws, manifest, entry, task_state(final_states[entry.job]), report)
-        save_ledger(ws, run, ledger)
+        ended_here = [entry for entry in ledger if entry.state is None and entry.job in ended]
+        for entry in ended_here:
+            settle(ws, manifest, entry, task_state(final_states[entry.job]), report)
+        if ended_here:  # an idle pass writes nothing
+            save_ledger(ws, run, ledger)
         tasks = pending_tasks(ws, manifest, ledger, retry_failed)
         if tasks:
             prepare_run(ws, manifest, {split for task in tasks for split in task.splits})

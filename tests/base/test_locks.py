@@ -104,3 +104,13 @@ def test_wait_takes_a_lock_released_meanwhile(tmp_path):
     with held(path, Busy("busy"), wait=10):
         assert time.monotonic() - started >= 0.2  # it waited for the holder to end
     holder.wait()
+
+
+def test_a_run_lock_waited_for_in_vain_is_an_orch_error_naming_its_holder(tmp_path):
+    """`orch submit` and `orch eval-task` wait for a run's lock: when another orch keeps it, the
+    CLI reports the Busy error as its one line (naming the holder), not as a traceback."""
+    path = tmp_path / "r1.lock"
+    with run_lock(path, "r1"), pytest.raises(OrchError) as busy, run_lock(path, "r1", wait=0.2):
+        pass
+    assert isinstance(busy.value, Busy)
+    assert str(busy.value).startswith("run r1 is busy with another evaluator (held by pid ")

@@ -10,7 +10,7 @@ import yaml
 
 from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
-from orchestrator.evaluation.cluster import load_ledger, submit_pass
+from orchestrator.evaluation.cluster import ledger_path, load_ledger, submit_pass
 from orchestrator.evaluation.crontab import render_block
 from orchestrator.executors import new_run
 from orchestrator.runs import JobRecord, RunSpec, load_manifest, save_manifest
@@ -114,3 +114,22 @@ def test_a_run_whose_configuration_is_wrong_is_reported_once_and_submits_nothing
     assert {e["run"] for e in out["submitted"]} == {"good"} and len(out["submitted"]) == 2
     assert [e["run"] for e in out["errors"]] == ["bad"] and "bad.cfg" in out["errors"][0]["error"]
     assert load_ledger(shapes_ws, "bad") == [] and fake.count("sbatch") == 1
+
+
+def test_a_damaged_ledger_is_its_runs_error_and_the_others_are_submitted(shapes_ws, fake, capsys):
+    with_checkpoints(shapes_ws, "bad")
+    with_checkpoints(shapes_ws, "good")
+    ledger = ledger_path(shapes_ws, "bad")
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    ledger.write_text("[{not json")
+    assert main(["-C", str(shapes_ws.root), "eval", "--all", "--submit", "--json"]) == 3
+    out = json.loads(capsys.readouterr().out)
+    assert {e["run"] for e in out["submitted"]} == {"good"}
+    assert [e["run"] for e in out["errors"]] == ["bad"] and "ledger is damaged" in out["errors"][0]["error"]
+    assert ledger.read_text() == "[{not json"
+
+
+def test_a_pass_with_nothing_ended_or_pending_writes_no_ledger(shapes_ws, fake):
+    new_run(shapes_ws, "idle", RunSpec(template="tiny-shapes", dataset="shapes"))
+    assert main(["-C", str(shapes_ws.root), "eval", "--all", "--submit"]) == 0
+    assert not ledger_path(shapes_ws, "idle").exists() and fake.count("sbatch") == 0

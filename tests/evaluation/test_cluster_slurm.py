@@ -179,7 +179,9 @@ def test_cancel_takes_the_evaluation_jobs_along_unless_kept(cluster_ws, capsys):
         assert main(["-C", str(cluster_ws.root), "submit", run]) == 0
     capsys.readouterr()
     assert main(["-C", str(cluster_ws.root), "cancel", "kept", "--keep-eval"]) == 0
-    assert "evaluation" not in capsys.readouterr().out
+    assert "(eval)" not in capsys.readouterr().out
+    (kept,) = load_ledger(cluster_ws, "kept")
+    assert SlurmExecutor(cluster_ws).states([kept.record()])[0].active  # still queued after its training
     assert main(["-C", str(cluster_ws.root), "cancel", "gone", "--json"]) == 0
     cancelled = json.loads(capsys.readouterr().out)
     assert [job["phase"] for job in cancelled] == ["train", "eval"]
