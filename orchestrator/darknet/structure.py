@@ -57,14 +57,14 @@ INTEGERS: dict[str, dict[str, int]] = {
     "maxpool": {"size": 1, "stride": 1, "padding": 0, "stride_x": 1, "stride_y": 1, "maxpool_depth": 0},
     "avgpool": {},
     "upsample": {"stride": -INT_MAX},
-    "shortcut": {"from": -INT_MAX},
     "route": {"groups": 1, "group_id": 0},
-    "yolo": {"classes": 1, "num": 1, "max": 1, "random": 0, "new_coords": 0},
+    "yolo": {"classes": 1, "num": 1, "max": 1, "new_coords": 0},
     "region": {"classes": 1, "num": 1, "coords": 1, "max": 1, "random": 0, "softmax": 0, "rescore": 0, "bias_match": 0},
     "reorg": {"stride": 1, "reverse": 0, "extra": 0, "flatten": 0},
     "dropout": {},
 }
-INTEGER_LISTS = {"net": {"steps"}, "yolo": {"mask"}, "route": {"layers"}}
+#: AlexeyAB reads shortcut `from` as a list too (one layer in pjreddie's cfgs).
+INTEGER_LISTS = {"net": {"steps"}, "yolo": {"mask"}, "route": {"layers"}, "shortcut": {"from"}}
 FLOATS = {
     "net": {
         "learning_rate",
@@ -94,6 +94,7 @@ FLOATS = {
         "max_delta",
         "label_smooth_eps",
         "resize",
+        "random",  # AlexeyAB: a resize factor (random=1.2); pjreddie's 0/1 reads the same
     },
     "region": {"jitter", "object_scale", "noobject_scale", "class_scale", "coord_scale", "thresh", "absolute"},
     "dropout": {"probability"},

@@ -84,3 +84,21 @@ def test_values_are_written_as_cfgs_spell_them(value, text):
 )
 def test_basecfg_cuts_at_the_first_dot(cfg, base):
     assert basecfg(cfg) == base
+
+
+def test_alexeyab_cfg_values_of_other_types_are_not_refused():
+    """AlexeyAB reads yolo `random` as a float (a resize factor) and shortcut `from` as a list:
+    a cfg using them is fine for orch, though pjreddie's cfgs never write them so."""
+    from orchestrator.darknet.structure import cfg_problems
+
+    text = (REPO / "cfg_templates" / "yolov3-tiny.cfg").read_text()
+    assert "random=1" in text
+    cfg = parse_cfg(text.replace("random=1", "random=1.2"))
+    assert cfg_problems(cfg, "x.cfg") == []
+    bad = parse_cfg(text.replace("random=1", "random=big"))
+    assert [e.what for e in cfg_problems(bad, "x.cfg")] == ["[yolo] random='big' is not a number"] * text.count(
+        "random=1"
+    )
+    voc = (REPO / "cfg_templates" / "yolov3-voc.cfg").read_text()
+    assert cfg_problems(parse_cfg(voc.replace("from=-3", "from=-3,-2", 1)), "x.cfg") == []
+    assert cfg_problems(parse_cfg(voc.replace("from=-3", "from=-3,x", 1)), "x.cfg")
