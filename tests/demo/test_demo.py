@@ -13,7 +13,6 @@ from orchestrator.base.errors import OrchError
 from orchestrator.cli import main
 from orchestrator.demo import RUNS, run_demo
 from orchestrator.evaluation import load_results
-from orchestrator.views.report.figures import CHART_IDS
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +38,7 @@ def test_every_checkpoint_evaluated_once_with_both_metrics(demo):
         records = load_results(result.workspace, run)
         # once each model: _final is the network of _200 (the last checkpoint), evaluated as that
         assert sorted(Path(r.weights).name for r in records) == weights[:2]
-        assert {Path(name).name for r in records for name in r.also} <= {f"{run}_final.weights"}
+        assert {Path(name).name for r in records for name in r.also} == {f"{run}_final.weights"}
         assert all(r.status == "ok" and set(r.metrics) == {"iou", "giou"} for r in records)
         by_iteration = sorted(records, key=lambda r: (r.iteration, r.weights))
         first, last = by_iteration[0].metrics, by_iteration[-1].metrics
@@ -51,11 +50,9 @@ def test_every_checkpoint_evaluated_once_with_both_metrics(demo):
 def test_report_references_every_figure(demo):
     result, lines = demo
     html = (result.report / "index.html").read_text()
-    for chart in CHART_IDS:
-        assert f'id="{chart}"' in html
     assert "runs.csv" in html and all(run in html for run in RUNS)
     for run in RUNS:  # a header and one row per evaluated checkpoint: 100 and 200 (= _final)
-        assert len((result.report / run / "results.csv").read_text().splitlines()) > 2
+        assert len((result.report / run / "results.csv").read_text().splitlines()) == 3
     assert lines[-2].startswith("\nreport: ") and "best AP50" in lines[-1]
 
 

@@ -10,6 +10,7 @@ import pytest
 from conftest import REFDATA
 
 from orchestrator.base.errors import OrchError
+from orchestrator.metrics import readers
 from orchestrator.metrics.readers import coco_detections, coco_ground_truth, coco_results, read_coco_gt
 
 RESULTS = REFDATA / "coco" / "instances_val2014_fakebbox100_results.json"
@@ -30,23 +31,33 @@ def same(a, b) -> bool:
     ) and (a.box_format == b.box_format)
 
 
-def test_fast_columns_equal_the_json_module():
+@pytest.fixture
+def fast_path_only(monkeypatch):
+    """The json module path made to fail: what is read then went the fast (msgspec) way."""
+
+    def refused(*args):
+        raise AssertionError("took the json module path")
+
+    monkeypatch.setattr(readers, "parse_json", refused)
+
+
+def test_fast_columns_equal_the_json_module(fast_path_only):
     data = RESULTS.read_bytes()
     fast = coco_results(data, "r.json")
     assert len(fast) == 734 and fast.image_keys.dtype == np.int64 and fast.boxes.shape == (734, 4)
     assert same(fast, coco_detections(json.loads(data), "r.json"))
 
 
-@pytest.mark.parametrize(
-    "entry",
-    [
-        {"image_id": 1.0, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5},  # an integral float id
-        {"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 1, "extra": "ignored"},
-    ],
-)
-def test_entries_the_fast_path_does_not_take_are_still_read(entry):
+def test_an_integral_float_id_goes_the_json_module_way_and_reads_the_same():
+    entry = {"image_id": 1.0, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 0.5}
     detections = coco_results(json.dumps([entry]).encode(), "r.json")
     assert detections.image_keys.tolist() == [1] and detections.boxes.tolist() == [[1.0, 2.0, 3.0, 4.0]]
+
+
+def test_an_integer_score_and_an_unknown_key_stay_on_the_fast_path(fast_path_only):
+    entry = {"image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "score": 1, "extra": "ignored"}
+    detections = coco_results(json.dumps([entry]).encode(), "r.json")
+    assert detections.image_keys.tolist() == [1] and detections.scores.tolist() == [1.0]
 
 
 @pytest.mark.parametrize(
@@ -93,5 +104,5 @@ def test_ground_truth_reads_as_the_json_module_path(tmp_path, changes):
     assert same_ground_truth(read_coco_gt(path), expected)
 
 
-def test_ground_truth_fixture_reads_as_the_json_module_path():
+def test_ground_truth_fixture_reads_as_the_json_module_path(fast_path_only):
     assert same_ground_truth(read_coco_gt(INSTANCES), coco_ground_truth(json.loads(INSTANCES.read_text()), "gt"))
