@@ -85,7 +85,7 @@ def run_status(
 ) -> dict[str, Any]:
     """One row; `chain` holds the run's newest jobs with their states (shown in the backend's
     words), `evaluations` the states of its open evaluation jobs."""
-    shown = shown_job([(record, resolved(ws, manifest, record, state)) for record, state in chain])
+    shown = current_job(ws, manifest, chain)
     record = shown[0] if shown else None
     progress = training_progress(ws, manifest) or {}
     return {
@@ -122,6 +122,13 @@ def resolved(ws: Workspace, manifest: RunManifest, record: JobRecord, state: Job
     if not (ws.logs_dir(manifest.name) / f"{record.job_id}.log").exists():
         return JobState(CANCELLED, "CANCELLED")
     return JobState(FAILED, "FAILED")
+
+
+def current_job(
+    ws: Workspace, manifest: RunManifest, chain: list[tuple[JobRecord, JobState]]
+) -> tuple[JobRecord, JobState] | None:
+    """The job `orch status` and the report show for a run, its state resolved (`resolved`)."""
+    return shown_job([(record, resolved(ws, manifest, record, state)) for record, state in chain])
 
 
 def shown_job(chain: list[tuple[JobRecord, JobState]]) -> tuple[JobRecord, JobState] | None:

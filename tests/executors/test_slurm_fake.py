@@ -182,3 +182,22 @@ def test_status_counts_evaluations_and_best_map_from_the_store(shapes_ws, fake):
 def test_slurm_states_map_onto_orchs_small_set(raw, state):
     assert slurm.job_state(raw) == JobState(state, raw)
     assert slurm.job_state(raw).active == (state in ("pending", "running"))
+
+
+def test_a_job_that_ended_without_a_trace_reads_the_same_in_status_and_in_the_report(shapes_ws, fake):
+    """Slurm forgot the job and its script left no status: it never wrote its log, so both
+    views call it CANCELLED (the report used to show Slurm's ENDED)."""
+    from orchestrator.views.report.data import gather
+
+    fake.handlers.update(
+        squeue=lambda argv: (0, "", ""),
+        sacct=lambda argv: (1, "", "Slurm accounting storage is disabled\n"),
+        scontrol=lambda argv: (1, "", "slurm_load_jobs error: Invalid job id specified\n"),
+    )
+    add_run(shapes_ws, "gone")
+    manifest = load_manifest(shapes_ws, "gone")
+    manifest.submissions = [JobRecord("slurm", "train", "30", chain=1)]
+    save_manifest(shapes_ws, manifest)
+    (row,) = collect_status(shapes_ws, ["gone"])
+    (report,) = gather(shapes_ws, ["gone"])
+    assert (row["state"], report.job_state) == ("CANCELLED", "CANCELLED")

@@ -218,7 +218,7 @@ def gather_run(workspace: Any, name: str, resolution: Resolution = PAGE) -> RunR
 
 def add_job_states(workspace: Any, reports: list[RunReport]) -> None:
     """The state of each run's current job (one query per executor kind for all runs)."""
-    from orchestrator.views.status import shown_job
+    from orchestrator.views.status import current_job
 
     manifests = {r.name: manifest_or_none(workspace, r.name) for r in reports if r.params is not None}
     chains = {name: current_chain(m) for name, m in manifests.items() if m is not None}
@@ -231,7 +231,8 @@ def add_job_states(workspace: Any, reports: list[RunReport]) -> None:
         return
     by_run = {name: [(record, next(states)) for record in chain] for name, chain in chains.items()}
     for report in reports:
-        shown = shown_job(by_run.get(report.name, []))
+        manifest = manifests.get(report.name)
+        shown = current_job(workspace, manifest, by_run[report.name]) if manifest is not None else None
         if shown is not None:
             report.job_state, report.job_active = shown[1].raw, shown[1].active
 
