@@ -240,8 +240,8 @@ def cmd_eval_task(args: argparse.Namespace) -> int:
 
 
 def _refresh_stale_report(ws) -> None:
-    """Evaluations recorded by cluster tasks since the page was built: the submit pass (cron's)
-    rebuilds the report once, rather than every task."""
+    """Evaluations recorded since the page was built (by this pass, or by cluster tasks since
+    the last submit pass): the report is rebuilt once, rather than by every task."""
     from orchestrator.views.report import refresh_if_stale
 
     refresh_if_stale(ws)
@@ -311,7 +311,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             PassOptions(gpu=gpu, show_progress=True, submit=config.submit and args.gpu is None),
             every,
             stop,
-            after_pass=lambda report: _refresh_report(ws, report),
+            after_pass=lambda: _refresh_stale_report(ws),
         )
     finally:
         restore()

@@ -32,10 +32,11 @@ def watch(
     options: PassOptions,
     every_seconds: float,
     stop: threading.Event,
-    after_pass: Callable[[PassReport], object] | None = None,
+    after_pass: Callable[[], object] | None = None,
 ) -> int:
     """Run passes every `every_seconds` (the first one now) until `stop` is set; the pass count.
-    `after_pass` gets each pass's report (the CLI rebuilds the report page with it)."""
+    `after_pass` is called after each pass, local or submitting (the CLI brings the report
+    page up to date with what was recorded)."""
     passes: list[PassReport | SubmitReport] = []
 
     def one_pass() -> None:
@@ -45,15 +46,15 @@ def watch(
                 submitted = submit_pass(ws, chosen, options.retry_failed)
                 passes.append(submitted)
                 log_submit_pass(submitted)
-                return
-            report = run_pass(ws, chosen, options, stop)
+            else:
+                report = run_pass(ws, chosen, options, stop)
+                passes.append(report)
+                log_pass(report)
         except OrchError as exc:  # e.g. orch.yaml edited badly: say so, try again next time
             log.error("pass failed: %s", exc)
             return
-        passes.append(report)
-        log_pass(report)
         if after_pass is not None:
-            after_pass(report)
+            after_pass()
 
     scheduler = BackgroundScheduler(
         executors={"default": ThreadPoolExecutor(1)},

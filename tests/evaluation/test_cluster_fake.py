@@ -133,3 +133,25 @@ def test_a_pass_with_nothing_ended_or_pending_writes_no_ledger(shapes_ws, fake):
     new_run(shapes_ws, "idle", RunSpec(template="tiny-shapes", dataset="shapes"))
     assert main(["-C", str(shapes_ws.root), "eval", "--all", "--submit"]) == 0
     assert not ledger_path(shapes_ws, "idle").exists() and fake.count("sbatch") == 0
+
+
+def test_watch_in_submit_mode_brings_the_report_up_to_date_after_each_pass(shapes_ws, fake):
+    import threading
+
+    from orchestrator.evaluation.passes import PassOptions
+    from orchestrator.evaluation.scheduler import watch
+
+    with_checkpoints(shapes_ws, "r")
+    stop, calls = threading.Event(), []
+
+    def after_pass():
+        calls.append(fake.count("sbatch"))
+        stop.set()
+
+    deadline = threading.Timer(10, stop.set)  # without a call, the watch ends after 10 s
+    deadline.start()
+    try:
+        watch(shapes_ws, None, PassOptions(gpu=0, submit=True), 3600, stop, after_pass)
+    finally:
+        deadline.cancel()
+    assert calls == [1]  # called once the pass had submitted its array job

@@ -23,7 +23,7 @@ from waiting import wait_for
 from orchestrator.cli import main
 from orchestrator.evaluation import load_results, run_pass
 from orchestrator.evaluation.passes import PassOptions, backlog
-from orchestrator.evaluation.store import EvalRecord, StoreIndex
+from orchestrator.evaluation.store import EvalRecord, StoreIndex, store_path
 from orchestrator.executors import new_run
 from orchestrator.runs import RunSpec, load_manifest
 from orchestrator.workspace import Workspace
@@ -319,6 +319,8 @@ def test_watch_evaluates_on_its_interval_and_stops_cleanly_on_sigterm(tmp_path, 
     assert watcher.returncode == 0, err
     assert "pass done" in err and "stopping" in err
     assert [r.iteration for r in load_results(ws, "r1")] == [100, 200]
+    page = ws.reports_dir() / "index.html"  # rebuilt after the pass that recorded the last one
+    assert page.stat().st_mtime >= store_path(ws, "r1").stat().st_mtime
 
 
 CRON_PIDFILE = "/run/crond.pid"  # Debian's cron writes its pid there
