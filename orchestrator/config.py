@@ -91,6 +91,15 @@ class EvalConfig:
     def every_seconds(self) -> float:
         return parse_duration(self.every, "eval.every")
 
+    def submits(self, gpu: int | None) -> bool:
+        """Whether a pass submits Slurm jobs: eval.submit, unless a GPU was named on the command
+        line (`--gpu`: evaluate here, on it). `orch eval`, `watch` and `crontab` all ask this."""
+        return self.submit and gpu is None
+
+    def gpu_of(self, gpu: int | None) -> int:
+        """The GPU a local pass uses: the one named on the command line, else eval.gpu."""
+        return self.gpu if gpu is None else gpu
+
 
 @dataclass(frozen=True)
 class Config:

@@ -181,9 +181,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     ws = workspace_of(args)
     runs = _chosen_runs(ws, args.runs, args.all)
-    if args.submit or (ws.config.eval.submit and args.gpu is None):
+    if args.submit or ws.config.eval.submits(args.gpu):
         return _submit(ws, runs, args)
-    gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
+    gpu = ws.config.eval.gpu_of(args.gpu)
     _show_log(timestamps=not sys.stderr.isatty())
     stop = threading.Event()
     restore = stop_on_signals(stop)
@@ -300,7 +300,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         load_manifest(ws, run)
     config = ws.config.eval
     every = parse_duration(args.every, "--every") if args.every else config.every_seconds
-    gpu = config.gpu if args.gpu is None else args.gpu
+    gpu = config.gpu_of(args.gpu)
     _show_log(timestamps=True)
     stop = threading.Event()
     restore = stop_on_signals(stop)
@@ -308,7 +308,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         watch(
             ws,
             args.runs or None,
-            PassOptions(gpu=gpu, show_progress=True, submit=config.submit and args.gpu is None),
+            PassOptions(gpu=gpu, show_progress=True, submit=config.submits(args.gpu)),
             every,
             stop,
             after_pass=lambda: _refresh_stale_report(ws),
@@ -322,7 +322,7 @@ def cmd_crontab(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     every_seconds = parse_duration(args.every, "--every") if args.every else ws.config.eval.every_seconds
     every = crontab.cron_minutes(every_seconds)
-    gpu = ws.config.eval.gpu if args.gpu is None else args.gpu
+    gpu, submit = ws.config.eval.gpu_of(args.gpu), ws.config.eval.submits(args.gpu)
     if args.uninstall:
         removed = crontab.uninstall(ws)
         if args.json:
@@ -334,7 +334,7 @@ def cmd_crontab(args: argparse.Namespace) -> int:
                 else "no orch block for this workspace in your crontab"
             )
         return 0
-    block = crontab.install(ws, every, gpu) if args.install else crontab.render_block(ws, every, gpu)
+    block = crontab.install(ws, every, args.gpu) if args.install else crontab.render_block(ws, every, args.gpu)
     if args.json:
         print_json(
             {
@@ -348,7 +348,7 @@ def cmd_crontab(args: argparse.Namespace) -> int:
         )
     elif args.install:
         print(
-            f"installed: 'orch eval --all {'--submit' if ws.config.eval.submit else f'--gpu {gpu}'}' every {duration_text(every * 60)}; log: {ws.root / crontab.CRON_LOG}"
+            f"installed: 'orch eval --all {'--submit' if submit else f'--gpu {gpu}'}' every {duration_text(every * 60)}; log: {ws.root / crontab.CRON_LOG}"
         )
     else:
         sys.stdout.write(block)

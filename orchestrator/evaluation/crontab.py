@@ -69,8 +69,10 @@ def schedule(every_minutes: int) -> str:
     )
 
 
-def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
-    """The marked crontab block for this workspace, rendered from crontab.tmpl."""
+def render_block(ws: Workspace, every_minutes: int, gpu: int | None) -> str:
+    """The marked crontab block for this workspace, rendered from crontab.tmpl: passes on
+    `gpu` (None: as orch.yaml says, which may be submitting Slurm jobs)."""
+    submit, gpu = ws.config.eval.submits(gpu), ws.config.eval.gpu_of(gpu)
     root = plain_text(str(ws.root), "the workspace path")
     flock = shutil.which("flock")
     if flock is None:
@@ -79,8 +81,8 @@ def render_block(ws: Workspace, every_minutes: int, gpu: int) -> str:
     values = {
         "workspace_label": root,
         "every": duration_text(every_minutes * 60),
-        "where": "by Slurm jobs (eval.submit)" if ws.config.eval.submit else f"on GPU {gpu}",
-        "how": "--submit" if ws.config.eval.submit else f"--gpu {gpu}",
+        "where": "by Slurm jobs (eval.submit)" if submit else f"on GPU {gpu}",
+        "how": "--submit" if submit else f"--gpu {gpu}",
         "schedule": schedule(every_minutes),
         "workspace": cron_quote(root),
         "path": cron_quote(plain_text(os.environ.get("PATH", "/usr/bin:/bin"), "PATH")),
@@ -134,7 +136,7 @@ def write_crontab(text: str) -> None:
         raise OrchError(f"crontab refused the new table: {done.stderr.strip()}", crontab)
 
 
-def install(ws: Workspace, every_minutes: int, gpu: int) -> str:
+def install(ws: Workspace, every_minutes: int, gpu: int | None) -> str:
     """Merge the block into the user's crontab (idempotent); the block installed."""
     block = render_block(ws, every_minutes, gpu)
     (ws.root / CRON_LOG).parent.mkdir(parents=True, exist_ok=True)

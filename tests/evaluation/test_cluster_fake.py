@@ -95,11 +95,15 @@ def test_status_asks_one_squeue_for_training_and_evaluation_jobs(shapes_ws, fake
     assert (row["state"], row["eval_jobs"]) == ("RUNNING", {"pending": 1, "running": 1})
 
 
-def test_eval_submit_makes_cron_submit(shapes_ws, monkeypatch):
+def test_eval_submit_makes_cron_submit_unless_a_gpu_is_named(shapes_ws, monkeypatch):
+    """`--gpu` means "evaluate here, on it" for orch eval, watch and crontab alike."""
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
     assert "eval --all --gpu 1 " in render_block(shapes_ws, 10, 1)
-    block = render_block(configured(shapes_ws, submit=True), 10, 1)
+    assert "eval --all --gpu 0 " in render_block(shapes_ws, 10, None)  # eval.gpu
+    submitting = configured(shapes_ws, submit=True)
+    block = render_block(submitting, 10, None)
     assert "eval --all --submit " in block and "by Slurm jobs" in block
+    assert "eval --all --gpu 1 " in render_block(submitting, 10, 1)
 
 
 def test_a_run_whose_configuration_is_wrong_is_reported_once_and_submits_nothing(shapes_ws, fake, capsys):
